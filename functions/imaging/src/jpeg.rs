@@ -1,0 +1,116 @@
+//! JPEG through `jpeg-decoder`: it can decode straight to 1/2, 1/4 or 1/8 size in the DCT domain,
+//! which is the main lever for speed and memory when the thumbnail is much smaller than the photo.
+
+use std::io::Cursor;
+
+use image::metadata::Orientation;
+use jpeg_decoder::{Decoder, PixelFormat};
+
+use crate::color;
+use crate::decode::{Decoded, Pixels};
+use crate::{Limits, Rejection};
+
+const NAME: &str = "JPEG";
+
+/// `want` maps the stored size and orientation to the smallest stored size worth decoding.
+pub(crate) fn decode(
+    bytes: &[u8],
+    limits: &Limits,
+    want: impl Fn(u32, u32, Orientation) -> (u32, u32),
+) -> Result<Decoded, Rejection> {
+    let mut dec = Decoder::new(Cursor::new(bytes));
+    dec.set_max_decoding_buffer_size(usize::try_from(limits.max_alloc()).unwrap_or(usize::MAX));
+    dec.read_info().map_err(map_err)?;
+    let info = dec.info().ok_or_else(|| corrupt("no frame header"))?;
+    let (full_w, full_h) = (u32::from(info.width), u32::from(info.height));
+    limits.check_dimensions(full_w, full_h)?;
+    // A decoder that pads missing scan data with grey would accept a half-uploaded file.
+    if !scan_is_complete(bytes) {
+        return Err(Rejection::Truncated(NAME));
+    }
+    let orientation = dec
+        .exif_data()
+        .and_then(|exif| Orientation::from_exif_chunk(exif.strip_prefix(b"Exif\0\0").unwrap_or(exif)))
+        .unwrap_or(Orientation::NoTransforms);
+
+    let (want_w, want_h) = want(full_w, full_h, orientation);
+    let (w, h) = dec
+        .scale(clamp_u16(want_w), clamp_u16(want_h))
+        .map_err(map_err)?;
+    let data = dec.decode().map_err(map_err)?;
+    let icc = dec.icc_profile();
+    let (w, h) = (u32::from(w), u32::from(h));
+    let pixel_format = dec.info().map_or(info.pixel_format, |i| i.pixel_format);
+    let expected = w as usize * h as usize * pixel_format.pixel_bytes();
+    if data.len() != expected {
+        return Err(corrupt("decoded size does not match the header"));
+    }
+    let rgb = match pixel_format {
+        PixelFormat::RGB24 => color::rgb_to_srgb(data, icc.as_deref()),
+        PixelFormat::L8 => color::gray_to_rgb(&data),
+        PixelFormat::L16 => color::gray_to_rgb(&data.chunks_exact(2).map(|p| p[0]).collect::<Vec<_>>()),
+        PixelFormat::CMYK32 => color::cmyk_to_srgb(&data, icc.as_deref()),
+    };
+    Ok(Decoded { pixels: Pixels::Rgb8(rgb), width: w, height: h, full_width: full_w, full_height: full_h, orientation })
+}
+
+fn clamp_u16(v: u32) -> u16 {
+    u16::try_from(v.max(1)).unwrap_or(u16::MAX)
+}
+
+fn corrupt(detail: &str) -> Rejection {
+    Rejection::Corrupt { format: NAME, detail: detail.to_string() }
+}
+
+fn map_err(e: jpeg_decoder::Error) -> Rejection {
+    match e {
+        jpeg_decoder::Error::Io(io) if io.kind() == std::io::ErrorKind::UnexpectedEof => Rejection::Truncated(NAME),
+        jpeg_decoder::Error::Unsupported(f) => Rejection::Corrupt { format: NAME, detail: format!("unsupported JPEG feature: {f:?}") },
+        other => Rejection::Corrupt { format: NAME, detail: other.to_string() },
+    }
+}
+
+/// Walks the marker segments to the first scan, then requires an EOI marker after it.
+/// Inside entropy-coded data every 0xFF is stuffed or a restart marker, so 0xFFD9 there is the EOI;
+/// walking (not searching) skips an EXIF thumbnail's own EOI in APP1.
+pub(crate) fn scan_is_complete(b: &[u8]) -> bool {
+    let mut i = 2;
+    while i + 4 <= b.len() {
+        if b[i] != 0xFF {
+            return false;
+        }
+        let marker = b[i + 1];
+        match marker {
+            0xFF => i += 1, // fill byte
+            0xD0..=0xD7 | 0x01 => i += 2,
+            0xD9 => return false, // EOI before any scan
+            _ => {
+                let len = usize::from(u16::from_be_bytes([b[i + 2], b[i + 3]]));
+                if marker == 0xDA {
+                    return b.get(i + 2 + len..).is_some_and(|scan| scan.windows(2).any(|w| w == [0xFF, 0xD9]));
+                }
+                i += 2 + len;
+            }
+        }
+    }
+    false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scan_completeness() {
+        // SOI, APP0 (len 4), SOS (len 2), data, EOI
+        let ok = [0xFF, 0xD8, 0xFF, 0xE0, 0, 4, 1, 2, 0xFF, 0xDA, 0, 2, 9, 9, 0xFF, 0x00, 0xFF, 0xD9];
+        assert!(scan_is_complete(&ok));
+        assert!(!scan_is_complete(&ok[..ok.len() - 2]));
+        // An EOI inside APP1 (an EXIF thumbnail) does not count.
+        let app1_eoi = [0xFF, 0xD8, 0xFF, 0xE1, 0, 4, 0xFF, 0xD9, 0xFF, 0xDA, 0, 2, 9, 9];
+        assert!(!scan_is_complete(&app1_eoi));
+        for n in 0..ok.len() {
+            let _ = scan_is_complete(&ok[..n]);
+        }
+    }
+}

@@ -1,0 +1,20 @@
+//! The pure image core shared by every function and by `cargo xtask thumbnail`.
+//!
+//! Pipeline: [`sniff`] the real format → check [`Limits`] against the header →
+//! decode (DCT-scaled for JPEG) → colour to sRGB → resize → EXIF orientation →
+//! encode. Nothing here does I/O, so it is unit-tested and fuzzed directly.
+
+mod color;
+mod decode;
+mod encode;
+mod error;
+mod jpeg;
+mod limits;
+mod render;
+mod resize;
+mod sniff;
+
+pub use error::Rejection;
+pub use limits::Limits;
+pub use render::{Fit, OutputFormat, Rendition, Spec, SourceInfo, render};
+pub use sniff::{Format, sniff};
