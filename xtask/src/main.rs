@@ -1,1 +1,22 @@
-fn main() {}
+//! `cargo xtask <verb>`: the project's own tooling. Thin entry point; one module per verb.
+
+mod flags;
+mod thumbnail;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let flags = flags::Xtask::parse();
+    let result = match flags.verb {
+        flags::Verb::Thumbnail(args) => thumbnail::run(&args),
+    };
+    match result {
+        Ok(code) => code.into(),
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            flags::Exit::Failure.into()
+        }
+    }
+}

@@ -1,0 +1,54 @@
+//! Every verb's command-line flags, in one place. Exit codes are documented in the README.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(name = "cargo xtask", about = "Build, deploy and try thumbstack", version)]
+pub struct Xtask {
+    #[command(subcommand)]
+    pub verb: Verb,
+}
+
+#[derive(Subcommand)]
+pub enum Verb {
+    /// Run the imaging core on local files: write thumbnails, report each outcome.
+    Thumbnail(ThumbnailArgs),
+}
+
+#[derive(Args)]
+pub struct ThumbnailArgs {
+    /// Image files to process.
+    #[arg(required = true)]
+    pub files: Vec<PathBuf>,
+    /// Folder for the thumbnails (created if missing).
+    #[arg(long, default_value = "thumbnails")]
+    pub out: PathBuf,
+    /// Longest edge of a thumbnail, in pixels.
+    #[arg(long, default_value_t = 256, value_parser = clap::value_parser!(u32).range(1..=8192))]
+    pub max_edge: u32,
+    /// JPEG quality (1-100).
+    #[arg(long, default_value_t = 80, value_parser = clap::value_parser!(u8).range(1..=100))]
+    pub quality: u8,
+    /// One JSON object per file on stdout instead of human lines on stderr.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// Process exit codes shared by every verb.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
+    Success = 0,
+    /// An unexpected error (I/O, AWS, bug).
+    Failure = 1,
+    /// Some inputs were rejected as bad input; the rest succeeded.
+    Rejected = 3,
+}
+
+impl From<Exit> for ExitCode {
+    fn from(e: Exit) -> Self {
+        ExitCode::from(e as u8)
+    }
+}
