@@ -16,6 +16,8 @@ pub struct Xtask {
 pub enum Verb {
     /// Run the imaging core on local files: write thumbnails, report each outcome.
     Thumbnail(ThumbnailArgs),
+    /// Install the pinned test tools and run every test (what CI runs).
+    Ci,
 }
 
 #[derive(Args)]

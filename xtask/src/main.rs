@@ -1,5 +1,6 @@
 //! `cargo xtask <verb>`: the project's own tooling. Thin entry point; one module per verb.
 
+mod ci;
 mod flags;
 mod thumbnail;
 
@@ -11,6 +12,7 @@ fn main() -> ExitCode {
     let flags = flags::Xtask::parse();
     let result = match flags.verb {
         flags::Verb::Thumbnail(args) => thumbnail::run(&args),
+        flags::Verb::Ci => ci::run(),
     };
     match result {
         Ok(code) => code.into(),

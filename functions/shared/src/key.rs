@@ -1,0 +1,70 @@
+//! Upload keys: `<prefix><upload-id>/<file name>`, e.g. `images/01J9.../holiday photo.jpg`.
+
+use percent_encoding::percent_decode_str;
+
+use crate::Failure;
+
+/// S3 caps keys at 1024 bytes; anything near that is not from our presigned uploads.
+pub const MAX_KEY_BYTES: usize = 1024;
+
+/// S3 notifications carry keys form-encoded: `+` is a space and the rest is `%xx`.
+pub fn decode_event_key(raw: &str) -> Result<String, Failure> {
+    let spaced = raw.replace('+', " ");
+    percent_decode_str(&spaced)
+        .decode_utf8()
+        .map(|k| k.into_owned())
+        .map_err(|_| Failure::bad_input("bad_key", format!("object key {raw:?} is not valid UTF-8 once decoded")))
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UploadKey {
+    pub id: String,
+    pub file_name: String,
+}
+
+/// Splits a decoded key under `prefix` into upload id and file name. `None` when the key is
+/// outside the prefix: the caller refuses it, so an output can never re-enter as an input.
+pub fn parse_upload_key(key: &str, prefix: &str) -> Option<Result<UploadKey, Failure>> {
+    let rest = key.strip_prefix(prefix)?;
+    Some(parse_rest(key, rest))
+}
+
+fn parse_rest(key: &str, rest: &str) -> Result<UploadKey, Failure> {
+    let bad = |why: &str| Failure::bad_input("bad_key", format!("object key {key:?} {why}"));
+    if key.len() > MAX_KEY_BYTES {
+        return Err(bad("is too long"));
+    }
+    let (id, file_name) = rest.split_once('/').ok_or_else(|| bad("has no upload id folder"))?;
+    let id_ok = !id.is_empty() && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if !id_ok {
+        return Err(bad("has an invalid upload id"));
+    }
+    if file_name.is_empty() || file_name.contains('/') {
+        return Err(bad("has no plain file name"));
+    }
+    Ok(UploadKey { id: id.to_string(), file_name: file_name.to_string() })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn decodes_form_encoded_keys() {
+        assert_eq!(decode_event_key("images/a1/my+holiday%2Bphoto%C3%A9.jpg").unwrap(), "images/a1/my holiday+photoé.jpg");
+        assert!(decode_event_key("images/a1/%FF.jpg").is_err());
+    }
+
+    #[test]
+    fn parses_upload_keys() {
+        let k = parse_upload_key("images/abc-1_2/photo one.jpg", "images/").unwrap().unwrap();
+        assert_eq!(k, UploadKey { id: "abc-1_2".into(), file_name: "photo one.jpg".into() });
+        assert!(parse_upload_key("thumbnails/abc.jpg", "images/").is_none());
+        assert!(parse_upload_key("imagesX/abc/x.jpg", "images/").is_none());
+        for bad in ["images/x.jpg", "images//x.jpg", "images/a b/x.jpg", "images/abc/", "images/abc/d/e.jpg", "images/../x.jpg"] {
+            assert!(matches!(parse_upload_key(bad, "images/"), Some(Err(Failure::BadInput { .. }))), "{bad}");
+        }
+        let long = format!("images/abc/{}.jpg", "a".repeat(MAX_KEY_BYTES));
+        assert!(parse_upload_key(&long, "images/").unwrap().is_err());
+    }
+}

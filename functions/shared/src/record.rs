@@ -1,0 +1,85 @@
+//! What the functions write: catalog rows (DynamoDB) and failure records (JSON in the log bucket).
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+
+use crate::event::ObjectCreated;
+
+/// One catalog row per successfully processed upload.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct CatalogRow {
+    pub id: String,
+    /// UTC, from the S3 event: when the upload happened, not when we processed it.
+    pub upload_date: String,
+    pub upload_time: String,
+    pub uploaded_at: String,
+    pub file_name: String,
+    pub source_key: String,
+    pub original_size: u64,
+    pub original_width: u32,
+    pub original_height: u32,
+    pub original_format: String,
+    pub thumbnail_key: String,
+    pub thumbnail_size: u64,
+    pub thumbnail_width: u32,
+    pub thumbnail_height: u32,
+    pub thumbnail_format: String,
+}
+
+impl CatalogRow {
+    /// Partition key: one item per upload id, so a redelivered message meets its own row.
+    pub fn pk(&self) -> String {
+        format!("IMG#{}", self.id)
+    }
+}
+
+pub fn upload_date_time(t: &DateTime<Utc>) -> (String, String) {
+    (t.format("%Y-%m-%d").to_string(), t.format("%H:%M:%S").to_string())
+}
+
+/// Why an upload was refused, kept in the log bucket for the failures page and for people.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FailureRecord {
+    pub function: String,
+    pub bucket: String,
+    pub key: String,
+    pub file_name: Option<String>,
+    pub size: Option<u64>,
+    pub code: String,
+    pub reason: String,
+    pub uploaded_at: String,
+    pub recorded_at: String,
+}
+
+impl FailureRecord {
+    /// `failures/<yyyy>/<mm>/<dd>/<id>.json`, dated by the upload so redelivery rewrites the same key.
+    pub fn object_key(obj: &ObjectCreated, upload_id: Option<&str>) -> String {
+        let id = upload_id.map_or_else(|| format!("key-{:016x}", fnv1a(obj.key.as_bytes())), str::to_string);
+        format!("failures/{}/{id}.json", obj.time.format("%Y/%m/%d"))
+    }
+}
+
+/// Stable across Rust versions (unlike `DefaultHasher`), for naming records of unparsable keys.
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, &b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn failure_keys_are_dated_by_the_upload() {
+        let obj = ObjectCreated {
+            bucket: "b".into(),
+            key: "images/zz/../x".into(),
+            size: None,
+            etag: None,
+            time: "2026-01-02T03:04:05Z".parse().unwrap(),
+        };
+        assert_eq!(FailureRecord::object_key(&obj, Some("a1")), "failures/2026/01/02/a1.json");
+        let k = FailureRecord::object_key(&obj, None);
+        assert!(k.starts_with("failures/2026/01/02/key-") && k.ends_with(".json") && !k.contains(".."), "{k}");
+        assert_eq!(upload_date_time(&obj.time), ("2026-01-02".into(), "03:04:05".into()));
+    }
+}

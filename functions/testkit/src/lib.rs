@@ -1,0 +1,95 @@
+//! Test harness for everything that talks to AWS: a moto server (pinned, installed into
+//! `target/tools` by `scripts/install-tools.sh`) on a free 127.0.0.1 port, and SDK configuration
+//! with fake credentials pointed at it. Real AWS is never reachable from a test.
+
+use std::net::{TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_sdk_s3::config::Credentials;
+
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().expect("repo root")
+}
+
+fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| repo_root().join("target"))
+}
+
+/// The shared corpus beside the repository (`../shared/corpus`), or `THUMBSTACK_CORPUS`.
+pub fn corpus() -> PathBuf {
+    std::env::var_os("THUMBSTACK_CORPUS").map(PathBuf::from).unwrap_or_else(|| repo_root().join("../shared/corpus"))
+}
+
+pub fn corpus_file(rel: &str) -> Vec<u8> {
+    let path = corpus().join(rel);
+    std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+/// A running moto server, stopped when dropped.
+pub struct Moto {
+    pub endpoint: String,
+    child: Child,
+}
+
+impl Moto {
+    pub fn start() -> Moto {
+        let root = repo_root();
+        let status = Command::new("bash").arg(root.join("scripts/install-tools.sh")).status().expect("running install-tools.sh");
+        assert!(status.success(), "scripts/install-tools.sh failed");
+        let bin = target_dir().join("tools/venv/bin/moto_server");
+        for _ in 0..3 {
+            let port = free_port();
+            let log = std::fs::File::create(target_dir().join(format!("tools/moto-{port}.log"))).expect("moto log file");
+            let mut child = Command::new(&bin)
+                .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+                .stdout(Stdio::null())
+                .stderr(log)
+                .spawn()
+                .unwrap_or_else(|e| panic!("starting {}: {e}", bin.display()));
+            if wait_for_port(port, &mut child) {
+                return Moto { endpoint: format!("http://127.0.0.1:{port}"), child };
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        panic!("moto server did not start; see target/tools/moto-*.log");
+    }
+
+    /// SDK configuration for the emulator: fixed fake credentials, us-east-1, our endpoint.
+    pub async fn sdk_config(&self) -> SdkConfig {
+        aws_config::defaults(BehaviorVersion::latest())
+            .region(Region::new("us-east-1"))
+            .endpoint_url(&self.endpoint)
+            .credentials_provider(Credentials::new("testing", "testing", None, None, "testkit"))
+            .load()
+            .await
+    }
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("free port").port()
+}
+
+fn wait_for_port(port: u16, child: &mut Child) -> bool {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while Instant::now() < deadline {
+        if matches!(child.try_wait(), Ok(Some(_))) {
+            return false;
+        }
+        if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    false
+}

@@ -1,0 +1,185 @@
+//! The AWS I/O around the imaging core: SQS batch in, thumbnail + catalog row (or a recorded
+//! rejection) out, transient failures handed back to SQS for retry.
+
+use std::collections::HashMap;
+
+use aws_config::SdkConfig;
+use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
+use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_s3::primitives::ByteStream;
+use chrono::SecondsFormat;
+use shared::Failure;
+use shared::event::{Notification, ObjectCreated, parse_body};
+use shared::key::{UploadKey, parse_upload_key};
+use shared::record::{CatalogRow, upload_date_time};
+use shared::report::Reporter;
+
+use crate::config::Config;
+
+/// The thumbnail's URL never changes meaning (the upload id is unique), so caches may keep it.
+pub const THUMBNAIL_CACHE_CONTROL: &str = "public, max-age=31536000, immutable";
+
+pub struct Handler {
+    config: Config,
+    s3: aws_sdk_s3::Client,
+    dynamodb: aws_sdk_dynamodb::Client,
+    reporter: Reporter,
+}
+
+impl Handler {
+    /// Clients are built here once and reused for every invocation.
+    pub fn new(config: Config, sdk: &SdkConfig) -> Self {
+        let s3 = shared::aws::s3_client(sdk);
+        let reporter = Reporter {
+            s3: s3.clone(),
+            sns: aws_sdk_sns::Client::new(sdk),
+            log_bucket: config.log_bucket.clone(),
+            topic_arn: config.alarm_topic_arn.clone(),
+            function: "thumbnail",
+        };
+        Handler { s3, dynamodb: aws_sdk_dynamodb::Client::new(sdk), reporter, config }
+    }
+
+    /// Every message ends processed, recorded as rejected, or listed for retry.
+    pub async fn handle(&self, event: SqsEvent) -> SqsBatchResponse {
+        let mut response = SqsBatchResponse::default();
+        for message in &event.records {
+            if let Err(failure) = self.message(message).await {
+                let id = message.message_id.clone().unwrap_or_default();
+                tracing::error!(event = "retry", message_id = %id, error = %failure, "will be retried");
+                let mut item = BatchItemFailure::default();
+                item.item_identifier = id;
+                response.batch_item_failures.push(item);
+            }
+        }
+        response
+    }
+
+    async fn message(&self, message: &SqsMessage) -> Result<(), Failure> {
+        match parse_body(message.body.as_deref().unwrap_or_default()) {
+            Ok(Notification::Test) => Ok(()),
+            Ok(Notification::Objects(objects)) => {
+                for object in &objects {
+                    self.object(object).await?;
+                }
+                Ok(())
+            }
+            // Not an S3 notification: there is no upload to attribute it to, so log and drop it.
+            Err(Failure::BadInput { code, reason }) => {
+                tracing::warn!(event = "message_refused", code, reason, "not an S3 notification");
+                Ok(())
+            }
+            Err(transient) => Err(transient),
+        }
+    }
+
+    async fn object(&self, object: &ObjectCreated) -> Result<(), Failure> {
+        let Some(parsed) = parse_upload_key(&object.key, &self.config.input_prefix) else {
+            tracing::warn!(event = "key_refused", key = %object.key, prefix = %self.config.input_prefix, "outside the input prefix");
+            return Ok(());
+        };
+        let outcome = match &parsed {
+            Ok(upload) => self.process(object, upload).await,
+            Err(_) => parsed.as_ref().map(|_| ()).map_err(|f| Failure::bad_input("bad_key", f.to_string())),
+        };
+        match outcome {
+            Err(Failure::BadInput { code, reason }) => {
+                let upload = parsed.as_ref().ok();
+                let (id, name) = (upload.map(|u| u.id.as_str()), upload.map(|u| u.file_name.as_str()));
+                self.reporter.reject(object, id, name, code, &reason).await
+            }
+            other => other,
+        }
+    }
+
+    async fn process(&self, object: &ObjectCreated, upload: &UploadKey) -> Result<(), Failure> {
+        let limits = self.config.limits;
+        // The event's size is checked before a byte is downloaded.
+        if let Some(size) = object.size {
+            limits.check_bytes(size)?;
+        }
+        let got = match self.s3.get_object().bucket(&object.bucket).key(&object.key).send().await {
+            Ok(got) => got,
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => {
+                return Err(Failure::bad_input("gone", "the upload was deleted before it could be processed"));
+            }
+            Err(e) => return Err(Failure::transient("downloading the upload", e)),
+        };
+        limits.check_bytes(got.content_length().and_then(|l| u64::try_from(l).ok()).unwrap_or(0).max(1))?;
+        let bytes = got.body.collect().await.map_err(|e| Failure::transient("reading the upload", e))?.into_bytes();
+        let spec = self.config.spec;
+        let rendition = tokio::task::spawn_blocking(move || imaging::render(&bytes, &spec, &limits))
+            .await
+            .map_err(|e| Failure::transient("imaging task", e))??;
+
+        let thumbnail_key = format!("thumbnails/{}.{}", upload.id, rendition.format.extension());
+        let thumbnail_size = rendition.data.len() as u64;
+        self.s3
+            .put_object()
+            .bucket(&self.config.assets_bucket)
+            .key(&thumbnail_key)
+            .content_type(rendition.format.content_type())
+            .cache_control(THUMBNAIL_CACHE_CONTROL)
+            .body(ByteStream::from(rendition.data))
+            .send()
+            .await
+            .map_err(|e| Failure::transient("writing the thumbnail", e))?;
+
+        let (upload_date, upload_time) = upload_date_time(&object.time);
+        let row = CatalogRow {
+            id: upload.id.clone(),
+            upload_date,
+            upload_time,
+            uploaded_at: object.time.to_rfc3339_opts(SecondsFormat::Millis, true),
+            file_name: upload.file_name.clone(),
+            source_key: object.key.clone(),
+            original_size: rendition.source.bytes,
+            original_width: rendition.source.width,
+            original_height: rendition.source.height,
+            original_format: rendition.source.format.name().to_ascii_lowercase(),
+            thumbnail_key,
+            thumbnail_size,
+            thumbnail_width: rendition.width,
+            thumbnail_height: rendition.height,
+            thumbnail_format: rendition.format.extension().to_string(),
+        };
+        self.put_row(&row).await?;
+        tracing::info!(event = "thumbnail_written", key = %object.key, thumbnail = %row.thumbnail_key, bytes = thumbnail_size);
+        Ok(())
+    }
+
+    /// Conditional on the row not existing: a redelivered message finds its row and stops there.
+    async fn put_row(&self, row: &CatalogRow) -> Result<(), Failure> {
+        let result = self
+            .dynamodb
+            .put_item()
+            .table_name(&self.config.catalog_table)
+            .set_item(Some(item(row)))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_conditional_check_failed_exception()) => {
+                tracing::info!(event = "duplicate", key = %row.source_key, "already in the catalog");
+                Ok(())
+            }
+            Err(e) => Err(Failure::transient("writing the catalog row", e)),
+        }
+    }
+}
+
+/// The row's serde fields become attributes, numbers as `N` and text as `S`, plus the key.
+fn item(row: &CatalogRow) -> HashMap<String, AttributeValue> {
+    let serde_json::Value::Object(fields) = serde_json::to_value(row).unwrap_or_default() else { return HashMap::new() };
+    let mut item: HashMap<String, AttributeValue> = fields
+        .into_iter()
+        .filter_map(|(k, v)| match v {
+            serde_json::Value::Number(n) => Some((k, AttributeValue::N(n.to_string()))),
+            serde_json::Value::String(s) => Some((k, AttributeValue::S(s))),
+            _ => None,
+        })
+        .collect();
+    item.insert("pk".into(), AttributeValue::S(row.pk()));
+    item
+}

@@ -1,0 +1,21 @@
+use std::sync::Arc;
+
+use aws_lambda_events::sqs::SqsEvent;
+use lambda_runtime::{Error, LambdaEvent, service_fn};
+use thumbnail::config::Config;
+use thumbnail::handler::Handler;
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    // One JSON object per line, fields at the top level, so the `image_rejected` metric filter
+    // can match `{ $.event = "image_rejected" }`.
+    tracing_subscriber::fmt().json().flatten_event(true).with_target(false).with_current_span(false).without_time().init();
+    let config = Config::from_env()?;
+    let sdk = shared::aws::load_config().await;
+    let handler = Arc::new(Handler::new(config, &sdk));
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| {
+        let handler = Arc::clone(&handler);
+        async move { Ok::<_, Error>(handler.handle(event.payload).await) }
+    }))
+    .await
+}

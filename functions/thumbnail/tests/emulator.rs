@@ -1,0 +1,231 @@
+//! The thumbnail handler against moto: real S3 notifications through a real SQS queue, real
+//! objects, rows, records and SNS messages. Each test starts its own emulator.
+
+use std::time::{Duration, Instant};
+
+use aws_config::SdkConfig;
+use aws_lambda_events::sqs::SqsEvent;
+use aws_sdk_dynamodb::types::{AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType};
+use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::types::{Event, FilterRule, FilterRuleName, NotificationConfiguration, NotificationConfigurationFilter, QueueConfiguration, S3KeyFilter};
+use aws_sdk_sqs::types::{Message, QueueAttributeName};
+use imaging::{Fit, Limits, Spec};
+use testkit::{Moto, corpus_file};
+use thumbnail::config::Config;
+use thumbnail::handler::{Handler, THUMBNAIL_CACHE_CONTROL};
+
+const UPLOADS: &str = "uploads";
+const ASSETS: &str = "assets";
+const LOGS: &str = "logs";
+const TABLE: &str = "catalog";
+
+struct World {
+    _moto: Moto,
+    s3: aws_sdk_s3::Client,
+    sqs: aws_sdk_sqs::Client,
+    dynamodb: aws_sdk_dynamodb::Client,
+    queue_url: String,
+    inbox_url: String,
+    handler: Handler,
+}
+
+async fn world() -> World {
+    let moto = Moto::start();
+    let sdk: SdkConfig = moto.sdk_config().await;
+    let s3 = shared::aws::s3_client(&sdk);
+    let sqs = aws_sdk_sqs::Client::new(&sdk);
+    let sns = aws_sdk_sns::Client::new(&sdk);
+    let dynamodb = aws_sdk_dynamodb::Client::new(&sdk);
+    for bucket in [UPLOADS, ASSETS, LOGS] {
+        s3.create_bucket().bucket(bucket).send().await.unwrap();
+    }
+    let queue_url = create_queue(&sqs, "thumbnails").await;
+    let inbox_url = create_queue(&sqs, "alarm-inbox").await;
+    dynamodb
+        .create_table()
+        .table_name(TABLE)
+        .billing_mode(BillingMode::PayPerRequest)
+        .attribute_definitions(AttributeDefinition::builder().attribute_name("pk").attribute_type(ScalarAttributeType::S).build().unwrap())
+        .key_schema(KeySchemaElement::builder().attribute_name("pk").key_type(KeyType::Hash).build().unwrap())
+        .send()
+        .await
+        .unwrap();
+    let topic_arn = sns.create_topic().name("alarms").send().await.unwrap().topic_arn.unwrap();
+    // Read what the function publishes by subscribing a queue to the topic.
+    sns.subscribe().topic_arn(&topic_arn).protocol("sqs").endpoint(queue_arn(&sqs, &inbox_url).await).send().await.unwrap();
+    let notify = QueueConfiguration::builder()
+        .queue_arn(queue_arn(&sqs, &queue_url).await)
+        .events(Event::from("s3:ObjectCreated:*"))
+        .filter(
+            NotificationConfigurationFilter::builder()
+                .key(S3KeyFilter::builder().filter_rules(FilterRule::builder().name(FilterRuleName::Prefix).value("images/").build()).build())
+                .build(),
+        )
+        .build()
+        .unwrap();
+    s3.put_bucket_notification_configuration()
+        .bucket(UPLOADS)
+        .notification_configuration(NotificationConfiguration::builder().queue_configurations(notify).build())
+        .send()
+        .await
+        .unwrap();
+    let config = Config {
+        assets_bucket: ASSETS.into(),
+        log_bucket: LOGS.into(),
+        catalog_table: TABLE.into(),
+        alarm_topic_arn: topic_arn,
+        input_prefix: "images/".into(),
+        limits: Limits::default(),
+        spec: Spec { fit: Fit::Inside { max_edge: 256 }, ..Spec::default() },
+    };
+    let handler = Handler::new(config, &sdk);
+    World { _moto: moto, s3, sqs, dynamodb, queue_url, inbox_url, handler }
+}
+
+async fn create_queue(sqs: &aws_sdk_sqs::Client, name: &str) -> String {
+    sqs.create_queue().queue_name(name).send().await.unwrap().queue_url.unwrap()
+}
+
+async fn queue_arn(sqs: &aws_sdk_sqs::Client, url: &str) -> String {
+    let attrs = sqs.get_queue_attributes().queue_url(url).attribute_names(QueueAttributeName::QueueArn).send().await.unwrap();
+    attrs.attributes.unwrap()[&QueueAttributeName::QueueArn].clone()
+}
+
+/// Receives until `want` messages other than S3's test event have arrived (test events are kept too).
+async fn receive(sqs: &aws_sdk_sqs::Client, url: &str, want: usize) -> Vec<Message> {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut got: Vec<Message> = Vec::new();
+    while got.iter().filter(|m| !m.body().unwrap_or_default().contains("s3:TestEvent")).count() < want {
+        assert!(Instant::now() < deadline, "only {} of {want} messages arrived", got.len());
+        let out = sqs.receive_message().queue_url(url).max_number_of_messages(10).wait_time_seconds(1).send().await.unwrap();
+        got.extend(out.messages.unwrap_or_default());
+    }
+    got
+}
+
+/// What Lambda's SQS poller would hand the function.
+fn sqs_event(messages: &[Message]) -> SqsEvent {
+    let records: Vec<_> = messages
+        .iter()
+        .map(|m| serde_json::json!({ "messageId": m.message_id(), "receiptHandle": m.receipt_handle(), "body": m.body(), "eventSource": "aws:sqs" }))
+        .collect();
+    serde_json::from_value(serde_json::json!({ "Records": records })).unwrap()
+}
+
+fn failed_ids(response: &aws_lambda_events::sqs::SqsBatchResponse) -> Vec<String> {
+    response.batch_item_failures.iter().map(|f| f.item_identifier.clone()).collect()
+}
+
+async fn put(w: &World, key: &str, body: Vec<u8>) {
+    w.s3.put_object().bucket(UPLOADS).key(key).body(ByteStream::from(body)).send().await.unwrap();
+}
+
+async fn row_count(w: &World) -> i32 {
+    w.dynamodb.scan().table_name(TABLE).send().await.unwrap().count
+}
+
+fn s(item: &std::collections::HashMap<String, AttributeValue>, k: &str) -> String {
+    match &item[k] {
+        AttributeValue::S(v) | AttributeValue::N(v) => v.clone(),
+        other => panic!("{k}: {other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn photo_becomes_thumbnail_and_row_text_file_becomes_a_recorded_rejection() {
+    let w = world().await;
+    let photo = corpus_file("photos/s2_greenmeadow_1280x1024.jpg");
+    let text = corpus_file("hostile/text.jpg");
+    put(&w, "images/photo1/green meadow+1.jpg", photo.clone()).await;
+    put(&w, "images/text1/notes.jpg", text.clone()).await;
+    let messages = receive(&w.sqs, &w.queue_url, 2).await;
+    let event = sqs_event(&messages);
+
+    let response = w.handler.handle(event.clone()).await;
+    assert_eq!(failed_ids(&response), Vec::<String>::new());
+
+    // The thumbnail, with the headers a browser and CloudFront need.
+    let head = w.s3.head_object().bucket(ASSETS).key("thumbnails/photo1.jpg").send().await.unwrap();
+    assert_eq!(head.content_type(), Some("image/jpeg"));
+    assert_eq!(head.cache_control(), Some(THUMBNAIL_CACHE_CONTROL));
+    let thumb_size = head.content_length().unwrap() as u64;
+    assert!(thumb_size > 1000);
+
+    // The catalog row: every field from the event and the rendition.
+    let item = w.dynamodb.get_item().table_name(TABLE).key("pk", AttributeValue::S("IMG#photo1".into())).send().await.unwrap().item.unwrap();
+    let body = messages.iter().find_map(|m| m.body().filter(|b| b.contains("photo1"))).unwrap();
+    let event_time: chrono::DateTime<chrono::Utc> =
+        serde_json::from_str::<serde_json::Value>(body).unwrap()["Records"][0]["eventTime"].as_str().unwrap().parse().unwrap();
+    assert_eq!(s(&item, "file_name"), "green meadow+1.jpg");
+    assert_eq!(s(&item, "source_key"), "images/photo1/green meadow+1.jpg");
+    assert_eq!(s(&item, "upload_date"), event_time.format("%Y-%m-%d").to_string());
+    assert_eq!(s(&item, "upload_time"), event_time.format("%H:%M:%S").to_string());
+    assert_eq!(s(&item, "original_size"), photo.len().to_string());
+    assert_eq!(s(&item, "thumbnail_size"), thumb_size.to_string());
+    assert_eq!((s(&item, "original_width"), s(&item, "original_height")), ("1280".into(), "1024".into()));
+    assert_eq!((s(&item, "thumbnail_width"), s(&item, "thumbnail_height")), ("256".into(), "205".into()));
+    assert_eq!((s(&item, "original_format"), s(&item, "thumbnail_format")), ("jpeg".into(), "jpg".into()));
+    assert_eq!(s(&item, "thumbnail_key"), "thumbnails/photo1.jpg");
+
+    // The rejection: a failure record, an SNS message, no thumbnail, no row.
+    let date = event_time.format("%Y/%m/%d");
+    let record = w.s3.get_object().bucket(LOGS).key(format!("failures/{date}/text1.json")).send().await.unwrap();
+    let record: serde_json::Value = serde_json::from_slice(&record.body.collect().await.unwrap().into_bytes()).unwrap();
+    assert_eq!(record["key"], "images/text1/notes.jpg");
+    assert_eq!(record["code"], "not_an_image");
+    assert_eq!(record["size"], text.len());
+    assert!(record["reason"].as_str().unwrap().contains("not an image"));
+    let alarms = receive(&w.sqs, &w.inbox_url, 1).await;
+    assert_eq!(alarms.len(), 1);
+    let envelope: serde_json::Value = serde_json::from_str(alarms[0].body().unwrap()).unwrap();
+    let text_msg = envelope["Message"].as_str().unwrap();
+    assert!(text_msg.contains("notes.jpg") && text_msg.contains("not an image"), "{text_msg}");
+    assert!(w.s3.head_object().bucket(ASSETS).key("thumbnails/text1.jpg").send().await.is_err());
+    assert_eq!(row_count(&w).await, 1);
+
+    // Redelivery of the whole batch changes nothing: one row, no second notification.
+    let again = w.handler.handle(event).await;
+    assert_eq!(failed_ids(&again), Vec::<String>::new());
+    assert_eq!(row_count(&w).await, 1);
+    let extra = w.sqs.receive_message().queue_url(&w.inbox_url).wait_time_seconds(1).send().await.unwrap();
+    assert!(extra.messages.unwrap_or_default().is_empty(), "a redelivered rejection notified twice");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn unavailable_assets_bucket_is_a_transient_failure_returned_for_retry() {
+    let w = world().await;
+    w.s3.delete_bucket().bucket(ASSETS).send().await.unwrap();
+    put(&w, "images/photo2/storm.jpg", corpus_file("photos/s4_storm_1920x1280.jpg")).await;
+    let messages: Vec<Message> =
+        receive(&w.sqs, &w.queue_url, 1).await.into_iter().filter(|m| !m.body().unwrap_or_default().contains("s3:TestEvent")).collect();
+    let response = w.handler.handle(sqs_event(&messages)).await;
+    assert_eq!(failed_ids(&response), vec![messages[0].message_id().unwrap().to_string()]);
+    assert_eq!(row_count(&w).await, 0, "no row for a thumbnail that was not written");
+    let records = w.s3.list_objects_v2().bucket(LOGS).send().await.unwrap();
+    assert_eq!(records.key_count(), Some(0), "a transient failure is not a rejection");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn keys_outside_the_input_prefix_and_test_events_are_acknowledged_untouched() {
+    let w = world().await;
+    // An object written where outputs live, notified as if it were an upload.
+    w.s3.put_object().bucket(UPLOADS).key("thumbnails/x.jpg").body(ByteStream::from(corpus_file("variants/orient_1.jpg"))).send().await.unwrap();
+    let forged = serde_json::json!({"Records": [{
+        "eventVersion": "2.1", "eventSource": "aws:s3", "awsRegion": "us-east-1", "eventTime": "2026-11-23T10:00:00.000Z",
+        "eventName": "ObjectCreated:Put", "userIdentity": {"principalId": "x"}, "requestParameters": {"sourceIPAddress": "127.0.0.1"},
+        "responseElements": {}, "s3": {"s3SchemaVersion": "1.0", "configurationId": "c",
+            "bucket": {"name": UPLOADS, "ownerIdentity": {"principalId": "x"}, "arn": "arn:aws:s3:::uploads"},
+            "object": {"key": "thumbnails/x.jpg", "size": 100, "eTag": "e", "sequencer": "1"}}}]});
+    let test_event = serde_json::json!({"Service": "Amazon S3", "Event": "s3:TestEvent", "Time": "2026-11-23T10:00:00.000Z", "Bucket": UPLOADS});
+    let event: SqsEvent = serde_json::from_value(serde_json::json!({"Records": [
+        {"messageId": "m1", "body": forged.to_string()},
+        {"messageId": "m2", "body": test_event.to_string()},
+        {"messageId": "m3", "body": "not json at all"},
+    ]}))
+    .unwrap();
+    let response = w.handler.handle(event).await;
+    assert_eq!(failed_ids(&response), Vec::<String>::new());
+    assert_eq!(w.s3.list_objects_v2().bucket(ASSETS).send().await.unwrap().key_count(), Some(0));
+    assert_eq!(w.s3.list_objects_v2().bucket(LOGS).send().await.unwrap().key_count(), Some(0));
+    assert_eq!(row_count(&w).await, 0);
+}
