@@ -12,8 +12,62 @@ pub fn run() -> Result<Exit> {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().context("xtask has no parent folder")?;
     step("install pinned test tools", Command::new("bash").arg(root.join("scripts/install-tools.sh")))?;
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    step("cargo test", Command::new(&cargo).current_dir(root).args(["test", "--workspace", "--locked"]))?;
+    let mut test = Command::new(&cargo);
+    test.current_dir(root).args(["test", "--workspace", "--locked"]);
+    let totals = tests("cargo test", &mut test)?;
+    // One closing line for the whole run: the last of cargo's own lines is a doc-test binary's "0 passed".
+    println!("ci: {} passed, {} failed", totals.passed, totals.failed);
+    if totals.passed == 0 {
+        bail!("no test ran");
+    }
     Ok(Exit::Success)
+}
+
+#[derive(Default, Debug, PartialEq, Eq)]
+struct Totals {
+    passed: u64,
+    failed: u64,
+}
+
+/// Runs a libtest-based command, passing its output through while adding up its result lines.
+fn tests(name: &str, cmd: &mut Command) -> Result<Totals> {
+    use std::io::{BufRead, BufReader};
+    eprintln!("==> {name}");
+    let started = std::time::Instant::now();
+    let mut child = cmd.stdout(std::process::Stdio::piped()).spawn().with_context(|| format!("starting {name}"))?;
+    let mut totals = Totals::default();
+    for line in BufReader::new(child.stdout.take().context("no stdout")?).lines() {
+        let line = line?;
+        println!("{line}");
+        totals.add(&line);
+    }
+    let status = child.wait()?;
+    eprintln!("==> {name}: {} in {:.0} s", if status.success() { "ok" } else { "FAILED" }, started.elapsed().as_secs_f64());
+    if !status.success() {
+        println!("ci: {} passed, {} failed", totals.passed, totals.failed.max(1));
+        bail!("{name} failed ({status})");
+    }
+    Ok(totals)
+}
+
+impl Totals {
+    /// `test result: ok. 8 passed; 0 failed; 0 ignored; ...`
+    fn add(&mut self, line: &str) {
+        let Some(rest) = line.strip_prefix("test result: ") else { return };
+        let count = |word: &str| {
+            rest.split(';').find_map(|part| {
+                part.trim()
+                    .trim_start_matches("ok. ")
+                    .trim_start_matches("FAILED. ")
+                    .strip_suffix(word)?
+                    .trim()
+                    .parse::<u64>()
+                    .ok()
+            })
+        };
+        self.passed += count(" passed").unwrap_or(0);
+        self.failed += count(" failed").unwrap_or(0);
+    }
 }
 
 fn step(name: &str, cmd: &mut Command) -> Result<()> {
@@ -25,4 +79,16 @@ fn step(name: &str, cmd: &mut Command) -> Result<()> {
         bail!("{name} failed ({status})");
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn adds_up_result_lines() {
+        let mut t = super::Totals::default();
+        t.add("test result: ok. 8 passed; 0 failed; 0 ignored; 0 measured; 0 filtered out; finished in 2.59s");
+        t.add("test result: FAILED. 1 passed; 2 failed; 0 ignored; 0 measured; 0 filtered out; finished in 3.42s");
+        t.add("running 3 tests");
+        assert_eq!(t, super::Totals { passed: 9, failed: 2 });
+    }
 }

@@ -33,7 +33,14 @@ pub fn run(args: &ThumbnailArgs) -> Result<Exit> {
                     let s = &r.source;
                     eprintln!(
                         "ok        {name}: {} {}x{} {} B -> {} {}x{} {} B ({ms:.0} ms)",
-                        s.format.name(), s.width, s.height, s.bytes, r.format.extension(), r.width, r.height, r.data.len()
+                        s.format.name(),
+                        s.width,
+                        s.height,
+                        s.bytes,
+                        r.format.extension(),
+                        r.width,
+                        r.height,
+                        r.data.len()
                     );
                 }
             }

@@ -34,11 +34,10 @@ pub(crate) fn gray_to_rgb(gray: &[u8]) -> Vec<u8> {
 /// With a CMYK profile the conversion is colour-managed; without one, the naive composite
 /// that browsers use for untagged CMYK.
 pub(crate) fn cmyk_to_srgb(cmyk: &[u8], icc: Option<&[u8]>) -> Vec<u8> {
-    let profile = icc
-        .and_then(|icc| ColorProfile::new_from_slice(icc).ok())
-        .filter(|p| p.color_space == DataColorSpace::Cmyk);
+    let profile = icc.and_then(|icc| ColorProfile::new_from_slice(icc).ok()).filter(|p| p.color_space == DataColorSpace::Cmyk);
     if let Some(profile) = profile {
-        let options = TransformOptions { rendering_intent: moxcms::RenderingIntent::RelativeColorimetric, ..TransformOptions::default() };
+        let options =
+            TransformOptions { rendering_intent: moxcms::RenderingIntent::RelativeColorimetric, ..TransformOptions::default() };
         if let Ok(t) = profile.create_transform_8bit(Layout::Rgba, &ColorProfile::new_srgb(), Layout::Rgb, options) {
             let mut out = vec![0u8; cmyk.len() / 4 * 3];
             if t.transform(cmyk, &mut out).is_ok() {

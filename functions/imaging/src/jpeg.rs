@@ -34,9 +34,7 @@ pub(crate) fn decode(
         .unwrap_or(Orientation::NoTransforms);
 
     let (want_w, want_h) = want(full_w, full_h, orientation);
-    let (w, h) = dec
-        .scale(clamp_u16(want_w), clamp_u16(want_h))
-        .map_err(map_err)?;
+    let (w, h) = dec.scale(clamp_u16(want_w), clamp_u16(want_h)).map_err(map_err)?;
     let data = dec.decode().map_err(map_err)?;
     let icc = dec.icc_profile();
     let (w, h) = (u32::from(w), u32::from(h));
@@ -65,7 +63,9 @@ fn corrupt(detail: &str) -> Rejection {
 fn map_err(e: jpeg_decoder::Error) -> Rejection {
     match e {
         jpeg_decoder::Error::Io(io) if io.kind() == std::io::ErrorKind::UnexpectedEof => Rejection::Truncated(NAME),
-        jpeg_decoder::Error::Unsupported(f) => Rejection::Corrupt { format: NAME, detail: format!("unsupported JPEG feature: {f:?}") },
+        jpeg_decoder::Error::Unsupported(f) => {
+            Rejection::Corrupt { format: NAME, detail: format!("unsupported JPEG feature: {f:?}") }
+        }
         other => Rejection::Corrupt { format: NAME, detail: other.to_string() },
     }
 }

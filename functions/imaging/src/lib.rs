@@ -16,5 +16,5 @@ mod sniff;
 
 pub use error::Rejection;
 pub use limits::Limits;
-pub use render::{Fit, OutputFormat, Rendition, Spec, SourceInfo, render};
+pub use render::{Fit, OutputFormat, Rendition, SourceInfo, Spec, render};
 pub use sniff::{Format, sniff};

@@ -114,9 +114,7 @@ fn looks_like_text(b: &[u8]) -> bool {
     // Allow a multi-byte character cut at the end of the window.
     let valid = match std::str::from_utf8(head) {
         Ok(s) => s,
-        Err(e) if e.valid_up_to() + 4 > head.len() => {
-            std::str::from_utf8(&head[..e.valid_up_to()]).unwrap_or_default()
-        }
+        Err(e) if e.valid_up_to() + 4 > head.len() => std::str::from_utf8(&head[..e.valid_up_to()]).unwrap_or_default(),
         Err(_) => return false,
     };
     !valid.is_empty() && valid.chars().all(|c| !c.is_control() || matches!(c, '\n' | '\r' | '\t'))

@@ -62,7 +62,8 @@ fn every_manifest_row_gives_its_expected_outcome() {
                     assert!(r.width.max(r.height) <= 256 && r.width > 0 && r.height > 0, "{}", row.file);
                     if let (Some(w), Some(h)) = (row.width, row.height) {
                         // Source dimensions are reported as displayed (orientation applied).
-                        let displayed = if row.file.contains("orient_6") || row.file.contains("orient_8") { (h, w) } else { (w, h) };
+                        let displayed =
+                            if row.file.contains("orient_6") || row.file.contains("orient_8") { (h, w) } else { (w, h) };
                         assert_eq!((r.source.width, r.source.height), displayed, "{}", row.file);
                     }
                 }
@@ -75,7 +76,13 @@ fn every_manifest_row_gives_its_expected_outcome() {
                         }
                     }
                 }
-                _ => panic!("{}: expected {} ({}), got {:?}", row.file, if row.ok { "ok" } else { "reject" }, row.reason, got.map(|r| (r.width, r.height))),
+                _ => panic!(
+                    "{}: expected {} ({}), got {:?}",
+                    row.file,
+                    if row.ok { "ok" } else { "reject" },
+                    row.reason,
+                    got.map(|r| (r.width, r.height))
+                ),
             }
             checked += 1;
         }

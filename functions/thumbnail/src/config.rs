@@ -61,13 +61,21 @@ mod tests {
 
     #[test]
     fn reads_required_and_defaults() {
-        let env = |pairs: &'static [(&'static str, &'static str)]| move |k: &str| pairs.iter().find(|(n, _)| *n == k).map(|(_, v)| v.to_string());
+        let env = |pairs: &'static [(&'static str, &'static str)]| {
+            move |k: &str| pairs.iter().find(|(n, _)| *n == k).map(|(_, v)| v.to_string())
+        };
         let base = [("ASSETS_BUCKET", "a"), ("LOG_BUCKET", "l"), ("CATALOG_TABLE", "t"), ("ALARM_TOPIC_ARN", "arn")];
         let c = Config::from_lookup(env(Box::leak(Box::new(base)))).unwrap();
         assert_eq!(c.input_prefix, "images/");
         assert_eq!(c.spec.fit, Fit::Inside { max_edge: 256 });
         assert!(matches!(Config::from_lookup(env(&[])), Err(ConfigError::Missing("ASSETS_BUCKET"))));
-        let bad = [("ASSETS_BUCKET", "a"), ("LOG_BUCKET", "l"), ("CATALOG_TABLE", "t"), ("ALARM_TOPIC_ARN", "arn"), ("MAX_EDGE", "big")];
+        let bad = [
+            ("ASSETS_BUCKET", "a"),
+            ("LOG_BUCKET", "l"),
+            ("CATALOG_TABLE", "t"),
+            ("ALARM_TOPIC_ARN", "arn"),
+            ("MAX_EDGE", "big"),
+        ];
         assert!(matches!(Config::from_lookup(env(Box::leak(Box::new(bad)))), Err(ConfigError::Invalid { name: "MAX_EDGE", .. })));
     }
 }

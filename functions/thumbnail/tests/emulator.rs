@@ -7,7 +7,10 @@ use aws_config::SdkConfig;
 use aws_lambda_events::sqs::SqsEvent;
 use aws_sdk_dynamodb::types::{AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType};
 use aws_sdk_s3::primitives::ByteStream;
-use aws_sdk_s3::types::{Event, FilterRule, FilterRuleName, NotificationConfiguration, NotificationConfigurationFilter, QueueConfiguration, S3KeyFilter};
+use aws_sdk_s3::types::{
+    Event, FilterRule, FilterRuleName, NotificationConfiguration, NotificationConfigurationFilter, QueueConfiguration,
+    S3KeyFilter,
+};
 use aws_sdk_sqs::types::{Message, QueueAttributeName};
 use imaging::{Fit, Limits, Spec};
 use testkit::{Moto, corpus_file};
@@ -45,7 +48,9 @@ async fn world() -> World {
         .create_table()
         .table_name(TABLE)
         .billing_mode(BillingMode::PayPerRequest)
-        .attribute_definitions(AttributeDefinition::builder().attribute_name("pk").attribute_type(ScalarAttributeType::S).build().unwrap())
+        .attribute_definitions(
+            AttributeDefinition::builder().attribute_name("pk").attribute_type(ScalarAttributeType::S).build().unwrap(),
+        )
         .key_schema(KeySchemaElement::builder().attribute_name("pk").key_type(KeyType::Hash).build().unwrap())
         .send()
         .await
@@ -58,7 +63,11 @@ async fn world() -> World {
         .events(Event::from("s3:ObjectCreated:*"))
         .filter(
             NotificationConfigurationFilter::builder()
-                .key(S3KeyFilter::builder().filter_rules(FilterRule::builder().name(FilterRuleName::Prefix).value("images/").build()).build())
+                .key(
+                    S3KeyFilter::builder()
+                        .filter_rules(FilterRule::builder().name(FilterRuleName::Prefix).value("images/").build())
+                        .build(),
+                )
                 .build(),
         )
         .build()
@@ -152,7 +161,16 @@ async fn photo_becomes_thumbnail_and_row_text_file_becomes_a_recorded_rejection(
     assert!(thumb_size > 1000);
 
     // The catalog row: every field from the event and the rendition.
-    let item = w.dynamodb.get_item().table_name(TABLE).key("pk", AttributeValue::S("IMG#photo1".into())).send().await.unwrap().item.unwrap();
+    let item = w
+        .dynamodb
+        .get_item()
+        .table_name(TABLE)
+        .key("pk", AttributeValue::S("IMG#photo1".into()))
+        .send()
+        .await
+        .unwrap()
+        .item
+        .unwrap();
     let body = messages.iter().find_map(|m| m.body().filter(|b| b.contains("photo1"))).unwrap();
     let event_time: chrono::DateTime<chrono::Utc> =
         serde_json::from_str::<serde_json::Value>(body).unwrap()["Records"][0]["eventTime"].as_str().unwrap().parse().unwrap();
@@ -196,8 +214,11 @@ async fn unavailable_assets_bucket_is_a_transient_failure_returned_for_retry() {
     let w = world().await;
     w.s3.delete_bucket().bucket(ASSETS).send().await.unwrap();
     put(&w, "images/photo2/storm.jpg", corpus_file("photos/s4_storm_1920x1280.jpg")).await;
-    let messages: Vec<Message> =
-        receive(&w.sqs, &w.queue_url, 1).await.into_iter().filter(|m| !m.body().unwrap_or_default().contains("s3:TestEvent")).collect();
+    let messages: Vec<Message> = receive(&w.sqs, &w.queue_url, 1)
+        .await
+        .into_iter()
+        .filter(|m| !m.body().unwrap_or_default().contains("s3:TestEvent"))
+        .collect();
     let response = w.handler.handle(sqs_event(&messages)).await;
     assert_eq!(failed_ids(&response), vec![messages[0].message_id().unwrap().to_string()]);
     assert_eq!(row_count(&w).await, 0, "no row for a thumbnail that was not written");
@@ -209,7 +230,13 @@ async fn unavailable_assets_bucket_is_a_transient_failure_returned_for_retry() {
 async fn keys_outside_the_input_prefix_and_test_events_are_acknowledged_untouched() {
     let w = world().await;
     // An object written where outputs live, notified as if it were an upload.
-    w.s3.put_object().bucket(UPLOADS).key("thumbnails/x.jpg").body(ByteStream::from(corpus_file("variants/orient_1.jpg"))).send().await.unwrap();
+    w.s3.put_object()
+        .bucket(UPLOADS)
+        .key("thumbnails/x.jpg")
+        .body(ByteStream::from(corpus_file("variants/orient_1.jpg")))
+        .send()
+        .await
+        .unwrap();
     let forged = serde_json::json!({"Records": [{
         "eventVersion": "2.1", "eventSource": "aws:s3", "awsRegion": "us-east-1", "eventTime": "2026-11-23T10:00:00.000Z",
         "eventName": "ObjectCreated:Put", "userIdentity": {"principalId": "x"}, "requestParameters": {"sourceIPAddress": "127.0.0.1"},
