@@ -10,7 +10,10 @@ async fn main() -> Result<(), Error> {
     // One JSON object per line, fields at the top level, so the `image_rejected` metric filter
     // can match `{ $.event = "image_rejected" }`.
     tracing_subscriber::fmt().json().flatten_event(true).with_target(false).with_current_span(false).without_time().init();
-    let config = Config::from_env()?;
+    let config = Config::from_env().unwrap_or_else(|e| {
+        eprintln!("thumbnail: configuration error: {e}");
+        std::process::exit(1)
+    });
     let sdk = shared::aws::load_config().await;
     let handler = Arc::new(Handler::new(config, &sdk));
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| {
