@@ -80,7 +80,9 @@ impl Handler {
         };
         let outcome = match &parsed {
             Ok(upload) => self.process(object, upload).await,
-            Err(_) => parsed.as_ref().map(|_| ()).map_err(|f| Failure::bad_input("bad_key", f.to_string())),
+            // Keep the key parser's own code and reason rather than wrapping its message again.
+            Err(Failure::BadInput { code, reason }) => Err(Failure::bad_input(code, reason.clone())),
+            Err(Failure::Transient(why)) => Err(Failure::Transient(why.clone())),
         };
         match outcome {
             Err(Failure::BadInput { code, reason }) => {
