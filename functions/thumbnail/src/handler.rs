@@ -78,16 +78,16 @@ impl Handler {
             tracing::warn!(event = "key_refused", key = %object.key, prefix = %self.config.input_prefix, "outside the input prefix");
             return Ok(());
         };
-        let outcome = match &parsed {
-            Ok(upload) => self.process(object, upload).await,
-            // Keep the key parser's own code and reason rather than wrapping its message again.
-            Err(Failure::BadInput { code, reason }) => Err(Failure::bad_input(code, reason.clone())),
-            Err(Failure::Transient(why)) => Err(Failure::Transient(why.clone())),
+        let (upload, outcome) = match parsed {
+            Ok(upload) => {
+                let outcome = self.process(object, &upload).await;
+                (Some(upload), outcome)
+            }
+            Err(failure) => (None, Err(failure)),
         };
         match outcome {
             Err(Failure::BadInput { code, reason }) => {
-                let upload = parsed.as_ref().ok();
-                let (id, name) = (upload.map(|u| u.id.as_str()), upload.map(|u| u.file_name.as_str()));
+                let (id, name) = (upload.as_ref().map(|u| u.id.as_str()), upload.as_ref().map(|u| u.file_name.as_str()));
                 self.reporter.reject(object, id, name, code, &reason).await
             }
             other => other,
