@@ -1,21 +1,32 @@
 #!/usr/bin/env bash
-# Installs the pinned Python tools the tests need (moto server today) into an ignored folder.
-# Idempotent and quiet when everything is already there; safe to call from every test run.
+# Installs pinned Python tool sets into ignored folders, one venv per set so their
+# dependencies never meet (checkov pins an older boto3 than moto wants):
+#   moto  -> target/tools/moto  (scripts/requirements/moto.txt)
+#   lint  -> target/tools/lint  (scripts/requirements/lint.txt: cfn-lint, checkov)
+# Usage: install-tools.sh [set...]   (no argument: every set)
+# Idempotent and quiet when a set is already there; safe to call from parallel tests.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
 target=${CARGO_TARGET_DIR:-$root/target}
-venv="$target/tools/venv"
-req="$root/scripts/requirements.txt"
-stamp="$venv/.installed-$(sha256sum "$req" | cut -c1-16)"
-[ -f "$stamp" ] && exit 0
-echo "install-tools: installing $(grep -vc '^#' "$req") pinned Python packages into $venv (first run only)" >&2
+sets=("$@")
+[ ${#sets[@]} -eq 0 ] && sets=(moto lint)
 mkdir -p "$target/tools"
-# Serialise concurrent callers (parallel test binaries) on one lock.
-exec 9>"$target/tools/.lock"
-flock 9
-[ -f "$stamp" ] && exit 0
-python3 -m venv "$venv"
-"$venv/bin/pip" install --disable-pip-version-check -q -r "$req" >&2
-rm -f "$venv"/.installed-*
-touch "$stamp"
-echo "install-tools: done" >&2
+for set in "${sets[@]}"; do
+  req="$root/scripts/requirements/$set.txt"
+  [ -f "$req" ] || { echo "install-tools: unknown tool set '$set' (no $req)" >&2; exit 2; }
+  venv="$target/tools/$set"
+  stamp="$venv/.installed-$(sha256sum "$req" | cut -c1-16)"
+  [ -f "$stamp" ] && continue
+  # Serialise concurrent callers on one lock per set; re-check once we hold it.
+  exec 9>"$target/tools/.lock-$set"
+  flock 9
+  if [ ! -f "$stamp" ]; then
+    echo "install-tools: installing $set ($(grep -cv '^#' "$req") pinned packages) into $venv (first run only)" >&2
+    rm -rf "$venv"
+    python3 -m venv "$venv"
+    "$venv/bin/pip" install --disable-pip-version-check -q -r "$req" >&2
+    touch "$stamp"
+    echo "install-tools: $set done" >&2
+  fi
+  exec 9>&-
+done

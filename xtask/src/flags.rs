@@ -16,8 +16,22 @@ pub struct Xtask {
 pub enum Verb {
     /// Run the imaging core on local files: write thumbnails, report each outcome.
     Thumbnail(ThumbnailArgs),
+    /// Render the CloudFormation template and parameter file for a stage.
+    Render(RenderArgs),
     /// Install the pinned test tools and run every test (what CI runs).
     Ci,
+}
+
+#[derive(Args)]
+pub struct RenderArgs {
+    /// Stage name: `infra/stages/<stage>.yaml`.
+    pub stage: String,
+    /// Output folder [default: target/infra/<stage>].
+    #[arg(long)]
+    pub out: Option<PathBuf>,
+    /// Also run cfn-lint and checkov over the result; fail on any error, warning or failed check.
+    #[arg(long)]
+    pub check: bool,
 }
 
 #[derive(Args)]

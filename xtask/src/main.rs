@@ -2,6 +2,10 @@
 
 mod ci;
 mod flags;
+mod lint;
+mod paths;
+mod render;
+mod stage;
 mod thumbnail;
 
 use std::process::ExitCode;
@@ -12,6 +16,7 @@ fn main() -> ExitCode {
     let flags = flags::Xtask::parse();
     let result = match flags.verb {
         flags::Verb::Thumbnail(args) => thumbnail::run(&args),
+        flags::Verb::Render(args) => render::run(&args),
         flags::Verb::Ci => ci::run(),
     };
     match result {

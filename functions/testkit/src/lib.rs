@@ -37,9 +37,13 @@ pub struct Moto {
 impl Moto {
     pub fn start() -> Moto {
         let root = repo_root();
-        let status = Command::new("bash").arg(root.join("scripts/install-tools.sh")).status().expect("running install-tools.sh");
-        assert!(status.success(), "scripts/install-tools.sh failed");
-        let bin = target_dir().join("tools/venv/bin/moto_server");
+        let status = Command::new("bash")
+            .arg(root.join("scripts/install-tools.sh"))
+            .arg("moto")
+            .status()
+            .expect("running install-tools.sh");
+        assert!(status.success(), "scripts/install-tools.sh moto failed");
+        let bin = target_dir().join("tools/moto/bin/moto_server");
         for _ in 0..3 {
             let port = free_port();
             let log = std::fs::File::create(target_dir().join(format!("tools/moto-{port}.log"))).expect("moto log file");

@@ -1,0 +1,26 @@
+//! Where things are: the repository, the cargo target folder, the pinned tools.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use anyhow::{Result, bail};
+
+pub fn root() -> PathBuf {
+    let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    manifest.parent().map(PathBuf::from).unwrap_or(manifest)
+}
+
+/// `CARGO_TARGET_DIR` when set (CI keeps it outside the clone), else `<repo>/target`.
+pub fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| root().join("target"))
+}
+
+/// Installs a pinned tool set (`scripts/requirements/<set>.txt`) on first use and returns its
+/// `bin` folder.
+pub fn tools(set: &str) -> Result<PathBuf> {
+    let status = Command::new("bash").arg(root().join("scripts/install-tools.sh")).arg(set).status()?;
+    if !status.success() {
+        bail!("scripts/install-tools.sh {set} failed ({status})");
+    }
+    Ok(target_dir().join("tools").join(set).join("bin"))
+}

@@ -1,0 +1,265 @@
+//! `cargo xtask render <stage>`: `infra/template.yaml` + `infra/stages/<stage>.yaml` → the
+//! template and parameter file CloudFormation gets. Same input, same bytes.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use serde_norway::{Mapping, Value};
+
+use crate::flags::{Exit, RenderArgs};
+use crate::stage::{OnDelete, Stage};
+
+/// Resource types that hold data: they follow the stage's `retention.on_delete`. The key goes
+/// with them, since a retained table or log group is unreadable without it.
+const DATA_TYPES: [&str; 4] = ["AWS::S3::Bucket", "AWS::DynamoDB::Table", "AWS::Logs::LogGroup", "AWS::KMS::Key"];
+
+/// One stage's rendered files, in the order they are written.
+pub struct Rendered {
+    pub stack_name: String,
+    pub files: Vec<(&'static str, String)>,
+}
+
+pub fn run(args: &RenderArgs) -> Result<Exit> {
+    let root = crate::paths::root();
+    let stage = Stage::load(&root, &args.stage)?;
+    let rendered = render(&root, &args.stage, &stage)?;
+    let out = args.out.clone().unwrap_or_else(|| default_dir(&args.stage));
+    let written = write(&rendered, &out)?;
+    for path in &written {
+        eprintln!("render: wrote {}", path.display());
+    }
+    if args.check {
+        return crate::lint::check(&out, &rendered, &stage);
+    }
+    Ok(Exit::Success)
+}
+
+pub fn default_dir(stage: &str) -> PathBuf {
+    crate::paths::target_dir().join("infra").join(stage)
+}
+
+pub fn write(rendered: &Rendered, out: &Path) -> Result<Vec<PathBuf>> {
+    std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
+    rendered
+        .files
+        .iter()
+        .map(|(name, text)| {
+            let path = out.join(name);
+            std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
+            Ok(path)
+        })
+        .collect()
+}
+
+pub fn render(root: &Path, name: &str, stage: &Stage) -> Result<Rendered> {
+    let source = root.join("infra/template.yaml");
+    let text = std::fs::read_to_string(&source).with_context(|| format!("reading {}", source.display()))?;
+    let mut template: Value = serde_norway::from_str(&text).with_context(|| format!("parsing {}", source.display()))?;
+    let resources =
+        template.get_mut("Resources").and_then(Value::as_mapping_mut).context("infra/template.yaml has no Resources")?;
+    apply_retention(resources, stage.retention.on_delete);
+    add_email_subscriptions(resources, stage)?;
+    check_parameters(&template, &parameters(name, stage))?;
+
+    let header = |from: &str| {
+        format!("# Rendered by `cargo xtask render {name}` from {from} and infra/stages/{name}.yaml. Do not edit.\n")
+    };
+    let mut files = vec![
+        ("template.yaml", header("infra/template.yaml") + &serde_norway::to_string(&template)?),
+        ("parameters.json", template_configuration(&parameters(name, stage), &tags(name, stage))?),
+    ];
+    if let Some(domain) = stage.domain.as_ref().filter(|d| d.certificate_arn.is_none()) {
+        let cert = std::fs::read_to_string(root.join("infra/certificate.yaml")).context("reading infra/certificate.yaml")?;
+        let cert: Value = serde_norway::from_str(&cert).context("parsing infra/certificate.yaml")?;
+        let params =
+            BTreeMap::from([("DomainName", domain.name.to_string()), ("HostedZoneId", domain.hosted_zone_id.to_string())]);
+        files.push(("certificate.yaml", header("infra/certificate.yaml") + &serde_norway::to_string(&cert)?));
+        files.push(("certificate-parameters.json", template_configuration(&params, &tags(name, stage))?));
+    }
+    Ok(Rendered { stack_name: stage.stack_name(name), files })
+}
+
+/// Parameter values from the stage file. `ArtifactsBucket`, the code keys and, for a domain
+/// without a given certificate, `CertificateArn` are known only at deploy time.
+pub fn parameters(name: &str, stage: &Stage) -> BTreeMap<&'static str, String> {
+    let t = &stage.functions.thumbnail;
+    let mut p = BTreeMap::from([
+        ("Stage", name.to_string()),
+        ("MaxUploadBytes", stage.limits.max_upload_bytes.get().to_string()),
+        ("MaxPixels", stage.limits.max_pixels.get().to_string()),
+        ("ThumbnailEdge", stage.images.thumbnail_edge.get().to_string()),
+        ("JpegQuality", stage.images.jpeg_quality.get().to_string()),
+        ("ThumbnailMemory", t.memory_mb.get().to_string()),
+        ("ThumbnailTimeout", t.timeout_s.get().to_string()),
+        // Lambda's advice for SQS sources: at least six times the function timeout.
+        ("ThumbnailVisibilityTimeout", (6 * t.timeout_s.get()).to_string()),
+        ("ThumbnailMaxConcurrency", t.max_concurrency.get().to_string()),
+        ("ThumbnailBatchSize", t.batch_size.get().to_string()),
+        ("MaxReceiveCount", stage.queues.max_receive_count.get().to_string()),
+        ("DlqAlarmMessages", stage.alarms.dlq_messages.get().to_string()),
+        ("RejectionsAlarmCount", stage.alarms.rejections_per_5_minutes.get().to_string()),
+        ("LogRetentionDays", stage.retention.log_days.get().to_string()),
+        ("FailureRecordDays", stage.retention.failure_record_days.get().to_string()),
+        ("NoncurrentVersionDays", stage.retention.noncurrent_version_days.get().to_string()),
+    ]);
+    if let Some(domain) = &stage.domain {
+        p.insert("DomainName", domain.name.to_string());
+        p.insert("HostedZoneId", domain.hosted_zone_id.to_string());
+        if let Some(arn) = &domain.certificate_arn {
+            p.insert("CertificateArn", arn.to_string());
+        }
+    }
+    p
+}
+
+/// The stage's tags plus `thumbstack:stage`; CloudFormation copies stack tags to the resources.
+pub fn tags(name: &str, stage: &Stage) -> BTreeMap<String, String> {
+    let mut tags: BTreeMap<String, String> = stage.tags.iter().map(|(k, v)| (k.to_string(), v.clone())).collect();
+    tags.insert("thumbstack:stage".into(), name.into());
+    tags
+}
+
+/// CodePipeline's template configuration format: `{"Parameters": {..}, "Tags": {..}}`.
+fn template_configuration(parameters: &BTreeMap<&'static str, String>, tags: &BTreeMap<String, String>) -> Result<String> {
+    let doc = serde_json::json!({ "Parameters": parameters, "Tags": tags });
+    Ok(serde_json::to_string_pretty(&doc)? + "\n")
+}
+
+/// Every stage value must name a declared parameter, and every parameter without a default
+/// must come from the stage or from deploy; a typo on either side fails here, not in AWS.
+fn check_parameters(template: &Value, values: &BTreeMap<&'static str, String>) -> Result<()> {
+    const FROM_DEPLOY: [&str; 3] = ["ArtifactsBucket", "ThumbnailCodeKey", "CertificateArn"];
+    let declared = template.get("Parameters").and_then(Value::as_mapping).context("infra/template.yaml has no Parameters")?;
+    for key in values.keys() {
+        if !declared.contains_key(*key) {
+            bail!("the stage sets parameter {key}, which infra/template.yaml does not declare");
+        }
+    }
+    for (key, spec) in declared {
+        let key = key.as_str().context("parameter names are strings")?;
+        if spec.get("Default").is_none() && !values.contains_key(key) && !FROM_DEPLOY.contains(&key) {
+            bail!("infra/template.yaml declares parameter {key}, which neither the stage nor deploy sets");
+        }
+    }
+    Ok(())
+}
+
+fn apply_retention(resources: &mut Mapping, on_delete: OnDelete) {
+    let policy = match on_delete {
+        OnDelete::Retain => "Retain",
+        OnDelete::Delete => "Delete",
+    };
+    for (_, resource) in resources.iter_mut() {
+        let Some(body) = resource.as_mapping_mut() else { continue };
+        let holds_data = body.get("Type").and_then(Value::as_str).is_some_and(|t| DATA_TYPES.contains(&t));
+        if holds_data {
+            // Right after `Type`, where a reader looks for them.
+            let mut with = Mapping::new();
+            for (k, v) in std::mem::take(body) {
+                let after_type = k.as_str() == Some("Type");
+                with.insert(k, v);
+                if after_type {
+                    with.insert("DeletionPolicy".into(), policy.into());
+                    with.insert("UpdateReplacePolicy".into(), policy.into());
+                }
+            }
+            *body = with;
+        }
+    }
+}
+
+/// One `AWS::SNS::Subscription` per address, placed after the topic.
+fn add_email_subscriptions(resources: &mut Mapping, stage: &Stage) -> Result<()> {
+    if !resources.contains_key("AlarmTopic") {
+        bail!("infra/template.yaml has no AlarmTopic to subscribe the alarm e-mails to");
+    }
+    let mut with = Mapping::new();
+    for (k, v) in std::mem::take(resources) {
+        let is_topic = k.as_str() == Some("AlarmTopic");
+        with.insert(k, v);
+        if is_topic {
+            for (i, email) in stage.alarms.emails.iter().enumerate() {
+                let yaml = format!(
+                    "Type: AWS::SNS::Subscription\nProperties:\n  Protocol: email\n  Endpoint: {:?}\n  TopicArn: !Ref AlarmTopic\n",
+                    email.0
+                );
+                with.insert(format!("AlarmEmail{}", i + 1).into(), serde_norway::from_str(&yaml)?);
+            }
+        }
+    }
+    *resources = with;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rendered(name: &str) -> Rendered {
+        let root = crate::paths::root();
+        let stage = Stage::load(&root, name).unwrap();
+        render(&root, name, &stage).unwrap()
+    }
+
+    fn file<'a>(r: &'a Rendered, name: &str) -> &'a str {
+        &r.files.iter().find(|(n, _)| *n == name).unwrap_or_else(|| panic!("no {name}")).1
+    }
+
+    /// Golden files: `UPDATE_EXPECT=1 cargo test -p xtask golden` rewrites them; review the diff.
+    #[test]
+    fn golden_dev_and_prod() {
+        let dev = rendered("dev");
+        expect_test::expect_file!["../tests/golden/dev/template.yaml"].assert_eq(file(&dev, "template.yaml"));
+        expect_test::expect_file!["../tests/golden/dev/parameters.json"].assert_eq(file(&dev, "parameters.json"));
+        let prod = rendered("prod");
+        expect_test::expect_file!["../tests/golden/prod/parameters.json"].assert_eq(file(&prod, "parameters.json"));
+        expect_test::expect_file!["../tests/golden/prod/certificate.yaml"].assert_eq(file(&prod, "certificate.yaml"));
+    }
+
+    #[test]
+    fn rendering_is_deterministic() {
+        let (a, b) = (rendered("prod"), rendered("prod"));
+        assert_eq!(a.files, b.files);
+    }
+
+    #[test]
+    fn stage_values_reach_the_template() {
+        let dev = rendered("dev");
+        let t: Value = serde_norway::from_str(file(&dev, "template.yaml")).unwrap();
+        let r = &t["Resources"];
+        assert_eq!(r["CatalogTable"]["DeletionPolicy"], Value::from("Delete"));
+        assert_eq!(r["AlarmEmail1"]["Properties"]["Endpoint"], Value::from("thumbstack-dev-alarms@example.com"));
+        assert!(r.get("AlarmEmail2").is_none());
+        let prod = rendered("prod");
+        let t: Value = serde_norway::from_str(file(&prod, "template.yaml")).unwrap();
+        for id in ["UploadsBucket", "AssetsBucket", "LogBucket", "CatalogTable", "ThumbnailLogGroup", "DataKey"] {
+            assert_eq!(t["Resources"][id]["DeletionPolicy"], Value::from("Retain"), "{id}");
+            assert_eq!(t["Resources"][id]["UpdateReplacePolicy"], Value::from("Retain"), "{id}");
+        }
+        assert!(t["Resources"]["ThumbnailQueue"].get("DeletionPolicy").is_none());
+        assert!(t["Resources"]["AlarmEmail2"].is_mapping());
+        let params: serde_json::Value = serde_json::from_str(file(&prod, "parameters.json")).unwrap();
+        assert_eq!(params["Parameters"]["ThumbnailVisibilityTimeout"], "180");
+        assert_eq!(params["Parameters"]["DomainName"], "example.com");
+        assert_eq!(params["Tags"]["thumbstack:stage"], "prod");
+    }
+
+    #[test]
+    fn intrinsic_tags_survive() {
+        let dev = rendered("dev");
+        let t = file(&dev, "template.yaml");
+        assert!(t.contains("!Ref AlarmTopic") && t.contains("!GetAtt ThumbnailQueue.Arn") && t.contains("!Sub "), "{t}");
+        assert!(!t.contains("Fn::"), "long-form intrinsics crept in");
+    }
+
+    #[test]
+    fn a_parameter_typo_is_caught() {
+        let template: Value = serde_norway::from_str("Parameters:\n  Stage: {Type: String}\n").unwrap();
+        let values = BTreeMap::from([("Stag", "dev".to_string())]);
+        let e = check_parameters(&template, &values).unwrap_err().to_string();
+        assert!(e.contains("Stag,"), "{e}");
+        let e = check_parameters(&template, &BTreeMap::new()).unwrap_err().to_string();
+        assert!(e.contains("parameter Stage, which neither"), "{e}");
+    }
+}

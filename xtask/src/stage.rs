@@ -1,0 +1,383 @@
+//! Typed stage config, `infra/stages/<stage>.yaml`. Field checks run during deserialisation, so
+//! every mistake is reported as `file:line:column: what was expected`.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Stage {
+    pub region: Region,
+    #[serde(default)]
+    pub owner: Option<Owner>,
+    pub alarms: Alarms,
+    #[serde(default)]
+    pub domain: Option<Domain>,
+    pub limits: Limits,
+    pub images: Images,
+    pub functions: Functions,
+    pub queues: Queues,
+    pub retention: Retention,
+    #[serde(default)]
+    pub tags: BTreeMap<TagKey, String>,
+    #[serde(default)]
+    pub emulator: Option<Emulator>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Alarms {
+    /// Each gets an SNS e-mail subscription (confirmed by the recipient).
+    pub emails: Vec<Email>,
+    /// Messages in a dead-letter queue that raise the alarm.
+    pub dlq_messages: Ranged<1, 100_000>,
+    /// Rejected uploads in five minutes that raise the alarm (each rejection also sends its own e-mail).
+    pub rejections_per_5_minutes: Ranged<1, 1_000_000>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Domain {
+    pub name: DomainName,
+    pub hosted_zone_id: HostedZoneId,
+    /// An existing us-east-1 certificate; without one, deploy creates it in a companion stack.
+    #[serde(default)]
+    pub certificate_arn: Option<CertificateArn>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Limits {
+    pub max_upload_bytes: Ranged<1, { 5 * 1024 * 1024 * 1024 }>,
+    pub max_pixels: Ranged<1, 1_000_000_000>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Images {
+    pub thumbnail_edge: Ranged<16, 4096>,
+    pub jpeg_quality: Ranged<1, 100>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Functions {
+    pub thumbnail: QueueFunction,
+}
+
+/// A function fed by an SQS queue.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QueueFunction {
+    pub memory_mb: Ranged<128, 10240>,
+    /// At most 120 s: the queue's visibility timeout is 6× this, and a message that outlives a
+    /// crashed invocation should be retried within minutes, not hours.
+    pub timeout_s: Ranged<1, 120>,
+    /// The event source mapping's `MaximumConcurrency` (SQS allows 2..=1000).
+    pub max_concurrency: Ranged<2, 1000>,
+    pub batch_size: Ranged<1, 10>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Queues {
+    pub max_receive_count: Ranged<1, 1000>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Retention {
+    pub log_days: LogRetentionDays,
+    pub failure_record_days: Ranged<1, 3650>,
+    pub noncurrent_version_days: Ranged<1, 3650>,
+    pub on_delete: OnDelete,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OnDelete {
+    /// Buckets, table and log groups stay when the stack is deleted.
+    Retain,
+    Delete,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Emulator {
+    /// `None`: `cargo xtask local` starts moto on a free port.
+    pub endpoint: Option<Endpoint>,
+}
+
+impl Stage {
+    /// Reads `infra/stages/<name>.yaml` under `root`.
+    pub fn load(root: &Path, name: &str) -> Result<Stage, StageError> {
+        StageName::parse(name).map_err(|reason| StageError::Name { name: name.into(), reason })?;
+        let path = root.join("infra/stages").join(format!("{name}.yaml"));
+        let text = std::fs::read_to_string(&path).map_err(|source| StageError::Read { path: path.clone(), source })?;
+        let stage = Stage::parse(&path, &text)?;
+        stage.check().map_err(|message| StageError::Invalid { path, message })?;
+        Ok(stage)
+    }
+
+    pub fn parse(path: &Path, text: &str) -> Result<Stage, StageError> {
+        serde_norway::from_str(text).map_err(|e| StageError::Syntax { path: path.to_path_buf(), source: e })
+    }
+
+    /// Rules that span fields (each field checks itself while parsing).
+    fn check(&self) -> Result<(), String> {
+        if self.emulator.is_some() && self.domain.is_some() {
+            return Err("a stage with `emulator` cannot name a `domain`: the emulator serves no DNS or certificates".into());
+        }
+        if self.alarms.emails.is_empty() {
+            return Err("alarms.emails is empty: name at least one address, or alarms go nowhere".into());
+        }
+        Ok(())
+    }
+
+    /// `thumbstack-<stage>[-<owner>]`: also the prefix of every named resource.
+    pub fn stack_name(&self, stage: &str) -> String {
+        match &self.owner {
+            Some(owner) => format!("thumbstack-{stage}-{}", owner.0),
+            None => format!("thumbstack-{stage}"),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StageError {
+    #[error("stage name {name:?}: {reason}")]
+    Name { name: String, reason: &'static str },
+    #[error("reading {}: {source}", path.display())]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("{}", located(path, source))]
+    Syntax { path: PathBuf, source: serde_norway::Error },
+    #[error("{}: {message}", path.display())]
+    Invalid { path: PathBuf, message: String },
+}
+
+/// `path:line:column: message`, the form editors and CI consoles turn into a link.
+fn located(path: &Path, e: &serde_norway::Error) -> String {
+    let message = e.to_string();
+    match e.location() {
+        Some(at) => {
+            let suffix = format!(" at line {} column {}", at.line(), at.column());
+            let message = message.strip_suffix(&suffix).unwrap_or(&message);
+            format!("{}:{}:{}: {message}", path.display(), at.line(), at.column())
+        }
+        None => format!("{}: {message}", path.display()),
+    }
+}
+
+/// Defines a string newtype whose value is checked while the YAML is read.
+macro_rules! checked_string {
+    ($(#[$doc:meta])* $name:ident, $check:expr) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Deserialize)]
+        #[serde(try_from = "String")]
+        pub struct $name(pub String);
+
+        impl TryFrom<String> for $name {
+            type Error = String;
+            fn try_from(value: String) -> Result<Self, String> {
+                let check: fn(&str) -> Result<(), &'static str> = $check;
+                check(&value).map_err(|why| format!("{value:?} is not a valid {}: {why}", stringify!($name)))?;
+                Ok($name(value))
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+    };
+}
+
+fn lower_alnum_dash(s: &str, max: usize) -> Result<(), &'static str> {
+    if s.is_empty() || s.len() > max {
+        return Err("wrong length");
+    }
+    if !s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-') || s.starts_with('-') || s.ends_with('-') {
+        return Err("use lowercase letters, digits and inner dashes");
+    }
+    Ok(())
+}
+
+checked_string!(
+    /// Stage names end up in bucket names (63 characters at most with the account id).
+    StageName,
+    |s| lower_alnum_dash(s, 12)
+);
+checked_string!(
+    /// Appended to the stack name; short, for the same reason as stage names.
+    Owner,
+    |s| lower_alnum_dash(s, 8)
+);
+checked_string!(Region, |s| {
+    let parts: Vec<&str> = s.split('-').collect();
+    let ok = parts.len() >= 3
+        && parts.iter().all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()));
+    if ok && parts.last().is_some_and(|p| p.bytes().all(|b| b.is_ascii_digit())) {
+        Ok(())
+    } else {
+        Err("expected e.g. eu-west-1")
+    }
+});
+checked_string!(Email, |s| match s.split_once('@') {
+    Some((user, host)) if !user.is_empty() && host.contains('.') && !s.contains(char::is_whitespace) => Ok(()),
+    _ => Err("expected user@host.tld"),
+});
+checked_string!(DomainName, |s| {
+    let labels_ok = s.split('.').all(|l| lower_alnum_dash(l, 63).is_ok());
+    if s.contains('.') && s.len() <= 240 && labels_ok { Ok(()) } else { Err("expected a lowercase DNS name such as example.com") }
+});
+checked_string!(HostedZoneId, |s| {
+    if s.starts_with('Z') && s.len() <= 32 && s.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit()) {
+        Ok(())
+    } else {
+        Err("expected a Route 53 hosted zone id such as Z0123456789ABC")
+    }
+});
+checked_string!(CertificateArn, |s| {
+    if s.starts_with("arn:aws:acm:us-east-1:") && s.contains(":certificate/") {
+        Ok(())
+    } else {
+        Err("CloudFront needs an ACM certificate in us-east-1: arn:aws:acm:us-east-1:<account>:certificate/<id>")
+    }
+});
+checked_string!(TagKey, |s| {
+    if s.is_empty() || s.len() > 128 || s.starts_with("aws:") { Err("1-128 characters, not starting with aws:") } else { Ok(()) }
+});
+checked_string!(Endpoint, |s| {
+    if (s.starts_with("http://") || s.starts_with("https://")) && s.len() > 8 { Ok(()) } else { Err("expected http://host:port") }
+});
+
+impl StageName {
+    pub fn parse(s: &str) -> Result<(), &'static str> {
+        lower_alnum_dash(s, 12)
+    }
+}
+
+/// An integer checked against `MIN..=MAX` while the YAML is read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "u64")]
+pub struct Ranged<const MIN: u64, const MAX: u64>(u64);
+
+impl<const MIN: u64, const MAX: u64> Ranged<MIN, MAX> {
+    pub fn get(self) -> u64 {
+        self.0
+    }
+}
+
+impl<const MIN: u64, const MAX: u64> TryFrom<u64> for Ranged<MIN, MAX> {
+    type Error = String;
+    fn try_from(v: u64) -> Result<Self, String> {
+        if (MIN..=MAX).contains(&v) { Ok(Ranged(v)) } else { Err(format!("{v} is out of range: expected {MIN} to {MAX}")) }
+    }
+}
+
+/// CloudWatch Logs accepts only these retention periods.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(try_from = "u64")]
+pub struct LogRetentionDays(u64);
+
+const LOG_RETENTION_DAYS: [u64; 22] =
+    [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653];
+
+impl LogRetentionDays {
+    pub fn get(self) -> u64 {
+        self.0
+    }
+}
+
+impl TryFrom<u64> for LogRetentionDays {
+    type Error = String;
+    fn try_from(v: u64) -> Result<Self, String> {
+        if LOG_RETENTION_DAYS.contains(&v) {
+            Ok(LogRetentionDays(v))
+        } else {
+            Err(format!("{v} days is not a CloudWatch Logs retention period: expected one of {LOG_RETENTION_DAYS:?}"))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn root() -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+    }
+
+    fn error_of(text: &str) -> String {
+        Stage::parse(Path::new("infra/stages/x.yaml"), text).unwrap_err().to_string()
+    }
+
+    fn dev_with(from: &str, to: &str) -> String {
+        let text = std::fs::read_to_string(root().join("infra/stages/dev.yaml")).unwrap();
+        assert!(text.contains(from), "dev.yaml no longer contains {from:?}");
+        text.replacen(from, to, 1)
+    }
+
+    #[test]
+    fn every_stage_in_the_repo_loads() {
+        for name in ["local", "dev", "prod"] {
+            let stage = Stage::load(&root(), name).unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(stage.stack_name(name), format!("thumbstack-{name}"));
+        }
+    }
+
+    #[test]
+    fn unknown_key_names_file_line_column() {
+        let e = error_of(&dev_with("  jpeg_quality: 80", "  jpeg_quality: 80\n  jpeg_qualty: 80"));
+        assert!(e.starts_with("infra/stages/x.yaml:17:3: images: unknown field `jpeg_qualty`, expected"), "{e}");
+    }
+
+    #[test]
+    fn wrong_type_names_file_line_column() {
+        let e = error_of(&dev_with("memory_mb: 1024", "memory_mb: lots"));
+        assert!(e.starts_with("infra/stages/x.yaml:19:16: functions.thumbnail.memory_mb: invalid type: string \"lots\""), "{e}");
+    }
+
+    #[test]
+    fn missing_field_names_file_line_column() {
+        let e = error_of(&dev_with("  batch_size: 5\n", ""));
+        assert!(e.starts_with("infra/stages/x.yaml:") && e.contains("functions.thumbnail: missing field `batch_size`"), "{e}");
+        assert!(e.split(':').nth(1).is_some_and(|line| line.parse::<u32>().is_ok()), "{e}");
+    }
+
+    #[test]
+    fn out_of_range_and_bad_values_say_what_was_expected() {
+        let e = error_of(&dev_with("log_days: 14", "log_days: 10"));
+        assert!(e.starts_with("infra/stages/x.yaml:") && e.contains("10 days is not a CloudWatch Logs retention period"), "{e}");
+        let e = error_of(&dev_with("max_concurrency: 5", "max_concurrency: 1"));
+        assert!(e.contains("1 is out of range: expected 2 to 1000"), "{e}");
+        let e = error_of(&dev_with("region: eu-west-1", "region: Ireland"));
+        assert!(e.starts_with("infra/stages/x.yaml:2:1: \"Ireland\" is not a valid Region: expected e.g. eu-west-1"), "{e}");
+        let e = error_of(&dev_with("- thumbstack-dev-alarms@example.com", "- not-an-address"));
+        assert!(e.contains("is not a valid Email"), "{e}");
+        let e = error_of(&dev_with("on_delete: delete", "on_delete: maybe"));
+        assert!(e.contains("unknown variant `maybe`, expected `retain` or `delete`"), "{e}");
+    }
+
+    #[test]
+    fn rules_across_fields_are_checked() {
+        let text = dev_with("emails:\n    - thumbstack-dev-alarms@example.com", "emails: []");
+        let stage = Stage::parse(Path::new("x.yaml"), &text).unwrap();
+        assert!(stage.check().unwrap_err().contains("alarms.emails is empty"));
+        let e = error_of(&dev_with("timeout_s: 30", "timeout_s: 300"));
+        assert!(e.contains("300 is out of range: expected 1 to 120"), "{e}");
+    }
+
+    #[test]
+    fn stage_names_are_short_and_safe() {
+        for bad in ["", "Dev", "../etc", "a-very-long-stage-name", "-x"] {
+            assert!(matches!(Stage::load(&root(), bad), Err(StageError::Name { .. })), "{bad:?}");
+        }
+        let e = Stage::load(&root(), "nosuch").unwrap_err().to_string();
+        assert!(e.contains("nosuch.yaml"), "{e}");
+    }
+}
