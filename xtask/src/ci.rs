@@ -1,5 +1,6 @@
 //! `cargo xtask ci`: the README's test command and what `.ci/run` calls. Installs the pinned
-//! test tools, then runs every test in the workspace (unit, corpus, emulator).
+//! test tools, runs every test in the workspace (unit, corpus, emulator), then lints the
+//! rendered `dev` and `prod` templates.
 
 use std::path::Path;
 use std::process::Command;
@@ -15,6 +16,9 @@ pub fn run() -> Result<Exit> {
     let mut test = Command::new(&cargo);
     test.current_dir(root).args(["test", "--workspace", "--locked"]);
     let totals = tests("cargo test", &mut test)?;
+    for stage in ["dev", "prod"] {
+        check_template(stage)?;
+    }
     // One closing line for the whole run: the last of cargo's own lines is a doc-test binary's "0 passed".
     println!("ci: {} passed, {} failed", totals.passed, totals.failed);
     if totals.passed == 0 {
@@ -68,6 +72,18 @@ impl Totals {
         self.passed += count(" passed").unwrap_or(0);
         self.failed += count(" failed").unwrap_or(0);
     }
+}
+
+/// `render <stage> --check`: cfn-lint and checkov over what CloudFormation would get.
+fn check_template(stage: &str) -> Result<()> {
+    eprintln!("==> render {stage} --check");
+    let root = crate::paths::root();
+    let loaded = crate::stage::Stage::load(&root, stage)?;
+    let rendered = crate::render::render(&root, stage, &loaded)?;
+    let dir = crate::render::default_dir(stage);
+    crate::render::write(&rendered, &dir)?;
+    crate::lint::check(&dir, &rendered, &loaded).with_context(|| format!("render {stage} --check"))?;
+    Ok(())
 }
 
 fn step(name: &str, cmd: &mut Command) -> Result<()> {

@@ -26,6 +26,12 @@ pub fn run(args: &RenderArgs) -> Result<Exit> {
     let rendered = render(&root, &args.stage, &stage)?;
     let out = args.out.clone().unwrap_or_else(|| default_dir(&args.stage));
     let written = write(&rendered, &out)?;
+    let target = match stage.emulator.as_ref().map(|e| e.endpoint.as_ref()) {
+        None => format!("AWS {}", stage.region),
+        Some(None) => "the emulator `cargo xtask local` starts".into(),
+        Some(Some(endpoint)) => format!("the emulator at {endpoint}"),
+    };
+    eprintln!("render: stack {} for {target}", rendered.stack_name);
     for path in &written {
         eprintln!("render: wrote {}", path.display());
     }

@@ -26,10 +26,20 @@ pub struct CatalogRow {
     pub thumbnail_format: String,
 }
 
+/// Write shards of the catalog's `by-size` and `by-time` indexes (see infra/template.yaml): each
+/// index partition takes ~1,000 writes/s, so eight keep a burst of uploads off one hot partition.
+/// A query for the N smallest or newest reads N from every shard and merges.
+pub const CATALOG_SHARDS: u64 = 8;
+
 impl CatalogRow {
     /// Partition key: one item per upload id, so a redelivered message meets its own row.
     pub fn pk(&self) -> String {
         format!("IMG#{}", self.id)
+    }
+
+    /// `S0`..`S7`, stable for an id, so a rewrite of the same row stays on its shard.
+    pub fn shard(&self) -> String {
+        format!("S{}", fnv1a(self.id.as_bytes()) % CATALOG_SHARDS)
     }
 }
 
@@ -81,5 +91,36 @@ mod tests {
         let k = FailureRecord::object_key(&obj, None);
         assert!(k.starts_with("failures/2026/01/02/key-") && k.ends_with(".json") && !k.contains(".."), "{k}");
         assert_eq!(upload_date_time(&obj.time), ("2026-01-02".into(), "03:04:05".into()));
+    }
+
+    #[test]
+    fn ids_spread_over_every_shard() {
+        let mut seen = std::collections::BTreeMap::new();
+        for i in 0..800 {
+            let row = CatalogRow { id: format!("{i:032x}"), ..row() };
+            *seen.entry(row.shard()).or_insert(0) += 1;
+        }
+        assert_eq!(seen.len() as u64, CATALOG_SHARDS, "{seen:?}");
+        assert!(seen.values().all(|&n| (50..=150).contains(&n)), "uneven: {seen:?}");
+    }
+
+    fn row() -> CatalogRow {
+        CatalogRow {
+            id: String::new(),
+            upload_date: String::new(),
+            upload_time: String::new(),
+            uploaded_at: String::new(),
+            file_name: String::new(),
+            source_key: String::new(),
+            original_size: 0,
+            original_width: 0,
+            original_height: 0,
+            original_format: String::new(),
+            thumbnail_key: String::new(),
+            thumbnail_size: 0,
+            thumbnail_width: 0,
+            thumbnail_height: 0,
+            thumbnail_format: String::new(),
+        }
     }
 }

@@ -183,5 +183,6 @@ fn item(row: &CatalogRow) -> HashMap<String, AttributeValue> {
         })
         .collect();
     item.insert("pk".into(), AttributeValue::S(row.pk()));
+    item.insert("shard".into(), AttributeValue::S(row.shard()));
     item
 }

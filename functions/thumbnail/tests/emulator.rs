@@ -5,7 +5,10 @@ use std::time::{Duration, Instant};
 
 use aws_config::SdkConfig;
 use aws_lambda_events::sqs::SqsEvent;
-use aws_sdk_dynamodb::types::{AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType};
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, AttributeValue, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
+    ProjectionType, ScalarAttributeType,
+};
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_s3::types::{
     Event, FilterRule, FilterRuleName, NotificationConfiguration, NotificationConfigurationFilter, QueueConfiguration,
@@ -32,6 +35,10 @@ struct World {
     handler: Handler,
 }
 
+fn key(name: &str, kind: KeyType) -> KeySchemaElement {
+    KeySchemaElement::builder().attribute_name(name).key_type(kind).build().unwrap()
+}
+
 async fn world() -> World {
     let moto = Moto::start();
     let sdk: SdkConfig = moto.sdk_config().await;
@@ -48,10 +55,22 @@ async fn world() -> World {
         .create_table()
         .table_name(TABLE)
         .billing_mode(BillingMode::PayPerRequest)
-        .attribute_definitions(
-            AttributeDefinition::builder().attribute_name("pk").attribute_type(ScalarAttributeType::S).build().unwrap(),
+        .set_attribute_definitions(Some(
+            [("pk", ScalarAttributeType::S), ("shard", ScalarAttributeType::S), ("thumbnail_size", ScalarAttributeType::N)]
+                .map(|(name, t)| AttributeDefinition::builder().attribute_name(name).attribute_type(t).build().unwrap())
+                .to_vec(),
+        ))
+        .key_schema(key("pk", KeyType::Hash))
+        // As in infra/template.yaml: the "N smallest" index, partitioned by write shard.
+        .global_secondary_indexes(
+            GlobalSecondaryIndex::builder()
+                .index_name("by-size")
+                .key_schema(key("shard", KeyType::Hash))
+                .key_schema(key("thumbnail_size", KeyType::Range))
+                .projection(Projection::builder().projection_type(ProjectionType::All).build())
+                .build()
+                .unwrap(),
         )
-        .key_schema(KeySchemaElement::builder().attribute_name("pk").key_type(KeyType::Hash).build().unwrap())
         .send()
         .await
         .unwrap();
@@ -184,6 +203,18 @@ async fn photo_becomes_thumbnail_and_row_text_file_becomes_a_recorded_rejection(
     assert_eq!((s(&item, "thumbnail_width"), s(&item, "thumbnail_height")), ("256".into(), "205".into()));
     assert_eq!((s(&item, "original_format"), s(&item, "thumbnail_format")), ("jpeg".into(), "jpg".into()));
     assert_eq!(s(&item, "thumbnail_key"), "thumbnails/photo1.jpg");
+    // ...and on its shard of the "N smallest" index.
+    let smallest = w
+        .dynamodb
+        .query()
+        .table_name(TABLE)
+        .index_name("by-size")
+        .key_condition_expression("shard = :s")
+        .expression_attribute_values(":s", AttributeValue::S(s(&item, "shard")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(smallest.items().iter().filter(|i| s(i, "pk") == "IMG#photo1").count(), 1);
 
     // The rejection: a failure record, an SNS message, no thumbnail, no row.
     let date = event_time.format("%Y/%m/%d");
