@@ -19,6 +19,7 @@ pub fn run() -> Result<Exit> {
     for stage in ["dev", "prod"] {
         check_template(stage)?;
     }
+    check_package_is_reproducible()?;
     // One closing line for the whole run: the last of cargo's own lines is a doc-test binary's "0 passed".
     println!("ci: {} passed, {} failed", totals.passed, totals.failed);
     if totals.passed == 0 {
@@ -83,6 +84,31 @@ fn check_template(stage: &str) -> Result<()> {
     let dir = crate::render::default_dir(stage);
     crate::render::write(&rendered, &dir)?;
     crate::lint::check(&dir, &rendered, &loaded).with_context(|| format!("render {stage} --check"))?;
+    Ok(())
+}
+
+/// Packages, rebuilds the function crates from scratch (their dependencies stay built), packages
+/// again: unchanged code must give byte-identical zips, or every deploy would upload new code.
+fn check_package_is_reproducible() -> Result<()> {
+    eprintln!("==> package, rebuild, package again");
+    let started = std::time::Instant::now();
+    let first = crate::package::package()?;
+    let first_bytes = first.functions.iter().map(|a| std::fs::read(&a.zip)).collect::<Result<Vec<_>, _>>()?;
+    let mut clean = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    clean.current_dir(crate::paths::root()).args(["clean", "--release", "--target", crate::package::TARGET]);
+    for a in &first.functions {
+        clean.args(["--package", &a.function]);
+    }
+    step("cargo clean the function crates", &mut clean)?;
+    let second = crate::package::package()?;
+    for ((a, bytes), b) in first.functions.iter().zip(&first_bytes).zip(&second.functions) {
+        if a.sha256 != b.sha256 || *bytes != std::fs::read(&b.zip)? {
+            bail!("{}: rebuilding unchanged code changed the zip ({} -> {})", a.function, a.sha256, b.sha256);
+        }
+        let glibc = b.max_glibc.as_deref().unwrap_or("none");
+        println!("package: {} {} bytes, sha256 {} twice, GLIBC {glibc}", b.function, b.zip_bytes, b.sha256);
+    }
+    eprintln!("==> package twice: ok in {:.0} s", started.elapsed().as_secs_f64());
     Ok(())
 }
 

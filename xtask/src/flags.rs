@@ -18,8 +18,17 @@ pub enum Verb {
     Thumbnail(ThumbnailArgs),
     /// Render the CloudFormation template and parameter file for a stage.
     Render(RenderArgs),
+    /// Release-build every function for Lambda x86_64 and zip it, named by its sha256.
+    Package(PackageArgs),
     /// Install the pinned test tools and run every test (what CI runs).
     Ci,
+}
+
+#[derive(Args)]
+pub struct PackageArgs {
+    /// Print the report (zip paths, hashes, sizes, GLIBC needed) as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Args)]
@@ -61,6 +70,8 @@ pub enum Exit {
     Failure = 1,
     /// Some inputs were rejected as bad input; the rest succeeded.
     Rejected = 3,
+    /// A built binary cannot run on Lambda (GLIBC newer than 2.34, wrong architecture).
+    Incompatible = 4,
 }
 
 impl From<Exit> for ExitCode {

@@ -1,8 +1,10 @@
 //! `cargo xtask <verb>`: the project's own tooling. Thin entry point; one module per verb.
 
 mod ci;
+mod elf;
 mod flags;
 mod lint;
+mod package;
 mod paths;
 mod render;
 mod stage;
@@ -17,6 +19,7 @@ fn main() -> ExitCode {
     let result = match flags.verb {
         flags::Verb::Thumbnail(args) => thumbnail::run(&args),
         flags::Verb::Render(args) => render::run(&args),
+        flags::Verb::Package(args) => package::run(&args),
         flags::Verb::Ci => ci::run(),
     };
     match result {

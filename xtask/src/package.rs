@@ -1,0 +1,262 @@
+//! `cargo xtask package`: release builds of every function crate for Lambda x86_64, each zipped
+//! with only `bootstrap` (0755, fixed timestamp) into `target/lambda/<function>/<sha256>.zip`.
+//! Unchanged code gives byte-identical zips, so deploy uploads nothing new.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use crate::elf::{self, LAMBDA_GLIBC};
+use crate::flags::{Exit, PackageArgs};
+
+pub const TARGET: &str = "x86_64-unknown-linux-gnu";
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Artifact {
+    pub function: String,
+    pub zip: PathBuf,
+    pub sha256: String,
+    pub zip_bytes: u64,
+    pub bootstrap_bytes: u64,
+    pub architecture: &'static str,
+    /// Highest GLIBC symbol version the binary needs; `null` when it needs none.
+    pub max_glibc: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Report {
+    pub target: &'static str,
+    pub builder: &'static str,
+    pub build_seconds: f64,
+    pub functions: Vec<Artifact>,
+}
+
+pub fn run(args: &PackageArgs) -> Result<Exit> {
+    let report = match package() {
+        Ok(report) => report,
+        Err(e) if e.is::<Incompatible>() => {
+            eprintln!("error: {e:#}");
+            return Ok(Exit::Incompatible);
+        }
+        Err(e) => return Err(e),
+    };
+    for a in &report.functions {
+        eprintln!(
+            "package: {:<10} {:>6.2} MB zip ({:.1} MB bootstrap, {}, GLIBC {}) {}",
+            a.function,
+            mb(a.zip_bytes),
+            mb(a.bootstrap_bytes),
+            a.architecture,
+            a.max_glibc.as_deref().unwrap_or("none"),
+            a.zip.display()
+        );
+    }
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    }
+    Ok(Exit::Success)
+}
+
+fn mb(bytes: u64) -> f64 {
+    bytes as f64 / 1e6
+}
+
+/// A binary Lambda could not run; its own exit code, since no retry will help.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct Incompatible(String);
+
+pub fn package() -> Result<Report> {
+    let root = crate::paths::root();
+    let functions = function_crates(&root)?;
+    let started = Instant::now();
+    let builder = build(&root, &functions)?;
+    let build_seconds = started.elapsed().as_secs_f64();
+    let release = crate::paths::target_dir().join(TARGET).join("release");
+    let out = crate::paths::target_dir().join("lambda");
+    let mut artifacts = Vec::new();
+    for function in &functions {
+        let binary = release.join(function);
+        let bootstrap = std::fs::read(&binary).with_context(|| format!("reading {}", binary.display()))?;
+        let info = elf::inspect(&bootstrap).with_context(|| format!("inspecting {}", binary.display()))?;
+        check(function, &info)?;
+        let zip = zip_bootstrap(&bootstrap)?;
+        let sha256 = hex::encode(Sha256::digest(&zip));
+        let path = store(&out.join(function), &sha256, &zip)?;
+        artifacts.push(Artifact {
+            function: function.clone(),
+            zip: path,
+            sha256,
+            zip_bytes: zip.len() as u64,
+            bootstrap_bytes: bootstrap.len() as u64,
+            architecture: info.architecture,
+            max_glibc: info.max_glibc.map(|v| v.to_string()),
+        });
+    }
+    let report = Report { target: TARGET, builder, build_seconds, functions: artifacts };
+    std::fs::write(out.join("manifest.json"), serde_json::to_string_pretty(&report)? + "\n").context("writing the manifest")?;
+    Ok(report)
+}
+
+fn check(function: &str, info: &elf::Binary) -> Result<()> {
+    if info.architecture != "x86_64" {
+        return Err(
+            Incompatible(format!("{function}: built for {}, but the template runs it on x86_64", info.architecture)).into()
+        );
+    }
+    match info.max_glibc {
+        Some(v) if v > LAMBDA_GLIBC => Err(Incompatible(format!(
+            "{function}: needs GLIBC {v}, but Lambda's provided.al2023 has {LAMBDA_GLIBC}; install cargo-zigbuild \
+             (package then links against {LAMBDA_GLIBC}) or build on a machine with glibc {LAMBDA_GLIBC}"
+        ))
+        .into()),
+        _ => Ok(()),
+    }
+}
+
+/// Workspace members under `functions/` with a binary target: the Lambda functions.
+fn function_crates(root: &Path) -> Result<Vec<String>> {
+    let out = Command::new(cargo())
+        .current_dir(root)
+        .args(["metadata", "--no-deps", "--format-version", "1", "--locked"])
+        .output()
+        .context("running cargo metadata")?;
+    if !out.status.success() {
+        bail!("cargo metadata failed: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    let metadata: serde_json::Value = serde_json::from_slice(&out.stdout).context("reading cargo metadata")?;
+    let functions_dir = root.join("functions");
+    let mut names: Vec<String> = metadata["packages"]
+        .as_array()
+        .context("cargo metadata lists no packages")?
+        .iter()
+        .filter(|p| p["manifest_path"].as_str().is_some_and(|m| Path::new(m).starts_with(&functions_dir)))
+        .filter(|p| {
+            let name = p["name"].as_str();
+            p["targets"].as_array().is_some_and(|ts| {
+                ts.iter()
+                    .any(|t| t["name"].as_str() == name && t["kind"].as_array().is_some_and(|k| k.iter().any(|k| k == "bin")))
+            })
+        })
+        .filter_map(|p| p["name"].as_str().map(str::to_string))
+        .collect();
+    names.sort();
+    if names.is_empty() {
+        bail!("no function crates (binaries under functions/) found");
+    }
+    Ok(names)
+}
+
+/// `cargo zigbuild` when installed (links against glibc 2.34 on any host), else `cargo build`.
+fn build(root: &Path, functions: &[String]) -> Result<&'static str> {
+    let zig = Command::new(cargo()).args(["zigbuild", "--version"]).stdout(Stdio::null()).stderr(Stdio::null()).status();
+    let (builder, subcommand, target) = if zig.is_ok_and(|s| s.success()) {
+        ("cargo-zigbuild", "zigbuild", format!("{TARGET}.{}", LAMBDA_GLIBC))
+    } else {
+        ("cargo", "build", TARGET.to_string())
+    };
+    eprintln!("package: building {} with {builder} (release, {target})", functions.join(", "));
+    let mut cmd = Command::new(cargo());
+    cmd.current_dir(root).args([subcommand, "--release", "--locked", "--target", &target]);
+    for f in functions {
+        cmd.args(["--package", f]);
+    }
+    // Cargo's own output goes to stderr, keeping stdout for the JSON report.
+    let status = cmd.stdout(std::io::stderr()).status().context("running cargo")?;
+    if !status.success() {
+        bail!("the release build failed ({status})");
+    }
+    Ok(builder)
+}
+
+fn cargo() -> String {
+    std::env::var("CARGO").unwrap_or_else(|_| "cargo".into())
+}
+
+/// One entry, `bootstrap`, mode 0755, dated 1980-01-01: the bytes depend on the binary alone.
+pub fn zip_bootstrap(bootstrap: &[u8]) -> Result<Vec<u8>> {
+    use zip::write::SimpleFileOptions;
+    let options = SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated)
+        .compression_level(Some(9))
+        .last_modified_time(zip::DateTime::default())
+        .unix_permissions(0o755);
+    let mut writer = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+    writer.start_file("bootstrap", options)?;
+    writer.write_all(bootstrap)?;
+    Ok(writer.finish()?.into_inner())
+}
+
+/// Writes `<dir>/<sha256>.zip` unless it is already there, and removes older zips beside it.
+fn store(dir: &Path, sha256: &str, zip: &[u8]) -> Result<PathBuf> {
+    std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    let path = dir.join(format!("{sha256}.zip"));
+    if !path.exists() {
+        let partial = dir.join(format!(".{sha256}.partial"));
+        std::fs::write(&partial, zip).with_context(|| format!("writing {}", partial.display()))?;
+        std::fs::rename(&partial, &path)?;
+    }
+    for entry in std::fs::read_dir(dir)? {
+        let old = entry?.path();
+        if old != path && old.extension().is_some_and(|e| e == "zip") {
+            std::fs::remove_file(&old).with_context(|| format!("removing {}", old.display()))?;
+        }
+    }
+    Ok(path)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn zips_are_deterministic_with_one_executable_entry() {
+        let binary: Vec<u8> = (0..200_000u32).map(|i| (i * 7 % 251) as u8).collect();
+        let a = zip_bootstrap(&binary).unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(1100));
+        let b = zip_bootstrap(&binary).unwrap();
+        assert_eq!(a, b, "same input, different bytes");
+        let mut archive = zip::ZipArchive::new(std::io::Cursor::new(&a)).unwrap();
+        assert_eq!(archive.len(), 1);
+        let mut entry = archive.by_index(0).unwrap();
+        assert_eq!(entry.name().unwrap(), "bootstrap");
+        assert_eq!(entry.unix_mode().map(|m| m & 0o777), Some(0o755));
+        assert_eq!(entry.last_modified(), Some(zip::DateTime::default()));
+        let mut back = Vec::new();
+        std::io::Read::read_to_end(&mut entry, &mut back).unwrap();
+        assert_eq!(back, binary);
+        assert_ne!(zip_bootstrap(b"other").unwrap(), a);
+    }
+
+    #[test]
+    fn newer_glibc_and_other_architectures_are_refused() {
+        let ok = elf::Binary { architecture: "x86_64", max_glibc: Some(LAMBDA_GLIBC) };
+        assert!(check("f", &ok).is_ok());
+        assert!(check("f", &elf::Binary { max_glibc: None, ..ok.clone() }).is_ok());
+        let e = check("f", &elf::Binary { max_glibc: Some(elf::GlibcVersion(2, 39, 0)), ..ok.clone() }).unwrap_err();
+        assert!(e.is::<Incompatible>() && e.to_string().contains("needs GLIBC 2.39"), "{e}");
+        assert!(check("f", &elf::Binary { architecture: "arm64", ..ok }).unwrap_err().is::<Incompatible>());
+    }
+
+    #[test]
+    fn finds_the_function_crates() {
+        let names = function_crates(&crate::paths::root()).unwrap();
+        assert!(names.contains(&"thumbnail".to_string()), "{names:?}");
+        assert!(!names.iter().any(|n| n == "imaging" || n == "shared" || n == "testkit"), "{names:?}");
+    }
+
+    #[test]
+    fn store_keeps_only_the_current_zip() {
+        let dir = crate::paths::target_dir().join("tmp/package-store");
+        let _ = std::fs::remove_dir_all(&dir);
+        let first = store(&dir, "aa", b"one").unwrap();
+        let second = store(&dir, "bb", b"two").unwrap();
+        assert!(!first.exists() && second.exists());
+        assert_eq!(std::fs::read(store(&dir, "bb", b"two").unwrap()).unwrap(), b"two");
+    }
+}
