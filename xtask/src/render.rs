@@ -92,6 +92,7 @@ pub fn parameters(name: &str, stage: &Stage) -> BTreeMap<&'static str, String> {
     let t = &stage.functions.thumbnail;
     let mut p = BTreeMap::from([
         ("Stage", name.to_string()),
+        ("OnAws", stage.emulator.is_none().to_string()),
         ("MaxUploadBytes", stage.limits.max_upload_bytes.get().to_string()),
         ("MaxPixels", stage.limits.max_pixels.get().to_string()),
         ("ThumbnailEdge", stage.images.thumbnail_edge.get().to_string()),
@@ -269,3 +270,7 @@ mod tests {
         assert!(e.contains("parameter Stage, which neither"), "{e}");
     }
 }
+
+/// The rendered `local` template against moto, through a change set as deploy will use it.
+#[cfg(test)]
+mod emulator_tests;
