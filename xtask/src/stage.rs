@@ -116,7 +116,10 @@ impl Stage {
     pub fn load(root: &Path, name: &str) -> Result<Stage, StageError> {
         StageName::parse(name).map_err(|reason| StageError::Name { name: name.into(), reason })?;
         let path = root.join("infra/stages").join(format!("{name}.yaml"));
-        let text = std::fs::read_to_string(&path).map_err(|source| StageError::Read { path: path.clone(), source })?;
+        let text = std::fs::read_to_string(&path).map_err(|source| match source.kind() {
+            std::io::ErrorKind::NotFound => StageError::Unknown { path: path.clone(), known: known_stages(root) },
+            _ => StageError::Read { path: path.clone(), source },
+        })?;
         let stage = Stage::parse(&path, &text)?;
         stage.check().map_err(|message| StageError::Invalid { path, message })?;
         Ok(stage)
@@ -150,12 +153,24 @@ impl Stage {
 pub enum StageError {
     #[error("stage name {name:?}: {reason}")]
     Name { name: String, reason: &'static str },
-    #[error("reading {}: {source}", path.display())]
+    #[error("no stage file {} (stages here: {})", path.display(), known.join(", "))]
+    Unknown { path: PathBuf, known: Vec<String> },
+    #[error("reading {}", path.display())]
     Read { path: PathBuf, source: std::io::Error },
     #[error("{}", located(path, source))]
     Syntax { path: PathBuf, source: serde_norway::Error },
     #[error("{}: {message}", path.display())]
     Invalid { path: PathBuf, message: String },
+}
+
+fn known_stages(root: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(root.join("infra/stages"))
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e.ok()?.file_name().to_str()?.strip_suffix(".yaml").map(str::to_string))
+        .collect();
+    names.sort();
+    names
 }
 
 /// `path:line:column: message`, the form editors and CI consoles turn into a link.
@@ -378,6 +393,6 @@ mod tests {
             assert!(matches!(Stage::load(&root(), bad), Err(StageError::Name { .. })), "{bad:?}");
         }
         let e = Stage::load(&root(), "nosuch").unwrap_err().to_string();
-        assert!(e.contains("nosuch.yaml"), "{e}");
+        assert!(e.contains("nosuch.yaml") && e.contains("(stages here: dev, local, prod)"), "{e}");
     }
 }
