@@ -2,19 +2,18 @@
 //! test tools, runs every test in the workspace (unit, corpus, emulator), then lints the
 //! rendered `dev` and `prod` templates.
 
-use std::path::Path;
 use std::process::Command;
 
 use anyhow::{Context, Result, bail};
 
-use crate::flags::Exit;
+use crate::flags::{Exit, RenderArgs};
+use crate::paths::cargo;
 
 pub fn run() -> Result<Exit> {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().context("xtask has no parent folder")?;
+    let root = crate::paths::root();
     step("install pinned test tools", Command::new("bash").arg(root.join("scripts/install-tools.sh")))?;
-    let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
-    let mut test = Command::new(&cargo);
-    test.current_dir(root).args(["test", "--workspace", "--locked"]);
+    let mut test = Command::new(cargo());
+    test.current_dir(&root).args(["test", "--workspace", "--locked"]);
     let totals = tests("cargo test", &mut test)?;
     for stage in ["dev", "prod"] {
         check_template(stage)?;
@@ -78,12 +77,8 @@ impl Totals {
 /// `render <stage> --check`: cfn-lint and checkov over what CloudFormation would get.
 fn check_template(stage: &str) -> Result<()> {
     eprintln!("==> render {stage} --check");
-    let root = crate::paths::root();
-    let loaded = crate::stage::Stage::load(&root, stage)?;
-    let rendered = crate::render::render(&root, stage, &loaded)?;
-    let dir = crate::render::default_dir(stage);
-    crate::render::write(&rendered, &dir)?;
-    crate::lint::check(&dir, &rendered, &loaded).with_context(|| format!("render {stage} --check"))?;
+    let args = RenderArgs { stage: stage.into(), out: None, check: true };
+    crate::render::run(&args).with_context(|| format!("render {stage} --check"))?;
     Ok(())
 }
 
@@ -94,7 +89,11 @@ fn check_package_is_reproducible() -> Result<()> {
     let started = std::time::Instant::now();
     let first = crate::package::package()?;
     let first_bytes = first.functions.iter().map(|a| std::fs::read(&a.zip)).collect::<Result<Vec<_>, _>>()?;
-    let mut clean = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    // Without this the second run would find the first zip under its name and compare it to itself.
+    for a in &first.functions {
+        std::fs::remove_file(&a.zip).with_context(|| format!("removing {}", a.zip.display()))?;
+    }
+    let mut clean = Command::new(cargo());
     clean.current_dir(crate::paths::root()).args(["clean", "--release", "--target", crate::package::TARGET]);
     for a in &first.functions {
         clean.args(["--package", &a.function]);

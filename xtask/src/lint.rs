@@ -2,7 +2,7 @@
 //! Passes with zero cfn-lint errors or warnings and zero failed checkov checks; checkov
 //! suppressions live in the template's Metadata with their reasons.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use anyhow::{Context, Result, bail};
@@ -13,19 +13,33 @@ use crate::render::Rendered;
 use crate::stage::Stage;
 
 pub fn check(dir: &Path, rendered: &Rendered, stage: &Stage) -> Result<Exit> {
-    let bin = crate::paths::tools("lint")?;
+    let linters = Linters::install()?;
     let mut problems = 0;
     for (name, _) in rendered.files.iter().filter(|(n, _)| n.ends_with(".yaml")) {
         let path = dir.join(name);
         // The certificate stack always lives in us-east-1 (CloudFront's certificate region).
         let region = if *name == "certificate.yaml" { "us-east-1" } else { &stage.region.0 };
-        problems += cfn_lint(&bin, &path, region)?;
-        problems += checkov(&bin, &path)?;
+        problems += linters.cfn_lint(&path, region)?;
+        problems += linters.checkov(&path)?;
     }
     if problems > 0 {
         bail!("{problems} template problem(s) in {}", dir.display());
     }
     Ok(Exit::Success)
+}
+
+/// The pinned linters and their versions, asked once per check rather than once per template.
+struct Linters {
+    bin: PathBuf,
+    cfn_lint_version: String,
+    checkov_version: String,
+}
+
+impl Linters {
+    fn install() -> Result<Linters> {
+        let bin = crate::paths::tools("lint")?;
+        Ok(Linters { cfn_lint_version: version(&bin, "cfn-lint")?, checkov_version: version(&bin, "checkov")?, bin })
+    }
 }
 
 #[derive(Deserialize)]
@@ -55,27 +69,29 @@ struct CfnLintPosition {
     line_number: u64,
 }
 
-/// Returns the number of errors and warnings (informational matches are shown, not counted).
-fn cfn_lint(bin: &Path, template: &Path, region: &str) -> Result<usize> {
-    let out = Command::new(bin.join("cfn-lint"))
-        .args(["--format", "json", "--regions", region, "--"])
-        .arg(template)
-        .output()
-        .context("running cfn-lint")?;
-    // Exit codes are a bit mask of the levels found; the JSON says the same, and more.
-    let matches: Vec<CfnLintMatch> = serde_json::from_slice(&out.stdout)
-        .with_context(|| format!("cfn-lint printed no JSON report: {}", String::from_utf8_lossy(&out.stderr)))?;
-    let count = |level: &str| matches.iter().filter(|m| m.level == level).count();
-    let (errors, warnings, infos) = (count("Error"), count("Warning"), count("Informational"));
-    for m in &matches {
-        eprintln!("  {}:{}: {} {}: {}", template.display(), m.location.start.line_number, m.level, m.rule.id, m.message);
+impl Linters {
+    /// Returns the number of errors and warnings (informational matches are shown, not counted).
+    fn cfn_lint(&self, template: &Path, region: &str) -> Result<usize> {
+        let out = Command::new(self.bin.join("cfn-lint"))
+            .args(["--format", "json", "--regions", region, "--"])
+            .arg(template)
+            .output()
+            .context("running cfn-lint")?;
+        // Exit codes are a bit mask of the levels found; the JSON says the same, and more.
+        let matches: Vec<CfnLintMatch> = serde_json::from_slice(&out.stdout)
+            .with_context(|| format!("cfn-lint printed no JSON report: {}", String::from_utf8_lossy(&out.stderr)))?;
+        let count = |level: &str| matches.iter().filter(|m| m.level == level).count();
+        let (errors, warnings, infos) = (count("Error"), count("Warning"), count("Informational"));
+        for m in &matches {
+            eprintln!("  {}:{}: {} {}: {}", template.display(), m.location.start.line_number, m.level, m.rule.id, m.message);
+        }
+        println!(
+            "cfn-lint {} ({region}): {errors} errors, {warnings} warnings, {infos} informational in {}",
+            self.cfn_lint_version,
+            file_name(template)
+        );
+        Ok(errors + warnings)
     }
-    println!(
-        "cfn-lint {} ({region}): {errors} errors, {warnings} warnings, {infos} informational in {}",
-        version(bin, "cfn-lint")?,
-        file_name(template)
-    );
-    Ok(errors + warnings)
 }
 
 #[derive(Deserialize)]
@@ -105,35 +121,37 @@ struct CheckovCheck {
     file_line_range: Vec<u64>,
 }
 
-/// Returns the number of failed checks and parsing errors.
-fn checkov(bin: &Path, template: &Path) -> Result<usize> {
-    let out = Command::new(bin.join("checkov"))
-        .args(["--framework", "cloudformation", "--skip-download", "--output", "json", "--quiet", "--file"])
-        .arg(template)
-        // Offline and quiet: no version check, no telemetry, no platform calls.
-        .env("CHECKOV_SKIP_VERSION_CHECK", "1")
-        .env("BC_SKIP_MAPPING", "TRUE")
-        .output()
-        .context("running checkov")?;
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let report: CheckovReport = parse_checkov(&stdout).with_context(|| {
-        format!("checkov printed no JSON report (exit {}): {}{}", out.status, stdout, String::from_utf8_lossy(&out.stderr))
-    })?;
-    for c in &report.results.failed_checks {
-        let line = c.file_line_range.first().copied().unwrap_or(0);
-        eprintln!("  {}:{line}: FAILED {} on {}: {}", template.display(), c.check_id, c.resource, c.check_name);
+impl Linters {
+    /// Returns the number of failed checks and parsing errors.
+    fn checkov(&self, template: &Path) -> Result<usize> {
+        let out = Command::new(self.bin.join("checkov"))
+            .args(["--framework", "cloudformation", "--skip-download", "--output", "json", "--quiet", "--file"])
+            .arg(template)
+            // Offline and quiet: no version check, no telemetry, no platform calls.
+            .env("CHECKOV_SKIP_VERSION_CHECK", "1")
+            .env("BC_SKIP_MAPPING", "TRUE")
+            .output()
+            .context("running checkov")?;
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let report: CheckovReport = parse_checkov(&stdout).with_context(|| {
+            format!("checkov printed no JSON report (exit {}): {}{}", out.status, stdout, String::from_utf8_lossy(&out.stderr))
+        })?;
+        for c in &report.results.failed_checks {
+            let line = c.file_line_range.first().copied().unwrap_or(0);
+            eprintln!("  {}:{line}: FAILED {} on {}: {}", template.display(), c.check_id, c.resource, c.check_name);
+        }
+        let s = &report.summary;
+        println!(
+            "checkov {}: {} passed, {} failed, {} skipped (suppressed in Metadata), {} parsing errors in {}",
+            self.checkov_version,
+            s.passed,
+            s.failed,
+            s.skipped,
+            s.parsing_errors,
+            file_name(template)
+        );
+        Ok(usize::try_from(s.failed + s.parsing_errors)?)
     }
-    let s = &report.summary;
-    println!(
-        "checkov {}: {} passed, {} failed, {} skipped (suppressed in Metadata), {} parsing errors in {}",
-        version(bin, "checkov")?,
-        s.passed,
-        s.failed,
-        s.skipped,
-        s.parsing_errors,
-        file_name(template)
-    );
-    Ok(usize::try_from(s.failed + s.parsing_errors)?)
 }
 
 /// A clean `--quiet` run prints `[]` or one report object; a report with findings, one object.
@@ -174,8 +192,8 @@ mod tests {
         );
         let dir = crate::paths::target_dir().join("tmp/lint-broken");
         crate::render::write(&rendered, &dir).unwrap();
-        let bin = crate::paths::tools("lint").unwrap();
-        assert!(cfn_lint(&bin, &dir.join("template.yaml"), "eu-west-1").unwrap() >= 1);
-        assert!(checkov(&bin, &dir.join("template.yaml")).unwrap() >= 1);
+        let linters = Linters::install().unwrap();
+        assert!(linters.cfn_lint(&dir.join("template.yaml"), "eu-west-1").unwrap() >= 1);
+        assert!(linters.checkov(&dir.join("template.yaml")).unwrap() >= 1);
     }
 }

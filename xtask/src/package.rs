@@ -13,6 +13,7 @@ use sha2::{Digest, Sha256};
 
 use crate::elf::{self, LAMBDA_GLIBC};
 use crate::flags::{Exit, PackageArgs};
+use crate::paths::cargo;
 
 pub const TARGET: &str = "x86_64-unknown-linux-gnu";
 
@@ -172,10 +173,6 @@ fn build(root: &Path, functions: &[String]) -> Result<&'static str> {
         bail!("the release build failed ({status})");
     }
     Ok(builder)
-}
-
-fn cargo() -> String {
-    std::env::var("CARGO").unwrap_or_else(|_| "cargo".into())
 }
 
 /// One entry, `bootstrap`, mode 0755, dated 1980-01-01: the bytes depend on the binary alone.

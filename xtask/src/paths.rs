@@ -15,6 +15,11 @@ pub fn target_dir() -> PathBuf {
     std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| root().join("target"))
 }
 
+/// The cargo that runs us (`CARGO`), so nested builds use the same toolchain.
+pub fn cargo() -> String {
+    std::env::var("CARGO").unwrap_or_else(|_| "cargo".into())
+}
+
 /// Installs a pinned tool set (`scripts/requirements/<set>.txt`) on first use and returns its
 /// `bin` folder.
 pub fn tools(set: &str) -> Result<PathBuf> {

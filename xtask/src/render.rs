@@ -66,14 +66,16 @@ pub fn render(root: &Path, name: &str, stage: &Stage) -> Result<Rendered> {
         template.get_mut("Resources").and_then(Value::as_mapping_mut).context("infra/template.yaml has no Resources")?;
     apply_retention(resources, stage.retention.on_delete);
     add_email_subscriptions(resources, stage)?;
-    check_parameters(&template, &parameters(name, stage))?;
+    let values = parameters(name, stage);
+    check_parameters(&template, &values)?;
+    let tags = tags(name, stage);
 
     let header = |from: &str| {
         format!("# Rendered by `cargo xtask render {name}` from {from} and infra/stages/{name}.yaml. Do not edit.\n")
     };
     let mut files = vec![
         ("template.yaml", header("infra/template.yaml") + &serde_norway::to_string(&template)?),
-        ("parameters.json", template_configuration(&parameters(name, stage), &tags(name, stage))?),
+        ("parameters.json", template_configuration(&values, &tags)?),
     ];
     if let Some(domain) = stage.domain.as_ref().filter(|d| d.certificate_arn.is_none()) {
         let cert = std::fs::read_to_string(root.join("infra/certificate.yaml")).context("reading infra/certificate.yaml")?;
@@ -81,7 +83,7 @@ pub fn render(root: &Path, name: &str, stage: &Stage) -> Result<Rendered> {
         let params =
             BTreeMap::from([("DomainName", domain.name.to_string()), ("HostedZoneId", domain.hosted_zone_id.to_string())]);
         files.push(("certificate.yaml", header("infra/certificate.yaml") + &serde_norway::to_string(&cert)?));
-        files.push(("certificate-parameters.json", template_configuration(&params, &tags(name, stage))?));
+        files.push(("certificate-parameters.json", template_configuration(&params, &tags)?));
     }
     Ok(Rendered { stack_name: stage.stack_name(name), files })
 }
@@ -162,16 +164,11 @@ fn apply_retention(resources: &mut Mapping, on_delete: OnDelete) {
         let holds_data = body.get("Type").and_then(Value::as_str).is_some_and(|t| DATA_TYPES.contains(&t));
         if holds_data {
             // Right after `Type`, where a reader looks for them.
-            let mut with = Mapping::new();
-            for (k, v) in std::mem::take(body) {
-                let after_type = k.as_str() == Some("Type");
-                with.insert(k, v);
-                if after_type {
-                    with.insert("DeletionPolicy".into(), policy.into());
-                    with.insert("UpdateReplacePolicy".into(), policy.into());
-                }
-            }
-            *body = with;
+            insert_after(
+                body,
+                "Type",
+                vec![("DeletionPolicy".into(), policy.into()), ("UpdateReplacePolicy".into(), policy.into())],
+            );
         }
     }
 }
@@ -181,22 +178,30 @@ fn add_email_subscriptions(resources: &mut Mapping, stage: &Stage) -> Result<()>
     if !resources.contains_key("AlarmTopic") {
         bail!("infra/template.yaml has no AlarmTopic to subscribe the alarm e-mails to");
     }
+    let mut subscriptions = Vec::new();
+    for (i, email) in stage.alarms.emails.iter().enumerate() {
+        let yaml = format!(
+            "Type: AWS::SNS::Subscription\nProperties:\n  Protocol: email\n  Endpoint: {:?}\n  TopicArn: !Ref AlarmTopic\n",
+            email.0
+        );
+        subscriptions.push((format!("AlarmEmail{}", i + 1).into(), serde_norway::from_str(&yaml)?));
+    }
+    insert_after(resources, "AlarmTopic", subscriptions);
+    Ok(())
+}
+
+/// Puts `entries` right after `key`, keeping the mapping's order (a mapping can only append).
+fn insert_after(mapping: &mut Mapping, key: &str, entries: Vec<(Value, Value)>) {
+    let mut entries = Some(entries);
     let mut with = Mapping::new();
-    for (k, v) in std::mem::take(resources) {
-        let is_topic = k.as_str() == Some("AlarmTopic");
+    for (k, v) in std::mem::take(mapping) {
+        let found = k.as_str() == Some(key);
         with.insert(k, v);
-        if is_topic {
-            for (i, email) in stage.alarms.emails.iter().enumerate() {
-                let yaml = format!(
-                    "Type: AWS::SNS::Subscription\nProperties:\n  Protocol: email\n  Endpoint: {:?}\n  TopicArn: !Ref AlarmTopic\n",
-                    email.0
-                );
-                with.insert(format!("AlarmEmail{}", i + 1).into(), serde_norway::from_str(&yaml)?);
-            }
+        if found {
+            with.extend(entries.take().into_iter().flatten());
         }
     }
-    *resources = with;
-    Ok(())
+    *mapping = with;
 }
 
 #[cfg(test)]
