@@ -6,7 +6,7 @@ use std::process::Command;
 
 use anyhow::{Context, Result, bail};
 
-use crate::flags::{Exit, RenderArgs};
+use crate::flags::{Exit, RenderArgs, StageArgs};
 use crate::paths::cargo;
 
 pub fn run() -> Result<Exit> {
@@ -77,7 +77,7 @@ impl Totals {
 /// `render <stage> --check`: cfn-lint and checkov over what CloudFormation would get.
 fn check_template(stage: &str) -> Result<()> {
     eprintln!("==> render {stage} --check");
-    let args = RenderArgs { stage: stage.into(), out: None, check: true };
+    let args = RenderArgs { target: StageArgs { stage: stage.into(), infra: None }, out: None, check: true };
     crate::render::run(&args).with_context(|| format!("render {stage} --check"))?;
     Ok(())
 }

@@ -20,8 +20,120 @@ pub enum Verb {
     Render(RenderArgs),
     /// Release-build every function for Lambda x86_64 and zip it, named by its sha256.
     Package(PackageArgs),
+    /// Deploy a stage: render, package, upload, change set, execute, site, invalidation.
+    Deploy(DeployArgs),
+    /// Show what a deploy would change (a change set, deleted afterwards); changes nothing.
+    Diff(DiffArgs),
+    /// Delete a stage: empty the buckets it owns (every version), delete the stack.
+    Teardown(TeardownArgs),
+    /// Invalidate paths on the stage's CloudFront distribution [default: /avatars/*].
+    Invalidate(InvalidateArgs),
+    /// Query the stage's catalog: the smallest thumbnails or the newest uploads.
+    Catalog(CatalogArgs),
+    /// Print the stack's outputs (bucket names, table, queues, site URL).
+    Outputs(OutputsArgs),
+    /// Print the stack's status and its last events.
+    Status(StageArgs),
     /// Install the pinned test tools and run every test (what CI runs).
     Ci,
+}
+
+/// Which stage, and where its files live.
+#[derive(Args, Clone, Debug)]
+pub struct StageArgs {
+    /// Stage name: `<infra>/stages/<stage>.yaml`.
+    pub stage: String,
+    /// Folder with `template.yaml` and `stages/` [default: infra].
+    #[arg(long, value_name = "DIR")]
+    pub infra: Option<PathBuf>,
+}
+
+impl StageArgs {
+    pub fn infra_dir(&self) -> PathBuf {
+        self.infra.clone().unwrap_or_else(crate::paths::infra)
+    }
+}
+
+#[derive(Args)]
+pub struct DeployArgs {
+    #[command(flatten)]
+    pub target: StageArgs,
+    /// Execute without asking, also when resources are replaced or removed (required for that in CI).
+    #[arg(long)]
+    pub yes: bool,
+    /// Print the final report as JSON on stdout (progress stays on stderr).
+    #[arg(long)]
+    pub json: bool,
+    /// Skip the CloudFront invalidation after the deploy.
+    #[arg(long)]
+    pub no_invalidate: bool,
+    /// Wait at most this long for the invalidation to complete (0: do not wait).
+    #[arg(long, value_name = "SECS", default_value_t = 300)]
+    pub invalidation_wait: u64,
+}
+
+#[derive(Args)]
+pub struct DiffArgs {
+    #[command(flatten)]
+    pub target: StageArgs,
+    /// Print the changes as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args)]
+pub struct TeardownArgs {
+    #[command(flatten)]
+    pub target: StageArgs,
+    /// Delete without asking (required in CI).
+    #[arg(long)]
+    pub yes: bool,
+    /// Print the report as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args)]
+pub struct InvalidateArgs {
+    #[command(flatten)]
+    pub target: StageArgs,
+    /// Paths to invalidate, each starting with `/` [default: /avatars/*].
+    pub paths: Vec<String>,
+    /// Wait at most this long for the invalidation to complete (0: do not wait).
+    #[arg(long, value_name = "SECS", default_value_t = 300)]
+    pub wait: u64,
+    /// Print the result as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args)]
+pub struct CatalogArgs {
+    #[command(flatten)]
+    pub target: StageArgs,
+    /// `smallest`: ascending thumbnail size; `recent`: newest upload first.
+    pub order: CatalogOrder,
+    /// How many rows.
+    #[arg(short = 'n', default_value_t = 10, value_parser = clap::value_parser!(u16).range(1..=1000))]
+    pub n: u16,
+    /// One JSON array on stdout instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug)]
+pub enum CatalogOrder {
+    Smallest,
+    Recent,
+}
+
+#[derive(Args)]
+pub struct OutputsArgs {
+    #[command(flatten)]
+    pub target: StageArgs,
+    /// One JSON object on stdout instead of `key = value` lines.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Args)]
@@ -33,8 +145,8 @@ pub struct PackageArgs {
 
 #[derive(Args)]
 pub struct RenderArgs {
-    /// Stage name: `infra/stages/<stage>.yaml`.
-    pub stage: String,
+    #[command(flatten)]
+    pub target: StageArgs,
     /// Output folder [default: target/infra/<stage>].
     #[arg(long)]
     pub out: Option<PathBuf>,
@@ -62,20 +174,66 @@ pub struct ThumbnailArgs {
     pub json: bool,
 }
 
-/// Process exit codes shared by every verb.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// Process exit codes shared by every verb; the README's table lists the same.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Exit {
+    /// Done; also a deploy that found nothing to change.
     Success = 0,
-    /// An unexpected error (I/O, AWS, bug).
+    /// An unexpected error (I/O, AWS unreachable or refusing, credentials, bug).
     Failure = 1,
+    /// Bad flags or stage file, or a confirmation that CI cannot give (pass `--yes`).
+    Usage = 2,
     /// Some inputs were rejected as bad input; the rest succeeded.
     Rejected = 3,
     /// A built binary cannot run on Lambda (GLIBC newer than 2.34, wrong architecture).
     Incompatible = 4,
+    /// The deploy failed and CloudFormation rolled the stack back.
+    RolledBack = 5,
+    /// The deploy failed without a rollback: the change set was refused, or the rollback failed.
+    DeployFailed = 6,
+    /// The stack deployed, but a step after it (site upload, invalidation) failed.
+    PostDeployFailed = 7,
+    /// The stack deployed; the CloudFront invalidation was still running when the wait ran out.
+    InvalidationPending = 8,
+    /// Someone answered "no" at the prompt; nothing changed.
+    Declined = 9,
 }
 
 impl From<Exit> for ExitCode {
     fn from(e: Exit) -> Self {
         ExitCode::from(e as u8)
+    }
+}
+
+/// An error that ends a verb with a specific exit code; its message says what to do next.
+#[derive(Debug)]
+pub struct Stop {
+    pub exit: Exit,
+    pub message: String,
+}
+
+impl Stop {
+    pub fn new(exit: Exit, message: impl Into<String>) -> Stop {
+        Stop { exit, message: message.into() }
+    }
+}
+
+impl std::fmt::Display for Stop {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for Stop {}
+
+/// The exit code an error stands for: its own for a [`Stop`], usage for a bad stage file.
+pub fn exit_of(err: &anyhow::Error) -> Exit {
+    if let Some(stop) = err.downcast_ref::<Stop>() {
+        stop.exit
+    } else if err.downcast_ref::<crate::stage::StageError>().is_some() {
+        Exit::Usage
+    } else {
+        Exit::Failure
     }
 }

@@ -181,9 +181,9 @@ mod tests {
     /// The linters must be able to fail: a wrong runtime and a public bucket are both caught.
     #[test]
     fn a_broken_template_fails_both_linters() {
-        let root = crate::paths::root();
-        let stage = Stage::load(&root, "dev").unwrap();
-        let mut rendered = crate::render::render(&root, "dev", &stage).unwrap();
+        let infra = crate::paths::infra();
+        let stage = Stage::load(&infra, "dev").unwrap();
+        let mut rendered = crate::render::render(&infra, "dev", &stage).unwrap();
         let (_, template) = rendered.files.iter_mut().find(|(n, _)| *n == "template.yaml").unwrap();
         *template = template.replacen("Runtime: provided.al2023", "Runtime: provided.al1999", 1).replacen(
             "BlockPublicPolicy: true",

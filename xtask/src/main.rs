@@ -1,14 +1,23 @@
 //! `cargo xtask <verb>`: the project's own tooling. Thin entry point; one module per verb.
 
+mod aws;
+mod catalog;
 mod ci;
+mod deploy;
 mod elf;
 mod flags;
+mod invalidate;
 mod lint;
+mod outputs;
 mod package;
 mod paths;
 mod render;
+mod site;
+mod stack;
 mod stage;
+mod teardown;
 mod thumbnail;
+mod ui;
 
 use std::process::ExitCode;
 
@@ -20,13 +29,20 @@ fn main() -> ExitCode {
         flags::Verb::Thumbnail(args) => thumbnail::run(&args),
         flags::Verb::Render(args) => render::run(&args),
         flags::Verb::Package(args) => package::run(&args),
+        flags::Verb::Deploy(args) => deploy::run(&args),
+        flags::Verb::Diff(args) => deploy::diff(&args),
+        flags::Verb::Teardown(args) => teardown::run(&args),
+        flags::Verb::Invalidate(args) => invalidate::run(&args),
+        flags::Verb::Catalog(args) => catalog::run(&args),
+        flags::Verb::Outputs(args) => outputs::outputs(&args),
+        flags::Verb::Status(args) => outputs::status(&args),
         flags::Verb::Ci => ci::run(),
     };
     match result {
         Ok(code) => code.into(),
         Err(err) => {
             eprintln!("error: {err:#}");
-            flags::Exit::Failure.into()
+            flags::exit_of(&err).into()
         }
     }
 }

@@ -86,14 +86,23 @@ pub fn package() -> Result<Report> {
         let bootstrap = std::fs::read(&binary).with_context(|| format!("reading {}", binary.display()))?;
         let info = elf::inspect(&bootstrap).with_context(|| format!("inspecting {}", binary.display()))?;
         check(function, &info)?;
-        let zip = zip_bootstrap(&bootstrap)?;
-        let sha256 = hex::encode(Sha256::digest(&zip));
-        let path = store(&out.join(function), &sha256, &zip)?;
+        let dir = out.join(function);
+        let bootstrap_sha256 = hex::encode(Sha256::digest(&bootstrap));
+        let (path, sha256) = match zipped(&dir, &bootstrap_sha256) {
+            Some(done) => done,
+            None => {
+                let zip = zip_bootstrap(&bootstrap)?;
+                let sha256 = hex::encode(Sha256::digest(&zip));
+                let path = store(&dir, &sha256, &zip)?;
+                std::fs::write(dir.join(ZIPPED_FROM), format!("{bootstrap_sha256} {sha256}\n"))?;
+                (path, sha256)
+            }
+        };
         artifacts.push(Artifact {
             function: function.clone(),
+            zip_bytes: std::fs::metadata(&path)?.len(),
             zip: path,
             sha256,
-            zip_bytes: zip.len() as u64,
             bootstrap_bytes: bootstrap.len() as u64,
             architecture: info.architecture,
             max_glibc: info.max_glibc.map(|v| v.to_string()),
@@ -173,6 +182,18 @@ fn build(root: &Path, functions: &[String]) -> Result<&'static str> {
         bail!("the release build failed ({status})");
     }
     Ok(builder)
+}
+
+/// `<bootstrap sha256> <zip sha256>` of the last zip written beside it.
+const ZIPPED_FROM: &str = "zipped-from";
+
+/// The zip already made from this exact binary, if it is still there: deflating 10 MB at
+/// level 9 is most of a no-change package's time.
+fn zipped(dir: &Path, bootstrap_sha256: &str) -> Option<(PathBuf, String)> {
+    let record = std::fs::read_to_string(dir.join(ZIPPED_FROM)).ok()?;
+    let (from, zip_sha256) = record.trim().split_once(' ')?;
+    let path = dir.join(format!("{zip_sha256}.zip"));
+    (from == bootstrap_sha256 && path.is_file()).then(|| (path, zip_sha256.to_string()))
 }
 
 /// One entry, `bootstrap`, mode 0755, dated 1980-01-01: the bytes depend on the binary alone.

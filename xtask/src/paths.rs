@@ -10,6 +10,11 @@ pub fn root() -> PathBuf {
     manifest.parent().map(PathBuf::from).unwrap_or(manifest)
 }
 
+/// `infra/`: the template and the stage files.
+pub fn infra() -> PathBuf {
+    root().join("infra")
+}
+
 /// `CARGO_TARGET_DIR` when set (CI keeps it outside the clone), else `<repo>/target`.
 pub fn target_dir() -> PathBuf {
     std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| root().join("target"))

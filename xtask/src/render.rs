@@ -18,13 +18,25 @@ const DATA_TYPES: [&str; 4] = ["AWS::S3::Bucket", "AWS::DynamoDB::Table", "AWS::
 pub struct Rendered {
     pub stack_name: String,
     pub files: Vec<(&'static str, String)>,
+    /// The stage's parameter values (deploy adds the deploy-time ones) and stack tags.
+    pub parameters: BTreeMap<&'static str, String>,
+    pub tags: BTreeMap<String, String>,
+    /// The us-east-1 companion stack's parameters, when there is one (`certificate.yaml`).
+    pub certificate_parameters: Option<BTreeMap<&'static str, String>>,
+}
+
+impl Rendered {
+    pub fn file(&self, name: &str) -> Option<&str> {
+        self.files.iter().find(|(n, _)| *n == name).map(|(_, text)| text.as_str())
+    }
 }
 
 pub fn run(args: &RenderArgs) -> Result<Exit> {
-    let root = crate::paths::root();
-    let stage = Stage::load(&root, &args.stage)?;
-    let rendered = render(&root, &args.stage, &stage)?;
-    let out = args.out.clone().unwrap_or_else(|| default_dir(&args.stage));
+    let name = &args.target.stage;
+    let infra = args.target.infra_dir();
+    let stage = Stage::load(&infra, name)?;
+    let rendered = render(&infra, name, &stage)?;
+    let out = args.out.clone().unwrap_or_else(|| default_dir(name));
     let written = write(&rendered, &out)?;
     let target = match stage.emulator.as_ref().map(|e| e.endpoint.as_ref()) {
         None => format!("AWS {}", stage.region),
@@ -58,8 +70,8 @@ pub fn write(rendered: &Rendered, out: &Path) -> Result<Vec<PathBuf>> {
         .collect()
 }
 
-pub fn render(root: &Path, name: &str, stage: &Stage) -> Result<Rendered> {
-    let source = root.join("infra/template.yaml");
+pub fn render(infra: &Path, name: &str, stage: &Stage) -> Result<Rendered> {
+    let source = infra.join("template.yaml");
     let text = std::fs::read_to_string(&source).with_context(|| format!("reading {}", source.display()))?;
     let mut template: Value = serde_norway::from_str(&text).with_context(|| format!("parsing {}", source.display()))?;
     let resources =
@@ -73,19 +85,21 @@ pub fn render(root: &Path, name: &str, stage: &Stage) -> Result<Rendered> {
     let header = |from: &str| {
         format!("# Rendered by `cargo xtask render {name}` from {from} and infra/stages/{name}.yaml. Do not edit.\n")
     };
+    let mut certificate_parameters = None;
     let mut files = vec![
         ("template.yaml", header("infra/template.yaml") + &serde_norway::to_string(&template)?),
         ("parameters.json", template_configuration(&values, &tags)?),
     ];
     if let Some(domain) = stage.domain.as_ref().filter(|d| d.certificate_arn.is_none()) {
-        let cert = std::fs::read_to_string(root.join("infra/certificate.yaml")).context("reading infra/certificate.yaml")?;
+        let cert = std::fs::read_to_string(infra.join("certificate.yaml")).context("reading infra/certificate.yaml")?;
         let cert: Value = serde_norway::from_str(&cert).context("parsing infra/certificate.yaml")?;
         let params =
             BTreeMap::from([("DomainName", domain.name.to_string()), ("HostedZoneId", domain.hosted_zone_id.to_string())]);
         files.push(("certificate.yaml", header("infra/certificate.yaml") + &serde_norway::to_string(&cert)?));
         files.push(("certificate-parameters.json", template_configuration(&params, &tags)?));
+        certificate_parameters = Some(params);
     }
-    Ok(Rendered { stack_name: stage.stack_name(name), files })
+    Ok(Rendered { stack_name: stage.stack_name(name), files, parameters: values, tags, certificate_parameters })
 }
 
 /// Parameter values from the stage file. `ArtifactsBucket`, the code keys and, for a domain
@@ -209,9 +223,9 @@ mod tests {
     use super::*;
 
     fn rendered(name: &str) -> Rendered {
-        let root = crate::paths::root();
-        let stage = Stage::load(&root, name).unwrap();
-        render(&root, name, &stage).unwrap()
+        let infra = crate::paths::infra();
+        let stage = Stage::load(&infra, name).unwrap();
+        render(&infra, name, &stage).unwrap()
     }
 
     fn file<'a>(r: &'a Rendered, name: &str) -> &'a str {

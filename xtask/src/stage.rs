@@ -112,12 +112,12 @@ pub struct Emulator {
 }
 
 impl Stage {
-    /// Reads `infra/stages/<name>.yaml` under `root`.
-    pub fn load(root: &Path, name: &str) -> Result<Stage, StageError> {
+    /// Reads `<infra>/stages/<name>.yaml`.
+    pub fn load(infra: &Path, name: &str) -> Result<Stage, StageError> {
         StageName::parse(name).map_err(|reason| StageError::Name { name: name.into(), reason })?;
-        let path = root.join("infra/stages").join(format!("{name}.yaml"));
+        let path = infra.join("stages").join(format!("{name}.yaml"));
         let text = std::fs::read_to_string(&path).map_err(|source| match source.kind() {
-            std::io::ErrorKind::NotFound => StageError::Unknown { path: path.clone(), known: known_stages(root) },
+            std::io::ErrorKind::NotFound => StageError::Unknown { path: path.clone(), known: known_stages(infra) },
             _ => StageError::Read { path: path.clone(), source },
         })?;
         let stage = Stage::parse(&path, &text)?;
@@ -163,8 +163,8 @@ pub enum StageError {
     Invalid { path: PathBuf, message: String },
 }
 
-fn known_stages(root: &Path) -> Vec<String> {
-    let mut names: Vec<String> = std::fs::read_dir(root.join("infra/stages"))
+fn known_stages(infra: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(infra.join("stages"))
         .into_iter()
         .flatten()
         .filter_map(|e| e.ok()?.file_name().to_str()?.strip_suffix(".yaml").map(str::to_string))
@@ -340,7 +340,7 @@ mod tests {
     #[test]
     fn every_stage_in_the_repo_loads() {
         for name in ["local", "dev", "prod"] {
-            let stage = Stage::load(&root(), name).unwrap_or_else(|e| panic!("{e}"));
+            let stage = Stage::load(&root().join("infra"), name).unwrap_or_else(|e| panic!("{e}"));
             assert_eq!(stage.stack_name(name), format!("thumbstack-{name}"));
         }
     }
@@ -390,9 +390,9 @@ mod tests {
     #[test]
     fn stage_names_are_short_and_safe() {
         for bad in ["", "Dev", "../etc", "a-very-long-stage-name", "-x"] {
-            assert!(matches!(Stage::load(&root(), bad), Err(StageError::Name { .. })), "{bad:?}");
+            assert!(matches!(Stage::load(&root().join("infra"), bad), Err(StageError::Name { .. })), "{bad:?}");
         }
-        let e = Stage::load(&root(), "nosuch").unwrap_err().to_string();
+        let e = Stage::load(&root().join("infra"), "nosuch").unwrap_err().to_string();
         assert!(e.contains("nosuch.yaml") && e.contains("(stages here: dev, local, prod)"), "{e}");
     }
 }

@@ -3,6 +3,7 @@
 //! the record types written to S3/DynamoDB, and the AWS side of reporting a rejection.
 
 pub mod aws;
+pub mod catalog;
 pub mod error;
 pub mod event;
 pub mod key;

@@ -1,12 +1,12 @@
 //! What the functions write: catalog rows (DynamoDB) and failure records (JSON in the log bucket).
 
 use chrono::{DateTime, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::event::ObjectCreated;
 
 /// One catalog row per successfully processed upload.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CatalogRow {
     pub id: String,
     /// UTC, from the S3 event: when the upload happened, not when we processed it.

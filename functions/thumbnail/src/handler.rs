@@ -1,11 +1,8 @@
 //! The AWS I/O around the imaging core: SQS batch in, thumbnail + catalog row (or a recorded
 //! rejection) out, transient failures handed back to SQS for retry.
 
-use std::collections::HashMap;
-
 use aws_config::SdkConfig;
 use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
-use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_s3::primitives::ByteStream;
 use chrono::SecondsFormat;
 use shared::Failure;
@@ -156,7 +153,7 @@ impl Handler {
             .dynamodb
             .put_item()
             .table_name(&self.config.catalog_table)
-            .set_item(Some(item(row)))
+            .set_item(Some(shared::catalog::to_item(row)))
             .condition_expression("attribute_not_exists(pk)")
             .send()
             .await;
@@ -169,20 +166,4 @@ impl Handler {
             Err(e) => Err(Failure::transient("writing the catalog row", e)),
         }
     }
-}
-
-/// The row's serde fields become attributes, numbers as `N` and text as `S`, plus the key.
-fn item(row: &CatalogRow) -> HashMap<String, AttributeValue> {
-    let serde_json::Value::Object(fields) = serde_json::to_value(row).unwrap_or_default() else { return HashMap::new() };
-    let mut item: HashMap<String, AttributeValue> = fields
-        .into_iter()
-        .filter_map(|(k, v)| match v {
-            serde_json::Value::Number(n) => Some((k, AttributeValue::N(n.to_string()))),
-            serde_json::Value::String(s) => Some((k, AttributeValue::S(s))),
-            _ => None,
-        })
-        .collect();
-    item.insert("pk".into(), AttributeValue::S(row.pk()));
-    item.insert("shard".into(), AttributeValue::S(row.shard()));
-    item
 }

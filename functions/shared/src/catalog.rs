@@ -1,0 +1,118 @@
+//! The catalog table as DynamoDB sees it: a row ⇄ item, and the two questions every reader
+//! asks (the N smallest thumbnails, the N newest uploads), answered from the sharded indexes.
+
+use std::collections::HashMap;
+
+use aws_sdk_dynamodb::types::AttributeValue;
+
+use crate::record::{CATALOG_SHARDS, CatalogRow};
+
+pub const BY_SIZE: &str = "by-size";
+pub const BY_TIME: &str = "by-time";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Order {
+    /// Ascending thumbnail size (`by-size`).
+    Smallest,
+    /// Newest upload first (`by-time`).
+    Recent,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CatalogError {
+    #[error("querying {index} shard {shard}: {source}")]
+    Query {
+        index: &'static str,
+        shard: String,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    #[error("catalog item {pk} is not a catalog row: {source}")]
+    Malformed { pk: String, source: serde_json::Error },
+}
+
+/// The row's serde fields become attributes, numbers as `N` and text as `S`, plus the key and
+/// the write shard the indexes are partitioned by.
+pub fn to_item(row: &CatalogRow) -> HashMap<String, AttributeValue> {
+    let serde_json::Value::Object(fields) = serde_json::to_value(row).unwrap_or_default() else { return HashMap::new() };
+    let mut item: HashMap<String, AttributeValue> = fields
+        .into_iter()
+        .filter_map(|(k, v)| match v {
+            serde_json::Value::Number(n) => Some((k, AttributeValue::N(n.to_string()))),
+            serde_json::Value::String(s) => Some((k, AttributeValue::S(s))),
+            _ => None,
+        })
+        .collect();
+    item.insert("pk".into(), AttributeValue::S(row.pk()));
+    item.insert("shard".into(), AttributeValue::S(row.shard()));
+    item
+}
+
+/// The inverse of [`to_item`]; key attributes are ignored.
+pub fn from_item(item: &HashMap<String, AttributeValue>) -> Result<CatalogRow, CatalogError> {
+    let fields = item
+        .iter()
+        .filter_map(|(k, v)| {
+            let value = match v {
+                AttributeValue::S(s) => serde_json::Value::String(s.clone()),
+                AttributeValue::N(n) => serde_json::Value::Number(n.parse().ok()?),
+                _ => return None,
+            };
+            Some((k.clone(), value))
+        })
+        .collect();
+    serde_json::from_value(serde_json::Value::Object(fields)).map_err(|source| CatalogError::Malformed {
+        pk: item.get("pk").and_then(|v| v.as_s().ok()).cloned().unwrap_or_default(),
+        source,
+    })
+}
+
+/// The first `n` rows in `order`: each shard's first `n` from its index, merged.
+pub async fn query(
+    client: &aws_sdk_dynamodb::Client,
+    table: &str,
+    order: Order,
+    n: usize,
+) -> Result<Vec<CatalogRow>, CatalogError> {
+    let (index, forward) = match order {
+        Order::Smallest => (BY_SIZE, true),
+        Order::Recent => (BY_TIME, false),
+    };
+    let mut rows = Vec::new();
+    for shard in (0..CATALOG_SHARDS).map(|s| format!("S{s}")) {
+        let mut pages = client
+            .query()
+            .table_name(table)
+            .index_name(index)
+            .key_condition_expression("shard = :s")
+            .expression_attribute_values(":s", AttributeValue::S(shard.clone()))
+            .scan_index_forward(forward)
+            .limit(i32::try_from(n).unwrap_or(i32::MAX).max(1))
+            .into_paginator()
+            .items()
+            .send();
+        let mut items = Vec::new();
+        while items.len() < n {
+            match pages.next().await {
+                Some(item) => {
+                    items.push(item.map_err(|e| CatalogError::Query { index, shard: shard.clone(), source: Box::new(e) })?)
+                }
+                None => break,
+            }
+        }
+        for item in &items {
+            rows.push(from_item(item)?);
+        }
+    }
+    sort(&mut rows, order);
+    rows.truncate(n);
+    Ok(rows)
+}
+
+/// Ties break on the id, so the same table always gives the same answer.
+pub fn sort(rows: &mut [CatalogRow], order: Order) {
+    match order {
+        Order::Smallest => rows.sort_by(|a, b| (a.thumbnail_size, &a.id).cmp(&(b.thumbnail_size, &b.id))),
+        Order::Recent => rows.sort_by(|a, b| (&b.uploaded_at, &b.id).cmp(&(&a.uploaded_at, &a.id))),
+    }
+}

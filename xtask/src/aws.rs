@@ -1,0 +1,122 @@
+//! AWS clients for a stage: the standard credential chain (env, profile, SSO, credential
+//! process) against AWS, or fixed fake credentials against the stage's emulator, so a
+//! laptop's real credentials never reach a local endpoint.
+
+use anyhow::{Result, bail};
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_sdk_s3::config::Credentials;
+use aws_sdk_s3::error::{DisplayErrorContext, SdkError};
+
+use crate::stage::Stage;
+
+/// Overrides the endpoint of a stage whose `emulator.endpoint` is null (`local`).
+pub const ENDPOINT_ENV: &str = "THUMBSTACK_ENDPOINT";
+
+#[derive(Clone)]
+pub struct Aws {
+    pub config: SdkConfig,
+    /// Set when talking to the emulator rather than AWS.
+    pub endpoint: Option<String>,
+}
+
+impl Aws {
+    pub async fn connect(stage: &Stage) -> Result<Aws> {
+        let endpoint = endpoint(stage)?;
+        let region = Region::new(stage.region.to_string());
+        let loader = aws_config::defaults(BehaviorVersion::latest()).region(region);
+        let config = match &endpoint {
+            Some(url) => {
+                let fake = Credentials::new("thumbstack-emulator", "thumbstack-emulator", None, None, "emulator");
+                loader.endpoint_url(url).credentials_provider(fake).load().await
+            }
+            None => loader.load().await,
+        };
+        Ok(Aws { config, endpoint })
+    }
+
+    /// The same credentials in another region (the certificate stack lives in us-east-1).
+    pub fn in_region(&self, region: &str) -> Aws {
+        let config = self.config.to_builder().region(Region::new(region.to_string())).build();
+        Aws { config, endpoint: self.endpoint.clone() }
+    }
+
+    pub fn region(&self) -> String {
+        self.config.region().map(ToString::to_string).unwrap_or_default()
+    }
+
+    pub fn cloudformation(&self) -> aws_sdk_cloudformation::Client {
+        aws_sdk_cloudformation::Client::new(&self.config)
+    }
+
+    pub fn cloudfront(&self) -> aws_sdk_cloudfront::Client {
+        aws_sdk_cloudfront::Client::new(&self.config)
+    }
+
+    pub fn dynamodb(&self) -> aws_sdk_dynamodb::Client {
+        aws_sdk_dynamodb::Client::new(&self.config)
+    }
+
+    pub fn s3(&self) -> aws_sdk_s3::Client {
+        shared::aws::s3_client(&self.config)
+    }
+
+    /// The account the credentials belong to (names the artifacts bucket).
+    pub async fn account(&self) -> Result<String> {
+        let me = aws_sdk_sts::Client::new(&self.config).get_caller_identity().send().await.aws("asking STS who we are")?;
+        match me.account() {
+            Some(account) => Ok(account.to_string()),
+            None => bail!("STS returned no account id"),
+        }
+    }
+}
+
+fn endpoint(stage: &Stage) -> Result<Option<String>> {
+    let Some(emulator) = &stage.emulator else { return Ok(None) };
+    if let Some(url) = &emulator.endpoint {
+        return Ok(Some(url.to_string()));
+    }
+    match std::env::var(ENDPOINT_ENV) {
+        Ok(url) if !url.is_empty() => Ok(Some(url)),
+        _ => bail!(
+            "this stage runs on an emulator, and none is named: start moto \
+             (`bash scripts/install-tools.sh moto && target/tools/moto/bin/moto_server -p 5000`) and set \
+             {ENDPOINT_ENV}=http://127.0.0.1:5000, or set `emulator.endpoint` in the stage file"
+        ),
+    }
+}
+
+/// `.aws("what we were doing")`: the SDK's whole error chain, plus what to do when the cause is
+/// missing credentials or an unreachable endpoint.
+pub trait AwsContext<T> {
+    fn aws(self, what: &str) -> Result<T>;
+}
+
+impl<T, E, R> AwsContext<T> for Result<T, SdkError<E, R>>
+where
+    E: std::error::Error + Send + Sync + 'static,
+    R: std::fmt::Debug,
+{
+    fn aws(self, what: &str) -> Result<T> {
+        self.map_err(|e| {
+            let text = DisplayErrorContext(&e).to_string();
+            let hint = if text.contains("credentials") || text.contains("no providers in chain") {
+                "\n  hint: no usable AWS credentials. Sign in (`aws sso login --profile NAME`) and set AWS_PROFILE, or set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY"
+            } else if matches!(&e, SdkError::DispatchFailure(_) | SdkError::TimeoutError(_)) {
+                "\n  hint: the endpoint did not answer: check the network, or that the emulator is running"
+            } else {
+                ""
+            };
+            anyhow::anyhow!("{what}: {text}{hint}")
+        })
+    }
+}
+
+/// The service's error code (`NoSuchBucket`, `ValidationError`, ...), when it sent one.
+pub fn code<E: aws_sdk_s3::error::ProvideErrorMetadata, R>(e: &SdkError<E, R>) -> Option<&str> {
+    e.as_service_error().and_then(aws_sdk_s3::error::ProvideErrorMetadata::code)
+}
+
+/// Runs a verb's async body on a small runtime of its own.
+pub fn block_on<F: std::future::Future>(future: F) -> F::Output {
+    tokio::runtime::Builder::new_current_thread().enable_all().build().expect("tokio runtime").block_on(future)
+}

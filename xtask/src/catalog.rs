@@ -1,0 +1,51 @@
+//! `cargo xtask catalog <stage> smallest|recent [-n N]`: the catalog as a table (or JSON),
+//! answered by the same shared query the functions use.
+
+use anyhow::{Context, Result, bail};
+use shared::catalog::Order;
+use shared::record::CatalogRow;
+
+use crate::aws::Aws;
+use crate::flags::{CatalogArgs, CatalogOrder, Exit};
+use crate::stage::Stage;
+
+pub fn run(args: &CatalogArgs) -> Result<Exit> {
+    let name = &args.target.stage;
+    let stage = Stage::load(&args.target.infra_dir(), name)?;
+    let order = match args.order {
+        CatalogOrder::Smallest => Order::Smallest,
+        CatalogOrder::Recent => Order::Recent,
+    };
+    let rows = crate::aws::block_on(async {
+        let aws = Aws::connect(&stage).await?;
+        let stack_name = stage.stack_name(name);
+        let Some(stack) = crate::stack::describe(&aws.cloudformation(), &stack_name).await? else {
+            bail!("there is no stack {stack_name}; deploy it first (`cargo xtask deploy {name}`)");
+        };
+        let outputs = crate::stack::outputs(&aws, &stack).await?;
+        let table = outputs.get("CatalogTableName").context("the stack has no CatalogTableName output")?;
+        shared::catalog::query(&aws.dynamodb(), table, order, usize::from(args.n)).await.context("querying the catalog")
+    })?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&rows)?);
+    } else {
+        print!("{}", table(&rows));
+    }
+    Ok(Exit::Success)
+}
+
+fn table(rows: &[CatalogRow]) -> String {
+    let cells: Vec<Vec<String>> = rows
+        .iter()
+        .map(|r| {
+            vec![
+                r.upload_date.clone(),
+                r.upload_time.clone(),
+                r.file_name.clone(),
+                r.original_size.to_string(),
+                r.thumbnail_size.to_string(),
+            ]
+        })
+        .collect();
+    crate::ui::table(&["UPLOAD DATE", "TIME", "FILE NAME", "ORIGINAL BYTES", "THUMBNAIL BYTES"], &cells)
+}

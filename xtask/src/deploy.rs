@@ -1,0 +1,406 @@
+//! `cargo xtask deploy <stage>` and `cargo xtask diff <stage>`: render, package, upload the
+//! zips, a change set shown as a table, then (deploy only) execute it with live events, upload
+//! `site/` and invalidate CloudFront. Every run ends with one report; its exit code says how
+//! far it got (see `flags::Exit`).
+
+mod artifacts;
+mod changeset;
+mod execute;
+
+use std::collections::BTreeMap;
+use std::time::Instant;
+
+use anyhow::{Context, Result};
+use serde::Serialize;
+use serde_norway::Value;
+
+use crate::aws::Aws;
+use crate::flags::{DeployArgs, DiffArgs, Exit, StageArgs, Stop, exit_of};
+use crate::invalidate::{AVATARS, Invalidation};
+use crate::site::Synced;
+use crate::stack::Settled;
+use crate::stage::Stage;
+use changeset::{Change, StackSpec, Template};
+
+#[derive(Debug, Default, Serialize)]
+pub struct Report {
+    pub stage: String,
+    pub stack: String,
+    pub region: String,
+    pub endpoint: Option<String>,
+    pub outcome: &'static str,
+    /// The stack's status at the end, as CloudFormation reports it.
+    pub status: Option<String>,
+    pub exit_code: u8,
+    /// `CREATE` for a new stack, `UPDATE` otherwise; `null` when nothing changed.
+    pub change_set_type: Option<String>,
+    pub changes: Vec<Change>,
+    /// The us-east-1 certificate stack of a stage with a domain and no given certificate.
+    pub certificate_stack: Option<String>,
+    pub artifacts_bucket: Option<String>,
+    pub artifacts: Vec<artifacts::Uploaded>,
+    pub outputs: BTreeMap<String, String>,
+    pub site: Option<Synced>,
+    pub invalidation: Option<Invalidation>,
+    /// The first resources that failed and why.
+    pub failures: Vec<Failure>,
+    /// Seconds per phase.
+    pub timings: BTreeMap<&'static str, f64>,
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct Failure {
+    pub resource: String,
+    pub reason: String,
+}
+
+/// Options that decide how far a run goes.
+struct Mode {
+    execute: bool,
+    yes: bool,
+    invalidate: bool,
+    invalidation_wait: std::time::Duration,
+}
+
+pub fn run(args: &DeployArgs) -> Result<Exit> {
+    let mode = Mode {
+        execute: true,
+        yes: args.yes,
+        invalidate: !args.no_invalidate,
+        invalidation_wait: std::time::Duration::from_secs(args.invalidation_wait),
+    };
+    finish(&args.target, &mode, args.json)
+}
+
+pub fn diff(args: &DiffArgs) -> Result<Exit> {
+    let mode = Mode { execute: false, yes: false, invalidate: false, invalidation_wait: std::time::Duration::ZERO };
+    finish(&args.target, &mode, args.json)
+}
+
+fn finish(target: &StageArgs, mode: &Mode, json: bool) -> Result<Exit> {
+    let started = Instant::now();
+    let mut report = Report { stage: target.stage.clone(), ..Report::default() };
+    let exit = match crate::aws::block_on(deploy(target, mode, &mut report)) {
+        Ok(exit) => exit,
+        Err(e) => {
+            let exit = exit_of(&e);
+            if report.outcome.is_empty() {
+                report.outcome = if exit == Exit::DeployFailed { "refused" } else { "error" };
+            }
+            eprintln!("error: {e:#}");
+            report.error = Some(format!("{e:#}"));
+            exit
+        }
+    };
+    report.exit_code = exit as u8;
+    report.timings.insert("total", started.elapsed().as_secs_f64());
+    eprint!("{}", summary(&report));
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report)?);
+    }
+    Ok(exit)
+}
+
+async fn deploy(target: &StageArgs, mode: &Mode, report: &mut Report) -> Result<Exit> {
+    let name = &target.stage;
+    let infra = target.infra_dir();
+    let stage = Stage::load(&infra, name)?;
+    let rendered = timed(report, "render", || crate::render::render(&infra, name, &stage))?;
+    let aws = Aws::connect(&stage).await?;
+    report.stack = rendered.stack_name.clone();
+    report.region = aws.region();
+    report.endpoint = aws.endpoint.clone();
+    let poll = crate::stack::poll_interval(&aws);
+
+    let packaged = timed(report, "package", crate::package::package).map_err(|e| {
+        if e.is::<crate::package::Incompatible>() { Stop::new(Exit::Incompatible, format!("{e:#}")).into() } else { e }
+    })?;
+    let phase = Instant::now();
+    let s3 = aws.s3();
+    let bucket = artifacts::bucket_name(&aws.account().await?, &aws.region());
+    if artifacts::ensure_bucket(&s3, &bucket, &aws.region(), aws.endpoint.is_none()).await? {
+        eprintln!("deploy: created the artifacts bucket {bucket} (private, encrypted, versioned, TLS only)");
+    }
+    report.artifacts = artifacts::upload(&s3, &bucket, &packaged.functions).await?;
+    for a in &report.artifacts {
+        let what = if a.uploaded { "uploaded" } else { "already there" };
+        eprintln!("deploy: {:<10} s3://{bucket}/{} ({what})", a.function, a.key);
+    }
+    report.artifacts_bucket = Some(bucket.clone());
+    report.timings.insert("artifacts", phase.elapsed().as_secs_f64());
+
+    let mut parameters: Vec<(String, String)> = rendered.parameters.iter().map(|(k, v)| ((*k).to_string(), v.clone())).collect();
+    if let (Some(cert_template), Some(cert_parameters)) = (rendered.file("certificate.yaml"), &rendered.certificate_parameters) {
+        let us_east_1 = aws.in_region("us-east-1");
+        let spec = StackSpec {
+            name: format!("{}-certificate", rendered.stack_name),
+            template: Template::Body(cert_template.to_string()),
+            parameters: cert_parameters.iter().map(|(k, v)| ((*k).to_string(), v.clone())).collect(),
+            tags: rendered.tags.clone().into_iter().collect(),
+        };
+        report.certificate_stack = Some(spec.name.clone());
+        let Some(arn) = apply_dependency(&us_east_1, &spec, mode, report).await? else {
+            return Ok(Exit::Success);
+        };
+        parameters.push(("CertificateArn".into(), arn));
+    }
+    let template = rendered.file("template.yaml").context("render wrote no template.yaml")?;
+    parameters.extend(deploy_time_parameters(template, &bucket, &report.artifacts)?);
+    let body = if template.len() > artifacts::TEMPLATE_BODY_LIMIT {
+        Template::Url(artifacts::upload_template(&s3, &bucket, &aws.region(), &rendered.stack_name, template).await?)
+    } else {
+        Template::Body(template.to_string())
+    };
+    let spec = StackSpec {
+        name: rendered.stack_name.clone(),
+        template: body,
+        parameters,
+        tags: rendered.tags.clone().into_iter().collect(),
+    };
+
+    let cfn = aws.cloudformation();
+    let phase = Instant::now();
+    let planned = changeset::create(&cfn, &spec, poll).await?;
+    report.timings.insert("changeset", phase.elapsed().as_secs_f64());
+    let stack_changed = match planned {
+        None => {
+            eprintln!("deploy: no changes: {} is already what the template and stage say", spec.name);
+            report.outcome = "no_changes";
+            false
+        }
+        Some(set) => {
+            eprint!("{}", changeset::render(&spec.name, &set.changes));
+            report.changes = set.changes.clone();
+            report.change_set_type = Some(set.kind.as_str().to_string());
+            if !mode.execute {
+                changeset::delete(&cfn, &set.stack_id, &set.name).await?;
+                report.outcome = "planned";
+                return Ok(Exit::Success);
+            }
+            if let Some(exit) = confirm(&cfn, &set, mode, report).await? {
+                return Ok(exit);
+            }
+            let phase = Instant::now();
+            let done = execute::execute(&cfn, &set, poll).await?;
+            report.timings.insert("execute", phase.elapsed().as_secs_f64());
+            report.status = Some(crate::stack::status(&done.stack).to_string());
+            report.failures = done.failures.iter().map(|(r, why)| Failure { resource: r.clone(), reason: why.clone() }).collect();
+            match done.settled {
+                Settled::Done | Settled::Running => {}
+                Settled::RolledBack => {
+                    report.outcome = "rolled_back";
+                    return Err(Stop::new(Exit::RolledBack, failed_message(&spec.name, report, true)).into());
+                }
+                Settled::Failed => {
+                    report.outcome = "failed";
+                    return Err(Stop::new(Exit::DeployFailed, failed_message(&spec.name, report, false)).into());
+                }
+            }
+            report.outcome = "deployed";
+            true
+        }
+    };
+    if !mode.execute {
+        return Ok(Exit::Success);
+    }
+    after_deploy(&aws, &spec.name, stack_changed, mode, report).await
+}
+
+/// The companion stack a stage depends on: deployed like the main one; returns its
+/// `CertificateArn`, or `None` when the run must stop here (declined, or a diff).
+async fn apply_dependency(aws: &Aws, spec: &StackSpec, mode: &Mode, report: &mut Report) -> Result<Option<String>> {
+    let cfn = aws.cloudformation();
+    let poll = crate::stack::poll_interval(aws);
+    if let Some(set) = changeset::create(&cfn, spec, poll).await? {
+        eprint!("{}", changeset::render(&spec.name, &set.changes));
+        if !mode.execute {
+            changeset::delete(&cfn, &set.stack_id, &set.name).await?;
+        } else {
+            if confirm(&cfn, &set, mode, report).await?.is_some() {
+                return Ok(None);
+            }
+            let done = execute::execute(&cfn, &set, poll).await?;
+            if done.settled != Settled::Done {
+                report.failures =
+                    done.failures.iter().map(|(r, why)| Failure { resource: r.clone(), reason: why.clone() }).collect();
+                let exit = if done.settled == Settled::RolledBack { Exit::RolledBack } else { Exit::DeployFailed };
+                return Err(Stop::new(exit, failed_message(&spec.name, report, exit == Exit::RolledBack)).into());
+            }
+        }
+    }
+    let Some(stack) = crate::stack::describe(&cfn, &spec.name).await? else {
+        // A diff of a stage whose certificate stack does not exist yet: the main stack's diff
+        // then shows the certificate as to-be-set.
+        return Ok(Some(String::new()));
+    };
+    let outputs = crate::stack::outputs(aws, &stack).await?;
+    outputs.get("CertificateArn").cloned().map(Some).with_context(|| format!("{} has no CertificateArn output", spec.name))
+}
+
+/// Asks before a destructive change set; `Some(exit)` when the run stops here.
+async fn confirm(
+    cfn: &aws_sdk_cloudformation::Client,
+    set: &changeset::ChangeSet,
+    mode: &Mode,
+    report: &mut Report,
+) -> Result<Option<Exit>> {
+    let destructive = set.changes.iter().filter(|c| c.destructive()).count();
+    if destructive == 0 || mode.yes {
+        return Ok(None);
+    }
+    if crate::ui::interactive() {
+        if crate::ui::confirm(&format!("{destructive} resource(s) would be replaced or removed. Execute?")) {
+            return Ok(None);
+        }
+        changeset::delete(cfn, &set.stack_id, &set.name).await?;
+        report.outcome = "declined";
+        eprintln!("deploy: declined; the change set was deleted and nothing changed");
+        return Ok(Some(Exit::Declined));
+    }
+    changeset::delete(cfn, &set.stack_id, &set.name).await?;
+    report.outcome = "needs_confirmation";
+    Err(Stop::new(
+        Exit::Usage,
+        format!(
+            "{destructive} resource(s) would be replaced or removed (see the table above), and no one is here to confirm \
+             (CI is set or there is no terminal). Nothing changed. Re-run with --yes to accept."
+        ),
+    )
+    .into())
+}
+
+/// After the stack: outputs, the site, the invalidation. Their failures do not undo the deploy.
+async fn after_deploy(aws: &Aws, stack_name: &str, stack_changed: bool, mode: &Mode, report: &mut Report) -> Result<Exit> {
+    let cfn = aws.cloudformation();
+    let stack = crate::stack::describe(&cfn, stack_name).await?.context("the stack is gone after deploying")?;
+    report.status = Some(crate::stack::status(&stack).to_string());
+    report.outputs = crate::stack::outputs(aws, &stack).await?;
+    let post = |e: anyhow::Error, what: &str| -> anyhow::Error {
+        Stop::new(
+            Exit::PostDeployFailed,
+            format!("the stack is deployed, but {what} failed: {e:#}\n  next: fix the cause and deploy again (the stack part will be a no-op)"),
+        )
+        .into()
+    };
+    let phase = Instant::now();
+    let site_dir = crate::paths::root().join("site");
+    let synced = match report.outputs.get("AssetsBucketName") {
+        Some(bucket) if site_dir.is_dir() => {
+            let synced = crate::site::sync(&aws.s3(), bucket, &site_dir).await.map_err(|e| post(e, "uploading site/"))?;
+            eprintln!(
+                "deploy: site/ → s3://{bucket}/{}: {} uploaded, {} deleted, {} unchanged",
+                crate::site::PREFIX,
+                synced.uploaded.len(),
+                synced.deleted.len(),
+                synced.unchanged
+            );
+            Some(synced)
+        }
+        Some(_) => {
+            eprintln!("deploy: no site/ folder; nothing to upload");
+            None
+        }
+        None => return Err(post(anyhow::anyhow!("no AssetsBucketName output"), "finding the assets bucket")),
+    };
+    report.timings.insert("site", phase.elapsed().as_secs_f64());
+    let stale = synced.as_ref().map(Synced::stale_paths).unwrap_or_default();
+    report.site = synced;
+
+    let distribution = report.outputs.get("DistributionId").cloned();
+    let wanted = stack_changed || !stale.is_empty();
+    match distribution {
+        _ if !mode.invalidate => eprintln!("deploy: invalidation skipped (--no-invalidate)"),
+        None => eprintln!("deploy: this stage has no CloudFront distribution; nothing to invalidate"),
+        Some(_) if !wanted => eprintln!("deploy: nothing changed, so no invalidation"),
+        Some(id) => {
+            let phase = Instant::now();
+            let paths = std::iter::once(AVATARS.to_string()).chain(stale).collect();
+            let poll = crate::invalidate::poll(aws);
+            let done = crate::invalidate::invalidate(&aws.cloudfront(), &id, paths, mode.invalidation_wait, poll)
+                .await
+                .map_err(|e| post(e, "the CloudFront invalidation"))?;
+            report.timings.insert("invalidate", phase.elapsed().as_secs_f64());
+            let exit = crate::invalidate::exit(&done);
+            report.invalidation = Some(done);
+            return Ok(exit);
+        }
+    }
+    Ok(Exit::Success)
+}
+
+/// `ArtifactsBucket` and each function's `<Function>CodeKey`, for the parameters the template declares.
+fn deploy_time_parameters(template: &str, bucket: &str, uploaded: &[artifacts::Uploaded]) -> Result<Vec<(String, String)>> {
+    let template: Value = serde_norway::from_str(template).context("parsing the rendered template")?;
+    let declared: Vec<&str> = template
+        .get("Parameters")
+        .and_then(Value::as_mapping)
+        .map(|m| m.keys().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    let mut out = vec![("ArtifactsBucket".to_string(), bucket.to_string())];
+    for key in declared.iter().filter(|k| k.ends_with("CodeKey")) {
+        let zip = uploaded.iter().find(|u| artifacts::code_key_parameter(&u.function) == *key);
+        let Some(zip) = zip else {
+            anyhow::bail!("the template wants {key}, but no function crate under functions/ was packaged for it");
+        };
+        out.push(((*key).to_string(), zip.key.clone()));
+    }
+    Ok(out)
+}
+
+fn failed_message(stack: &str, report: &Report, rolled_back: bool) -> String {
+    let mut msg = format!("deploying {stack} failed; the stack is {}", report.status.as_deref().unwrap_or("in an unknown state"));
+    for f in &report.failures {
+        msg += &format!("\n  {}: {}", f.resource, f.reason);
+    }
+    msg += if rolled_back {
+        "\n  CloudFormation rolled back: the stack is as it was before. next: fix the cause above and deploy again"
+    } else {
+        "\n  no rollback happened: the stack needs attention. next: `cargo xtask status <stage>`, fix the cause, then deploy again \
+         (or `cargo xtask teardown <stage>` for a stage that never worked)"
+    };
+    msg
+}
+
+fn timed<T>(report: &mut Report, phase: &'static str, f: impl FnOnce() -> Result<T>) -> Result<T> {
+    let started = Instant::now();
+    let out = f();
+    report.timings.insert(phase, started.elapsed().as_secs_f64());
+    out
+}
+
+/// The human report on stderr.
+fn summary(r: &Report) -> String {
+    let mut out = format!("deploy: {} {} → {} (exit {})\n", r.stack, r.status.as_deref().unwrap_or("-"), r.outcome, r.exit_code);
+    const PHASES: [&str; 8] = ["render", "package", "artifacts", "changeset", "execute", "site", "invalidate", "total"];
+    let timings: Vec<String> = PHASES.iter().filter_map(|p| r.timings.get(p).map(|v| format!("{p} {v:.1} s"))).collect();
+    out += &format!("  timings: {}\n", timings.join(", "));
+    for (k, v) in &r.outputs {
+        out += &format!("  {k} = {v}\n");
+    }
+    if let Some(inv) = &r.invalidation {
+        out += &format!("  invalidation {} {} ({})\n", inv.id, inv.status, inv.paths.join(" "));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn deploy_time_parameters_follow_the_template() {
+        let template = "Parameters:\n  ArtifactsBucket: {Type: String}\n  ThumbnailCodeKey: {Type: String}\n";
+        let zip = |f: &str| artifacts::Uploaded {
+            function: f.into(),
+            key: format!("{f}/abc.zip"),
+            sha256: "abc".into(),
+            bytes: 1,
+            uploaded: true,
+        };
+        let got = deploy_time_parameters(template, "b", &[zip("thumbnail"), zip("avatar")]).unwrap();
+        assert_eq!(got, [("ArtifactsBucket".into(), "b".into()), ("ThumbnailCodeKey".into(), "thumbnail/abc.zip".into())]);
+        let e = deploy_time_parameters(template, "b", &[zip("avatar")]).unwrap_err().to_string();
+        assert!(e.contains("ThumbnailCodeKey"), "{e}");
+    }
+}

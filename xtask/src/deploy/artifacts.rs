@@ -1,0 +1,167 @@
+//! The artifacts bucket: one per account and region, created on first deploy (private,
+//! encrypted, versioned, TLS only). Zips are stored under their sha256, so an unchanged
+//! function is never uploaded twice and a key never changes meaning.
+
+use anyhow::{Result, bail};
+use aws_sdk_s3::Client;
+use aws_sdk_s3::primitives::ByteStream;
+use aws_sdk_s3::types::{
+    AbortIncompleteMultipartUpload, BucketLifecycleConfiguration, BucketLocationConstraint, BucketVersioningStatus,
+    CreateBucketConfiguration, ExpirationStatus, LifecycleRule, LifecycleRuleFilter, NoncurrentVersionExpiration,
+    PublicAccessBlockConfiguration, ServerSideEncryption, ServerSideEncryptionByDefault, ServerSideEncryptionConfiguration,
+    ServerSideEncryptionRule, VersioningConfiguration,
+};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use crate::aws::{AwsContext, code};
+use crate::package::Artifact;
+
+/// CloudFormation takes a template body up to this size; larger ones go through the bucket.
+pub const TEMPLATE_BODY_LIMIT: usize = 51_200;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Uploaded {
+    pub function: String,
+    pub key: String,
+    pub sha256: String,
+    pub bytes: u64,
+    /// False when the bucket already held this exact zip.
+    pub uploaded: bool,
+}
+
+pub fn bucket_name(account: &str, region: &str) -> String {
+    format!("thumbstack-artifacts-{account}-{region}")
+}
+
+/// Creates the bucket unless it exists; returns whether it was created. `tls_only` adds the
+/// policy that denies plain HTTP (off for the emulator, which only speaks plain HTTP and
+/// enforces bucket policies).
+pub async fn ensure_bucket(s3: &Client, bucket: &str, region: &str, tls_only: bool) -> Result<bool> {
+    match s3.head_bucket().bucket(bucket).send().await {
+        Ok(_) => return Ok(false),
+        Err(e) if e.raw_response().is_some_and(|r| r.status().as_u16() == 403) => bail!(
+            "the artifacts bucket {bucket} exists but these credentials cannot use it; \
+             another account may own the name, or the deploy role lacks s3:ListBucket on it"
+        ),
+        Err(e) if e.as_service_error().is_some_and(|s| s.is_not_found()) => {}
+        Err(e) => return Err(e).aws(&format!("checking the artifacts bucket {bucket}")),
+    }
+    let mut create = s3.create_bucket().bucket(bucket);
+    if region != "us-east-1" {
+        let constraint = BucketLocationConstraint::from(region);
+        create = create.create_bucket_configuration(CreateBucketConfiguration::builder().location_constraint(constraint).build());
+    }
+    match create.send().await {
+        Ok(_) => {}
+        Err(e) if code(&e) == Some("BucketAlreadyOwnedByYou") => return Ok(false),
+        Err(e) => return Err(e).aws(&format!("creating the artifacts bucket {bucket}")),
+    }
+    let block_all = PublicAccessBlockConfiguration::builder()
+        .block_public_acls(true)
+        .ignore_public_acls(true)
+        .block_public_policy(true)
+        .restrict_public_buckets(true)
+        .build();
+    s3.put_public_access_block()
+        .bucket(bucket)
+        .public_access_block_configuration(block_all)
+        .send()
+        .await
+        .aws("blocking public access")?;
+    let sse = ServerSideEncryptionByDefault::builder().sse_algorithm(ServerSideEncryption::Aes256).build()?;
+    let rule = ServerSideEncryptionRule::builder().apply_server_side_encryption_by_default(sse).bucket_key_enabled(true).build();
+    s3.put_bucket_encryption()
+        .bucket(bucket)
+        .server_side_encryption_configuration(ServerSideEncryptionConfiguration::builder().rules(rule).build()?)
+        .send()
+        .await
+        .aws("enabling encryption")?;
+    s3.put_bucket_versioning()
+        .bucket(bucket)
+        .versioning_configuration(VersioningConfiguration::builder().status(BucketVersioningStatus::Enabled).build())
+        .send()
+        .await
+        .aws("enabling versioning")?;
+    let tidy = LifecycleRule::builder()
+        .id("tidy")
+        .status(ExpirationStatus::Enabled)
+        .filter(LifecycleRuleFilter::builder().prefix("").build())
+        .noncurrent_version_expiration(NoncurrentVersionExpiration::builder().noncurrent_days(30).build())
+        .abort_incomplete_multipart_upload(AbortIncompleteMultipartUpload::builder().days_after_initiation(1).build())
+        .build()?;
+    s3.put_bucket_lifecycle_configuration()
+        .bucket(bucket)
+        .lifecycle_configuration(BucketLifecycleConfiguration::builder().rules(tidy).build()?)
+        .send()
+        .await
+        .aws("setting the lifecycle")?;
+    if !tls_only {
+        return Ok(true);
+    }
+    let policy = serde_json::json!({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Sid": "TlsOnly", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
+            "Resource": [format!("arn:aws:s3:::{bucket}"), format!("arn:aws:s3:::{bucket}/*")],
+            "Condition": {"Bool": {"aws:SecureTransport": "false"}}
+        }]
+    });
+    s3.put_bucket_policy().bucket(bucket).policy(policy.to_string()).send().await.aws("setting the TLS-only policy")?;
+    Ok(true)
+}
+
+/// Uploads each zip as `<function>/<sha256>.zip` unless the bucket has it already.
+pub async fn upload(s3: &Client, bucket: &str, artifacts: &[Artifact]) -> Result<Vec<Uploaded>> {
+    let mut done = Vec::new();
+    for a in artifacts {
+        let key = format!("{}/{}.zip", a.function, a.sha256);
+        let uploaded = if exists(s3, bucket, &key).await? {
+            false
+        } else {
+            let body = ByteStream::from_path(&a.zip).await?;
+            s3.put_object()
+                .bucket(bucket)
+                .key(&key)
+                .content_type("application/zip")
+                .body(body)
+                .send()
+                .await
+                .aws(&format!("uploading {}", a.zip.display()))?;
+            true
+        };
+        done.push(Uploaded { function: a.function.clone(), key, sha256: a.sha256.clone(), bytes: a.zip_bytes, uploaded });
+    }
+    Ok(done)
+}
+
+/// Puts a template too big for a request body in the bucket; returns the URL CloudFormation reads.
+pub async fn upload_template(s3: &Client, bucket: &str, region: &str, stack: &str, body: &str) -> Result<String> {
+    let key = format!("templates/{stack}/{}.yaml", hex::encode(Sha256::digest(body.as_bytes())));
+    if !exists(s3, bucket, &key).await? {
+        s3.put_object()
+            .bucket(bucket)
+            .key(&key)
+            .content_type("text/yaml")
+            .body(ByteStream::from(body.as_bytes().to_vec()))
+            .send()
+            .await
+            .aws("uploading the template")?;
+    }
+    Ok(format!("https://{bucket}.s3.{region}.amazonaws.com/{key}"))
+}
+
+async fn exists(s3: &Client, bucket: &str, key: &str) -> Result<bool> {
+    match s3.head_object().bucket(bucket).key(key).send().await {
+        Ok(_) => Ok(true),
+        Err(e) if e.as_service_error().is_some_and(|s| s.is_not_found()) => Ok(false),
+        Err(e) => Err(e).aws(&format!("checking s3://{bucket}/{key}")),
+    }
+}
+
+/// `thumbnail` → `ThumbnailCodeKey`, the template parameter that carries the zip's key.
+pub fn code_key_parameter(function: &str) -> String {
+    let mut chars = function.chars();
+    let first = chars.next().map(|c| c.to_ascii_uppercase().to_string()).unwrap_or_default();
+    format!("{first}{}CodeKey", chars.as_str())
+}

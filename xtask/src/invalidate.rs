@@ -1,0 +1,127 @@
+//! `cargo xtask invalidate <stage> [PATH...]`, and the invalidation every deploy ends with:
+//! avatars keep their URL, so CloudFront must forget the old picture.
+
+use std::time::{Duration, Instant};
+
+use anyhow::{Result, bail};
+use aws_sdk_cloudfront::Client;
+use aws_sdk_cloudfront::types::{InvalidationBatch, Paths};
+use serde::Serialize;
+
+use crate::aws::{Aws, AwsContext};
+use crate::flags::{Exit, InvalidateArgs, Stop};
+
+pub const AVATARS: &str = "/avatars/*";
+/// Beyond this many paths one wildcard is cheaper (each path past 1,000 a month is billed).
+const MAX_PATHS: usize = 15;
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Invalidation {
+    pub distribution_id: String,
+    pub id: String,
+    pub paths: Vec<String>,
+    /// CloudFront's status when we stopped waiting: `Completed` or `InProgress`.
+    pub status: String,
+    pub waited_seconds: f64,
+}
+
+impl Invalidation {
+    pub fn completed(&self) -> bool {
+        self.status.eq_ignore_ascii_case("completed")
+    }
+}
+
+pub fn run(args: &InvalidateArgs) -> Result<Exit> {
+    let name = &args.target.stage;
+    let stage = crate::stage::Stage::load(&args.target.infra_dir(), name)?;
+    for path in &args.paths {
+        if !path.starts_with('/') {
+            return Err(Stop::new(Exit::Usage, format!("path {path:?} must start with `/`, e.g. /avatars/*")).into());
+        }
+    }
+    let paths = if args.paths.is_empty() { vec![AVATARS.to_string()] } else { args.paths.clone() };
+    crate::aws::block_on(async {
+        let aws = Aws::connect(&stage).await?;
+        let stack_name = stage.stack_name(name);
+        let Some(stack) = crate::stack::describe(&aws.cloudformation(), &stack_name).await? else {
+            bail!("there is no stack {stack_name}; deploy it first (`cargo xtask deploy {name}`)");
+        };
+        let outputs = crate::stack::outputs(&aws, &stack).await?;
+        let Some(distribution) = outputs.get("DistributionId") else {
+            bail!(
+                "{stack_name} has no CloudFront distribution (the emulator stage serves the site itself); nothing to invalidate"
+            );
+        };
+        let done = invalidate(&aws.cloudfront(), distribution, paths, Duration::from_secs(args.wait), poll(&aws)).await?;
+        if args.json {
+            println!("{}", serde_json::to_string_pretty(&done)?);
+        }
+        Ok(exit(&done))
+    })
+}
+
+/// What a finished wait means for the exit code: only a wait that ran out is special.
+pub fn exit(done: &Invalidation) -> Exit {
+    if done.completed() { Exit::Success } else { Exit::InvalidationPending }
+}
+
+pub fn poll(aws: &Aws) -> Duration {
+    if aws.endpoint.is_some() { Duration::from_millis(100) } else { Duration::from_secs(5) }
+}
+
+/// Creates the invalidation and waits up to `wait` for it to complete.
+pub async fn invalidate(
+    cf: &Client,
+    distribution: &str,
+    mut paths: Vec<String>,
+    wait: Duration,
+    poll: Duration,
+) -> Result<Invalidation> {
+    paths.sort();
+    paths.dedup();
+    if paths.len() > MAX_PATHS {
+        paths = vec!["/*".into()];
+    }
+    let reference = format!("xtask-{}", std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_millis());
+    let batch = InvalidationBatch::builder()
+        .caller_reference(reference)
+        .paths(Paths::builder().quantity(i32::try_from(paths.len())?).set_items(Some(paths.clone())).build()?)
+        .build()?;
+    let created = cf
+        .create_invalidation()
+        .distribution_id(distribution)
+        .invalidation_batch(batch)
+        .send()
+        .await
+        .aws(&format!("invalidating {} on {distribution}", paths.join(" ")))?;
+    let Some(inv) = created.invalidation() else { bail!("CloudFront returned no invalidation") };
+    let id = inv.id().to_string();
+    let mut status = inv.status().to_string();
+    let started = Instant::now();
+    eprintln!("invalidate: {id} on {distribution} for {} ({status})", paths.join(" "));
+    while !status.eq_ignore_ascii_case("completed") && started.elapsed() < wait {
+        tokio::time::sleep(poll.min(wait.saturating_sub(started.elapsed()))).await;
+        let got = cf.get_invalidation().distribution_id(distribution).id(&id).send().await.aws("reading the invalidation")?;
+        status = got.invalidation().map(|i| i.status().to_string()).unwrap_or(status);
+    }
+    let done = Invalidation {
+        distribution_id: distribution.to_string(),
+        id,
+        paths,
+        status,
+        waited_seconds: started.elapsed().as_secs_f64(),
+    };
+    if done.completed() {
+        eprintln!("invalidate: completed after {:.1} s", done.waited_seconds);
+    } else {
+        eprintln!(
+            "invalidate: still {} after {:.0} s; it finishes on its own (`aws cloudfront get-invalidation --distribution-id {distribution} --id {}`)",
+            done.status, done.waited_seconds, done.id
+        );
+    }
+    Ok(done)
+}
+
+#[cfg(test)]
+#[path = "invalidate/emulator_tests.rs"]
+mod emulator_tests;

@@ -1,0 +1,53 @@
+//! `cargo xtask outputs <stage>` and `cargo xtask status <stage>`: read-only looks at a stack.
+
+use anyhow::{Result, bail};
+
+use crate::aws::{Aws, AwsContext};
+use crate::flags::{Exit, OutputsArgs, StageArgs};
+use crate::stage::Stage;
+
+pub fn outputs(args: &OutputsArgs) -> Result<Exit> {
+    let name = &args.target.stage;
+    let stage = Stage::load(&args.target.infra_dir(), name)?;
+    let outputs = crate::aws::block_on(async {
+        let aws = Aws::connect(&stage).await?;
+        let stack_name = stage.stack_name(name);
+        let Some(stack) = crate::stack::describe(&aws.cloudformation(), &stack_name).await? else {
+            bail!("there is no stack {stack_name}; deploy it first (`cargo xtask deploy {name}`)");
+        };
+        crate::stack::outputs(&aws, &stack).await
+    })?;
+    if args.json {
+        println!("{}", serde_json::to_string_pretty(&outputs)?);
+    } else {
+        for (k, v) in &outputs {
+            println!("{k} = {v}");
+        }
+    }
+    Ok(Exit::Success)
+}
+
+/// The stack's status, its last change, and its ten latest events.
+pub fn status(args: &StageArgs) -> Result<Exit> {
+    let stage = Stage::load(&args.infra_dir(), &args.stage)?;
+    crate::aws::block_on(async {
+        let aws = Aws::connect(&stage).await?;
+        let cfn = aws.cloudformation();
+        let stack_name = stage.stack_name(&args.stage);
+        let Some(stack) = crate::stack::describe(&cfn, &stack_name).await? else {
+            println!("{stack_name}: not deployed");
+            return Ok(Exit::Success);
+        };
+        let when = stack.last_updated_time().or(stack.creation_time()).map(|t| t.to_string()).unwrap_or_default();
+        println!("{stack_name}: {} (since {when})", crate::stack::status(&stack));
+        if let Some(reason) = stack.stack_status_reason() {
+            println!("  reason: {reason}");
+        }
+        let events = cfn.describe_stack_events().stack_name(&stack_name).send().await.aws("reading stack events")?;
+        for e in events.stack_events().iter().take(10) {
+            let at = e.timestamp().map(|t| t.to_string()).unwrap_or_default();
+            println!("  {at}  {}", crate::stack::event_line(e));
+        }
+        Ok(Exit::Success)
+    })
+}
