@@ -81,6 +81,7 @@ pub fn diff(args: &DiffArgs) -> Result<Exit> {
 fn finish(target: &StageArgs, mode: &Mode, json: bool) -> Result<Exit> {
     let started = Instant::now();
     let mut report = Report { stage: target.stage.clone(), ..Report::default() };
+    let verb = if mode.execute { "deploy" } else { "diff" };
     let exit = match crate::aws::block_on(deploy(target, mode, &mut report)) {
         Ok(exit) => exit,
         Err(e) => {
@@ -95,7 +96,7 @@ fn finish(target: &StageArgs, mode: &Mode, json: bool) -> Result<Exit> {
     };
     report.exit_code = exit as u8;
     report.timings.insert("total", started.elapsed().as_secs_f64());
-    eprint!("{}", summary(&report));
+    eprint!("{}", summary(verb, &report));
     if json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     }
@@ -112,6 +113,12 @@ async fn deploy(target: &StageArgs, mode: &Mode, report: &mut Report) -> Result<
     report.region = aws.region();
     report.endpoint = aws.endpoint.clone();
     let poll = crate::stack::poll_interval(&aws);
+    let template = rendered.file("template.yaml").context("render wrote no template.yaml")?;
+    if template.len() <= artifacts::TEMPLATE_BODY_LIMIT {
+        let phase = Instant::now();
+        changeset::validate(&aws.cloudformation(), &Template::Body(template.to_string())).await?;
+        report.timings.insert("validate", phase.elapsed().as_secs_f64());
+    }
 
     let packaged = timed(report, "package", crate::package::package).map_err(|e| {
         if e.is::<crate::package::Incompatible>() { Stop::new(Exit::Incompatible, format!("{e:#}")).into() } else { e }
@@ -145,7 +152,6 @@ async fn deploy(target: &StageArgs, mode: &Mode, report: &mut Report) -> Result<
         };
         parameters.push(("CertificateArn".into(), arn));
     }
-    let template = rendered.file("template.yaml").context("render wrote no template.yaml")?;
     parameters.extend(deploy_time_parameters(template, &bucket, &report.artifacts)?);
     let body = if template.len() > artifacts::TEMPLATE_BODY_LIMIT {
         Template::Url(artifacts::upload_template(&s3, &bucket, &aws.region(), &rendered.stack_name, template).await?)
@@ -370,9 +376,10 @@ fn timed<T>(report: &mut Report, phase: &'static str, f: impl FnOnce() -> Result
 }
 
 /// The human report on stderr.
-fn summary(r: &Report) -> String {
-    let mut out = format!("deploy: {} {} → {} (exit {})\n", r.stack, r.status.as_deref().unwrap_or("-"), r.outcome, r.exit_code);
-    const PHASES: [&str; 8] = ["render", "package", "artifacts", "changeset", "execute", "site", "invalidate", "total"];
+fn summary(verb: &str, r: &Report) -> String {
+    let mut out = format!("{verb}: {} {} → {} (exit {})\n", r.stack, r.status.as_deref().unwrap_or("-"), r.outcome, r.exit_code);
+    const PHASES: [&str; 9] =
+        ["render", "validate", "package", "artifacts", "changeset", "execute", "site", "invalidate", "total"];
     let timings: Vec<String> = PHASES.iter().filter_map(|p| r.timings.get(p).map(|v| format!("{p} {v:.1} s"))).collect();
     out += &format!("  timings: {}\n", timings.join(", "));
     for (k, v) in &r.outputs {

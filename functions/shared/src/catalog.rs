@@ -116,3 +116,50 @@ pub fn sort(rows: &mut [CatalogRow], order: Order) {
         Order::Recent => rows.sort_by(|a, b| (&b.uploaded_at, &b.id).cmp(&(&a.uploaded_at, &a.id))),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(id: &str, size: u64, at: &str) -> CatalogRow {
+        CatalogRow {
+            id: id.into(),
+            upload_date: "2026-11-23".into(),
+            upload_time: "10:00:00".into(),
+            uploaded_at: at.into(),
+            file_name: format!("{id}.jpg"),
+            source_key: format!("images/{id}/{id}.jpg"),
+            original_size: size * 10,
+            original_width: 4000,
+            original_height: 3000,
+            original_format: "jpeg".into(),
+            thumbnail_key: format!("thumbnails/{id}.jpg"),
+            thumbnail_size: size,
+            thumbnail_width: 256,
+            thumbnail_height: 192,
+            thumbnail_format: "jpeg".into(),
+        }
+    }
+
+    #[test]
+    fn an_item_reads_back_as_its_row() {
+        let original = row("a1", 1234, "2026-11-23T10:00:00Z");
+        let item = to_item(&original);
+        assert_eq!(item.get("pk").and_then(|v| v.as_s().ok()).map(String::as_str), Some("IMG#a1"));
+        assert_eq!(item.get("thumbnail_size"), Some(&AttributeValue::N("1234".into())));
+        assert_eq!(from_item(&item).unwrap(), original);
+        let mut broken = item.clone();
+        broken.remove("file_name");
+        let e = from_item(&broken).unwrap_err().to_string();
+        assert!(e.contains("IMG#a1") && e.contains("file_name"), "{e}");
+    }
+
+    #[test]
+    fn order_is_total() {
+        let mut rows = vec![row("b", 5, "2026-01-02"), row("a", 5, "2026-01-02"), row("c", 1, "2026-01-01")];
+        sort(&mut rows, Order::Smallest);
+        assert_eq!(rows.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(), ["c", "a", "b"]);
+        sort(&mut rows, Order::Recent);
+        assert_eq!(rows.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(), ["b", "a", "c"]);
+    }
+}

@@ -64,7 +64,6 @@ pub struct ChangeSet {
 /// change set is deleted again).
 pub async fn create(cfn: &Client, spec: &StackSpec, poll: Duration) -> Result<Option<ChangeSet>> {
     let kind = kind_for(cfn, &spec.name).await?;
-    validate(cfn, &spec.template).await?;
     let name = format!("xtask-{}", std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_millis());
     let parameters =
         spec.parameters.iter().map(|(k, v)| Parameter::builder().parameter_key(k).parameter_value(v).build()).collect();
@@ -152,8 +151,9 @@ async fn kind_for(cfn: &Client, name: &str) -> Result<ChangeSetType> {
     }
 }
 
-/// CloudFormation's own syntax and reference check, before anything is created.
-async fn validate(cfn: &Client, template: &Template) -> Result<()> {
+/// CloudFormation's own syntax and reference check: seconds, where a refusal after packaging
+/// could come minutes later.
+pub async fn validate(cfn: &Client, template: &Template) -> Result<()> {
     let request = match template {
         Template::Body(body) => cfn.validate_template().template_body(body),
         Template::Url(url) => cfn.validate_template().template_url(url),

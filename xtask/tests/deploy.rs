@@ -1,0 +1,248 @@
+//! `cargo xtask deploy | diff | catalog | outputs | status | teardown` as CI runs them (the real
+//! binary, `CI=true`, stdin closed, `--json`), against moto started by the harness.
+//!
+//! moto's CloudFormation ignores some resources (DESIGN.md): the `local` stage leaves the
+//! functions and CloudFront out (`OnAws=false`), and bucket versioning is switched on here by
+//! direct API so teardown meets versioned buckets as it would on AWS.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use serde_json::Value;
+
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+impl Run {
+    fn json(&self) -> Value {
+        serde_json::from_str(&self.stdout)
+            .unwrap_or_else(|e| panic!("stdout is not JSON ({e}):\n{}\n{}", self.stdout, self.stderr))
+    }
+}
+
+fn xtask(endpoint: &str, args: &[&str]) -> Run {
+    let out = Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .args(args)
+        .env("THUMBSTACK_ENDPOINT", endpoint)
+        .env("CI", "true")
+        .stdin(Stdio::null())
+        .output()
+        .expect("running xtask");
+    let run = Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    };
+    assert!(!run.stderr.contains('\x1b') && !run.stdout.contains('\x1b'), "escape codes in CI output:\n{}", run.stderr);
+    run
+}
+
+/// A copy of `infra/` to edit: a changed stage, a broken template.
+fn infra_copy(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("thumbstack-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    copy_dir(&testkit::repo_root().join("infra"), &dir);
+    dir
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let target = to.join(entry.file_name());
+        if entry.file_type().unwrap().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).unwrap();
+        }
+    }
+}
+
+fn edit(path: &Path, from: &str, to: &str) {
+    let text = std::fs::read_to_string(path).unwrap();
+    assert!(text.contains(from), "{} has no {from:?}", path.display());
+    std::fs::write(path, text.replacen(from, to, 1)).unwrap();
+}
+
+const UPLOADS: &str = "thumbstack-local-uploads-123456789012";
+const ARTIFACTS: &str = "thumbstack-artifacts-123456789012-us-east-1";
+const TABLE: &str = "thumbstack-local-catalog";
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_stage_deploys_updates_answers_and_tears_down() {
+    let moto = testkit::Moto::start();
+    let sdk = moto.sdk_config().await;
+    let s3 = shared::aws::s3_client(&sdk);
+    let endpoint = moto.endpoint.as_str();
+
+    // From nothing.
+    let first = xtask(endpoint, &["deploy", "local", "--yes", "--json"]);
+    assert_eq!(first.code, 0, "{}", first.stderr);
+    let report = first.json();
+    assert_eq!((report["outcome"].as_str(), report["change_set_type"].as_str()), (Some("deployed"), Some("CREATE")));
+    assert_eq!(report["status"], "CREATE_COMPLETE");
+    assert!(report["artifacts"].as_array().unwrap().iter().all(|a| a["uploaded"] == true), "{report:#}");
+    assert!(first.stderr.contains("Add     CatalogTable"), "no diff table:\n{}", first.stderr);
+    for bucket in [UPLOADS, "thumbstack-local-assets-123456789012", "thumbstack-local-logs-123456789012", ARTIFACTS] {
+        s3.head_bucket().bucket(bucket).send().await.unwrap_or_else(|e| panic!("{bucket}: {e:?}"));
+    }
+    aws_sdk_dynamodb::Client::new(&sdk).describe_table().table_name(TABLE).send().await.unwrap();
+    let queues = aws_sdk_sqs::Client::new(&sdk).list_queues().send().await.unwrap();
+    assert_eq!(queues.queue_urls().len(), 4, "{:?}", queues.queue_urls());
+    let topics = aws_sdk_sns::Client::new(&sdk).list_topics().send().await.unwrap();
+    assert!(topics.topics().iter().any(|t| t.topic_arn().unwrap().ends_with(":thumbstack-local-alarms")));
+    let outputs = &report["outputs"];
+    assert_eq!(outputs["CatalogTableName"], TABLE);
+    assert_eq!(outputs["UploadsBucketName"], UPLOADS);
+    assert!(outputs.get("ThumbnailFunctionName").is_none(), "the emulator stage has no Lambda functions: {outputs}");
+
+    // Unchanged: no change set kept, no zip uploaded again.
+    let again = xtask(endpoint, &["deploy", "local", "--yes", "--json"]);
+    assert_eq!(again.code, 0, "{}", again.stderr);
+    let report = again.json();
+    assert_eq!(report["outcome"], "no_changes");
+    assert!(again.stderr.contains("no changes"), "{}", again.stderr);
+    assert!(report["artifacts"].as_array().unwrap().iter().all(|a| a["uploaded"] == false), "{report:#}");
+    let versions = s3.list_object_versions().bucket(ARTIFACTS).send().await.unwrap();
+    let zips: Vec<_> = versions.versions().iter().filter_map(|v| v.key()).collect();
+    assert_eq!(zips.len(), report["artifacts"].as_array().unwrap().len(), "uploaded twice: {zips:?}");
+
+    // A changed setting: a second alarm e-mail. diff shows it and changes nothing; deploy adds it.
+    let infra = infra_copy("update");
+    let stage = infra.join("stages/local.yaml");
+    edit(&stage, "    - alarms@localhost.invalid\n", "    - alarms@localhost.invalid\n    - oncall@localhost.invalid\n");
+    let infra_arg = infra.to_str().unwrap();
+    let diff = xtask(endpoint, &["diff", "local", "--infra", infra_arg, "--json"]);
+    assert_eq!(diff.code, 0, "{}", diff.stderr);
+    let planned = diff.json();
+    assert_eq!(planned["outcome"], "planned");
+    let adds: Vec<_> =
+        planned["changes"].as_array().unwrap().iter().map(|c| (c["action"].as_str(), c["logical_id"].as_str())).collect();
+    assert_eq!(adds, [(Some("Add"), Some("AlarmEmail2"))]);
+    let update = xtask(endpoint, &["deploy", "local", "--infra", infra_arg, "--json"]);
+    assert_eq!(update.code, 0, "{}", update.stderr);
+    assert_eq!(
+        (update.json()["change_set_type"].as_str(), update.json()["status"].as_str()),
+        (Some("UPDATE"), Some("UPDATE_COMPLETE"))
+    );
+
+    // Removing it is destructive: CI without --yes refuses (usage error) and changes nothing.
+    let refused = xtask(endpoint, &["deploy", "local", "--json"]);
+    assert_eq!(refused.code, 2, "{}", refused.stderr);
+    assert_eq!(refused.json()["outcome"], "needs_confirmation");
+    assert!(refused.stderr.contains("Remove  AlarmEmail2") && refused.stderr.contains("--yes"), "{}", refused.stderr);
+    let status = xtask(endpoint, &["status", "local"]);
+    assert!(status.stdout.starts_with("thumbstack-local: UPDATE_COMPLETE"), "{}", status.stdout);
+    let accepted = xtask(endpoint, &["deploy", "local", "--yes", "--json"]);
+    assert_eq!((accepted.code, accepted.json()["outcome"].as_str()), (0, Some("deployed")), "{}", accepted.stderr);
+
+    // The catalog, seeded with rows of known sizes, answered in order.
+    let dynamodb = aws_sdk_dynamodb::Client::new(&sdk);
+    let sizes = [9_000u64, 1_500, 30_000, 700, 2_200, 18_000, 950, 4_100, 12_000, 640, 3_300, 8_800];
+    for (i, size) in sizes.iter().enumerate() {
+        let row = row(i, *size);
+        dynamodb.put_item().table_name(TABLE).set_item(Some(shared::catalog::to_item(&row))).send().await.unwrap();
+    }
+    let smallest = xtask(endpoint, &["catalog", "local", "smallest", "-n", "5", "--json"]);
+    assert_eq!(smallest.code, 0, "{}", smallest.stderr);
+    let got: Vec<u64> = smallest.json().as_array().unwrap().iter().map(|r| r["thumbnail_size"].as_u64().unwrap()).collect();
+    assert_eq!(got, [640, 700, 950, 1_500, 2_200]);
+    let recent = xtask(endpoint, &["catalog", "local", "recent", "-n", "2", "--json"]);
+    let names: Vec<_> = recent.json().as_array().unwrap().iter().map(|r| r["file_name"].as_str().unwrap().to_string()).collect();
+    assert_eq!(names, ["photo-11.jpg", "photo-10.jpg"]);
+    let table = xtask(endpoint, &["catalog", "local", "smallest", "-n", "2"]);
+    expect_test::expect![[r#"
+        UPLOAD DATE  TIME      FILE NAME    ORIGINAL BYTES  THUMBNAIL BYTES
+        2026-11-10   10:00:09  photo-9.jpg  64000           640
+        2026-11-04   10:00:03  photo-3.jpg  70000           700
+    "#]]
+    .assert_eq(&table.stdout);
+    let outputs = xtask(endpoint, &["outputs", "local", "--json"]).json();
+    assert_eq!(outputs["AssetsBucketName"], "thumbstack-local-assets-123456789012");
+    let no_cdn = xtask(endpoint, &["invalidate", "local"]);
+    assert!(no_cdn.code == 1 && no_cdn.stderr.contains("no CloudFront distribution"), "{}", no_cdn.stderr);
+
+    // Teardown meets versioned, non-empty buckets and leaves nothing.
+    s3.put_bucket_versioning()
+        .bucket(UPLOADS)
+        .versioning_configuration(
+            aws_sdk_s3::types::VersioningConfiguration::builder()
+                .status(aws_sdk_s3::types::BucketVersioningStatus::Enabled)
+                .build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    for body in ["one", "two"] {
+        s3.put_object().bucket(UPLOADS).key("images/a/b.jpg").body(body.as_bytes().to_vec().into()).send().await.unwrap();
+    }
+    s3.delete_object().bucket(UPLOADS).key("images/a/b.jpg").send().await.unwrap();
+    s3.put_object()
+        .bucket("thumbstack-local-logs-123456789012")
+        .key("failures/x.json")
+        .body(b"{}".to_vec().into())
+        .send()
+        .await
+        .unwrap();
+    let refused = xtask(endpoint, &["teardown", "local"]);
+    assert_eq!(refused.code, 2, "teardown in CI without --yes must refuse: {}", refused.stderr);
+    let gone = xtask(endpoint, &["teardown", "local", "--yes", "--json"]);
+    assert_eq!(gone.code, 0, "{}", gone.stderr);
+    let report = gone.json();
+    assert_eq!(report["emptied"][UPLOADS], 3, "two versions and a delete marker: {report:#}");
+    assert_eq!(report["status"], "DELETE_COMPLETE");
+    let buckets = s3.list_buckets().send().await.unwrap();
+    let left: Vec<_> = buckets.buckets().iter().filter_map(|b| b.name()).collect();
+    assert_eq!(left, [ARTIFACTS], "only the shared artifacts bucket stays");
+    let status = xtask(endpoint, &["status", "local"]);
+    assert_eq!(status.stdout.trim(), "thumbstack-local: not deployed");
+    let twice = xtask(endpoint, &["teardown", "local", "--yes"]);
+    assert!(twice.code == 0 && twice.stderr.contains("nothing to do"), "{}", twice.stderr);
+    std::fs::remove_dir_all(infra).unwrap();
+}
+
+#[test]
+fn a_template_cloudformation_refuses_exits_6_and_says_why() {
+    let moto = testkit::Moto::start();
+    let infra = infra_copy("broken");
+    edit(&infra.join("template.yaml"), "Outputs:\n", "Outputs:\n  Broken:\n    Value: !Ref NoSuchResource\n");
+    let run = xtask(&moto.endpoint, &["deploy", "local", "--yes", "--json", "--infra", infra.to_str().unwrap()]);
+    assert_eq!(run.code, 6, "{}", run.stderr);
+    assert_eq!(run.json()["outcome"], "refused");
+    assert!(run.stderr.contains("refused the template") && run.stderr.contains("NoSuchResource"), "{}", run.stderr);
+    assert!(run.stderr.contains("next:"), "says what to do: {}", run.stderr);
+    assert!(!run.stderr.contains("package:"), "refused before the release build: {}", run.stderr);
+    std::fs::remove_dir_all(infra).unwrap();
+}
+
+#[test]
+fn bad_input_is_a_usage_error() {
+    let run = xtask("http://127.0.0.1:9", &["deploy", "nosuchstage"]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(run.stderr.contains("stages here: dev, local, prod"), "{}", run.stderr);
+    let run = xtask("http://127.0.0.1:9", &["invalidate", "local", "avatars/*"]);
+    assert_eq!(run.code, 2, "{}", run.stderr);
+}
+
+fn row(i: usize, thumbnail_size: u64) -> shared::record::CatalogRow {
+    shared::record::CatalogRow {
+        id: format!("{i:032x}"),
+        upload_date: format!("2026-11-{:02}", i + 1),
+        upload_time: format!("10:00:{i:02}"),
+        uploaded_at: format!("2026-11-{:02}T10:00:{i:02}Z", i + 1),
+        file_name: format!("photo-{i}.jpg"),
+        source_key: format!("images/{i:032x}/photo-{i}.jpg"),
+        original_size: thumbnail_size * 100,
+        original_width: 4000,
+        original_height: 3000,
+        original_format: "jpeg".into(),
+        thumbnail_key: format!("thumbnails/{i:032x}.jpg"),
+        thumbnail_size,
+        thumbnail_width: 256,
+        thumbnail_height: 192,
+        thumbnail_format: "jpeg".into(),
+    }
+}
