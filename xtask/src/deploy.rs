@@ -116,7 +116,12 @@ async fn deploy(target: &StageArgs, mode: &Mode, report: &mut Report) -> Result<
     let template = rendered.file("template.yaml").context("render wrote no template.yaml")?;
     if template.len() <= artifacts::TEMPLATE_BODY_LIMIT {
         let phase = Instant::now();
-        changeset::validate(&aws.cloudformation(), &Template::Body(template.to_string())).await?;
+        let marker = validated_marker(&aws, template);
+        if !marker.exists() {
+            changeset::validate(&aws.cloudformation(), &Template::Body(template.to_string())).await?;
+            // Best effort: without the marker the next run validates again.
+            let _ = std::fs::create_dir_all(marker.parent().unwrap_or(&marker)).and_then(|()| std::fs::write(&marker, ""));
+        }
         report.timings.insert("validate", phase.elapsed().as_secs_f64());
     }
 
@@ -333,6 +338,14 @@ async fn after_deploy(aws: &Aws, stack_name: &str, stack_changed: bool, mode: &M
         }
     }
     Ok(Exit::Success)
+}
+
+/// Remembers that this endpoint and region accepted this exact template, so an unchanged
+/// template is not sent to `ValidateTemplate` again (the change set still checks everything).
+fn validated_marker(aws: &Aws, template: &str) -> std::path::PathBuf {
+    use sha2::{Digest, Sha256};
+    let key = format!("{}\n{}\n{template}", aws.endpoint.as_deref().unwrap_or("aws"), aws.region());
+    crate::paths::target_dir().join("infra/validated").join(hex::encode(Sha256::digest(key.as_bytes())))
 }
 
 /// `ArtifactsBucket` and each function's `<Function>CodeKey`, for the parameters the template declares.
