@@ -246,3 +246,57 @@ fn row(i: usize, thumbnail_size: u64) -> shared::record::CatalogRow {
         thumbnail_format: "jpeg".into(),
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn teardown_refuses_while_object_lock_holds_objects() {
+    let moto = testkit::Moto::start();
+    let s3 = shared::aws::s3_client(&moto.sdk_config().await);
+    let deployed = xtask(&moto.endpoint, &["deploy", "local", "--yes"]);
+    assert_eq!(deployed.code, 0, "{}", deployed.stderr);
+    let logs = "thumbstack-local-logs-123456789012";
+    use aws_sdk_s3::types::{
+        BucketVersioningStatus, DefaultRetention, ObjectLockConfiguration, ObjectLockEnabled, ObjectLockRetentionMode,
+        ObjectLockRule, VersioningConfiguration,
+    };
+    let versioning = VersioningConfiguration::builder().status(BucketVersioningStatus::Enabled).build();
+    s3.put_bucket_versioning().bucket(logs).versioning_configuration(versioning).send().await.unwrap();
+    let retention = DefaultRetention::builder().mode(ObjectLockRetentionMode::Compliance).days(1).build();
+    let lock = ObjectLockConfiguration::builder()
+        .object_lock_enabled(ObjectLockEnabled::Enabled)
+        .rule(ObjectLockRule::builder().default_retention(retention).build())
+        .build();
+    s3.put_object_lock_configuration().bucket(logs).object_lock_configuration(lock).send().await.unwrap();
+    s3.put_object().bucket(logs).key("failures/held.json").body(b"{}".to_vec().into()).send().await.unwrap();
+
+    let run = xtask(&moto.endpoint, &["teardown", "local", "--yes"]);
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    assert!(run.stderr.contains("object lock holds 1 object version(s) in thumbstack-local-logs"), "{}", run.stderr);
+    assert!(run.stderr.contains("the stack was left in place"), "{}", run.stderr);
+    let status = xtask(&moto.endpoint, &["status", "local"]);
+    assert!(status.stdout.starts_with("thumbstack-local: CREATE_COMPLETE"), "{}", status.stdout);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn teardown_keeps_what_the_stage_retains_and_says_so() {
+    let moto = testkit::Moto::start();
+    let s3 = shared::aws::s3_client(&moto.sdk_config().await);
+    let infra = infra_copy("retain");
+    edit(&infra.join("stages/local.yaml"), "on_delete: delete", "on_delete: retain");
+    let infra_arg = infra.to_str().unwrap();
+    let deployed = xtask(&moto.endpoint, &["deploy", "local", "--yes", "--infra", infra_arg]);
+    assert_eq!(deployed.code, 0, "{}", deployed.stderr);
+    s3.put_object().bucket(UPLOADS).key("images/a/keep.jpg").body(b"photo".to_vec().into()).send().await.unwrap();
+
+    let run = xtask(&moto.endpoint, &["teardown", "local", "--yes", "--json", "--infra", infra_arg]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let report = run.json();
+    let retained: Vec<&str> = report["retained"].as_array().unwrap().iter().filter_map(|r| r[0].as_str()).collect();
+    for id in ["UploadsBucket", "AssetsBucket", "LogBucket", "CatalogTable", "DataKey"] {
+        assert!(retained.contains(&id), "{id} not reported as retained: {retained:?}");
+    }
+    assert!(report["emptied"].as_object().unwrap().is_empty(), "a retained bucket was emptied: {report:#}");
+    assert!(run.stderr.contains("retained by policy: UploadsBucket (AWS::S3::Bucket)"), "{}", run.stderr);
+    let kept = s3.get_object().bucket(UPLOADS).key("images/a/keep.jpg").send().await.unwrap();
+    assert_eq!(kept.body.collect().await.unwrap().into_bytes().as_ref(), b"photo");
+    std::fs::remove_dir_all(infra).unwrap();
+}
