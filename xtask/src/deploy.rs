@@ -6,54 +6,22 @@
 mod artifacts;
 mod changeset;
 mod execute;
+mod report;
 
-use std::collections::BTreeMap;
 use std::time::Instant;
 
 use anyhow::{Context, Result};
-use serde::Serialize;
 use serde_norway::Value;
 
 use crate::aws::Aws;
 use crate::flags::{DeployArgs, DiffArgs, Exit, StageArgs, Stop, exit_of};
-use crate::invalidate::{AVATARS, Invalidation};
+use crate::invalidate::AVATARS;
 use crate::site::Synced;
 use crate::stack::Settled;
 use crate::stage::Stage;
-use changeset::{Change, StackSpec, Template};
-
-#[derive(Debug, Default, Serialize)]
-pub struct Report {
-    pub stage: String,
-    pub stack: String,
-    pub region: String,
-    pub endpoint: Option<String>,
-    pub outcome: &'static str,
-    /// The stack's status at the end, as CloudFormation reports it.
-    pub status: Option<String>,
-    pub exit_code: u8,
-    /// `CREATE` for a new stack, `UPDATE` otherwise; `null` when nothing changed.
-    pub change_set_type: Option<String>,
-    pub changes: Vec<Change>,
-    /// The us-east-1 certificate stack of a stage with a domain and no given certificate.
-    pub certificate_stack: Option<String>,
-    pub artifacts_bucket: Option<String>,
-    pub artifacts: Vec<artifacts::Uploaded>,
-    pub outputs: BTreeMap<String, String>,
-    pub site: Option<Synced>,
-    pub invalidation: Option<Invalidation>,
-    /// The first resources that failed and why.
-    pub failures: Vec<Failure>,
-    /// Seconds per phase.
-    pub timings: BTreeMap<&'static str, f64>,
-    pub error: Option<String>,
-}
-
-#[derive(Debug, Serialize)]
-pub struct Failure {
-    pub resource: String,
-    pub reason: String,
-}
+use changeset::{StackSpec, Template};
+pub use report::{Failure, Report};
+use report::{failed_message, summary};
 
 /// Options that decide how far a run goes.
 struct Mode {
@@ -196,7 +164,7 @@ async fn deploy(target: &StageArgs, mode: &Mode, report: &mut Report) -> Result<
             let done = execute::execute(&cfn, &set, poll).await?;
             report.timings.insert("execute", phase.elapsed().as_secs_f64());
             report.status = Some(crate::stack::status(&done.stack).to_string());
-            report.failures = done.failures.iter().map(|(r, why)| Failure { resource: r.clone(), reason: why.clone() }).collect();
+            report.failures = report::failures(&done.failures);
             match done.settled {
                 Settled::Done | Settled::Running => {}
                 Settled::RolledBack => {
@@ -233,8 +201,7 @@ async fn apply_dependency(aws: &Aws, spec: &StackSpec, mode: &Mode, report: &mut
             }
             let done = execute::execute(&cfn, &set, poll).await?;
             if done.settled != Settled::Done {
-                report.failures =
-                    done.failures.iter().map(|(r, why)| Failure { resource: r.clone(), reason: why.clone() }).collect();
+                report.failures = report::failures(&done.failures);
                 let exit = if done.settled == Settled::RolledBack { Exit::RolledBack } else { Exit::DeployFailed };
                 return Err(Stop::new(exit, failed_message(&spec.name, report, exit == Exit::RolledBack)).into());
             }
@@ -367,40 +334,10 @@ fn deploy_time_parameters(template: &str, bucket: &str, uploaded: &[artifacts::U
     Ok(out)
 }
 
-fn failed_message(stack: &str, report: &Report, rolled_back: bool) -> String {
-    let mut msg = format!("deploying {stack} failed; the stack is {}", report.status.as_deref().unwrap_or("in an unknown state"));
-    for f in &report.failures {
-        msg += &format!("\n  {}: {}", f.resource, f.reason);
-    }
-    msg += if rolled_back {
-        "\n  CloudFormation rolled back: the stack is as it was before. next: fix the cause above and deploy again"
-    } else {
-        "\n  no rollback happened: the stack needs attention. next: `cargo xtask status <stage>`, fix the cause, then deploy again \
-         (or `cargo xtask teardown <stage>` for a stage that never worked)"
-    };
-    msg
-}
-
 fn timed<T>(report: &mut Report, phase: &'static str, f: impl FnOnce() -> Result<T>) -> Result<T> {
     let started = Instant::now();
     let out = f();
     report.timings.insert(phase, started.elapsed().as_secs_f64());
-    out
-}
-
-/// The human report on stderr.
-fn summary(verb: &str, r: &Report) -> String {
-    let mut out = format!("{verb}: {} {} → {} (exit {})\n", r.stack, r.status.as_deref().unwrap_or("-"), r.outcome, r.exit_code);
-    const PHASES: [&str; 9] =
-        ["render", "validate", "package", "artifacts", "changeset", "execute", "site", "invalidate", "total"];
-    let timings: Vec<String> = PHASES.iter().filter_map(|p| r.timings.get(p).map(|v| format!("{p} {v:.1} s"))).collect();
-    out += &format!("  timings: {}\n", timings.join(", "));
-    for (k, v) in &r.outputs {
-        out += &format!("  {k} = {v}\n");
-    }
-    if let Some(inv) = &r.invalidation {
-        out += &format!("  invalidation {} {} ({})\n", inv.id, inv.status, inv.paths.join(" "));
-    }
     out
 }
 
