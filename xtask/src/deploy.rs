@@ -20,7 +20,7 @@ use crate::site::Synced;
 use crate::stack::Settled;
 use crate::stage::Stage;
 use changeset::{StackSpec, Template};
-pub use report::{Failure, Report};
+use report::Report;
 use report::{failed_message, summary};
 
 /// Options that decide how far a run goes.
