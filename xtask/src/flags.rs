@@ -121,6 +121,12 @@ pub struct CatalogArgs {
     pub json: bool,
 }
 
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ImageKind {
+    Thumbnail,
+    Avatar,
+}
+
 #[derive(clap::ValueEnum, Clone, Copy, Debug)]
 pub enum CatalogOrder {
     Smallest,
@@ -163,9 +169,12 @@ pub struct ThumbnailArgs {
     /// Folder for the thumbnails (created if missing).
     #[arg(long, default_value = "thumbnails")]
     pub out: PathBuf,
-    /// Longest edge of a thumbnail, in pixels.
-    #[arg(long, default_value_t = 256, value_parser = clap::value_parser!(u32).range(1..=8192))]
-    pub max_edge: u32,
+    /// `thumbnail`: fit inside a square (PNG kept for transparency); `avatar`: fill a square, cropping the centre, JPEG.
+    #[arg(long, value_enum, default_value = "thumbnail")]
+    pub kind: ImageKind,
+    /// Edge of the square, in pixels [default: 256 for thumbnails, 512 for avatars].
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=8192))]
+    pub max_edge: Option<u32>,
     /// JPEG quality (1-100).
     #[arg(long, default_value_t = 80, value_parser = clap::value_parser!(u8).range(1..=100))]
     pub quality: u8,

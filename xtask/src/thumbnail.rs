@@ -8,16 +8,23 @@ use anyhow::{Context, Result};
 use imaging::{Fit, Limits, Rendition, Spec};
 use serde_json::json;
 
-use crate::flags::{Exit, ThumbnailArgs};
+use crate::flags::{Exit, ImageKind, ThumbnailArgs};
 
 pub fn run(args: &ThumbnailArgs) -> Result<Exit> {
     fs::create_dir_all(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
-    let spec = Spec { fit: Fit::Inside { max_edge: args.max_edge }, jpeg_quality: args.quality, ..Spec::default() };
+    let (fit, keep_alpha) = match args.kind {
+        ImageKind::Thumbnail => (Fit::Inside { max_edge: args.max_edge.unwrap_or(256) }, true),
+        ImageKind::Avatar => {
+            let edge = args.max_edge.unwrap_or(512);
+            (Fit::Cover { width: edge, height: edge }, false)
+        }
+    };
+    let spec = Spec { fit, jpeg_quality: args.quality, keep_alpha };
     let limits = Limits::default();
     let mut exit = Exit::Success;
     for file in &args.files {
         let started = Instant::now();
-        let outcome = process(file, &args.out, &spec, &limits)?;
+        let outcome = process(file, &args.out, args.kind, &spec, &limits)?;
         let ms = started.elapsed().as_secs_f64() * 1000.0;
         let name = file.display();
         match outcome {
@@ -61,7 +68,7 @@ pub fn run(args: &ThumbnailArgs) -> Result<Exit> {
 type Outcome = std::result::Result<(Rendition, std::path::PathBuf), imaging::Rejection>;
 
 /// Outer `Err` is our failure (unreadable file, unwritable output); inner `Err` is bad input.
-fn process(file: &Path, out_dir: &Path, spec: &Spec, limits: &Limits) -> Result<Outcome> {
+fn process(file: &Path, out_dir: &Path, kind: ImageKind, spec: &Spec, limits: &Limits) -> Result<Outcome> {
     // Like the Lambda, refuse by size before reading the bytes.
     let size = fs::metadata(file).with_context(|| format!("reading {}", file.display()))?.len();
     if let Err(rejection) = limits.check_bytes(size) {
@@ -73,7 +80,8 @@ fn process(file: &Path, out_dir: &Path, spec: &Spec, limits: &Limits) -> Result<
         Err(rejection) => return Ok(Err(rejection)),
     };
     let stem = file.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "image".into());
-    let out = out_dir.join(format!("{stem}.thumb.{}", rendition.format.extension()));
+    let suffix = if kind == ImageKind::Avatar { "avatar" } else { "thumb" };
+    let out = out_dir.join(format!("{stem}.{suffix}.{}", rendition.format.extension()));
     fs::write(&out, &rendition.data).with_context(|| format!("writing {}", out.display()))?;
     Ok(Ok((rendition, out)))
 }

@@ -175,12 +175,31 @@ fn alpha_is_kept_as_png_or_flattened_onto_white() {
     assert!(px[..3].iter().all(|&c| c > 245), "corner must be white, got {:?}", &px[..3]);
 }
 
-#[test]
-fn cover_fills_the_square() {
+fn avatar(rel: &str) -> Result<Rendition, Rejection> {
     let spec = Spec { fit: Fit::Cover { width: 512, height: 512 }, keep_alpha: false, ..Spec::default() };
-    for file in ["photos/l5_kleiber_6028x3391.jpg", "photos/m4_friends_2056x3088.jpg", "variants/orient_6.jpg"] {
-        let r = render(&read(file), &spec, &Limits::default()).unwrap();
-        assert_eq!((r.width, r.height, r.format), (512, 512, OutputFormat::Jpeg), "{file}");
+    render(&read(rel), &spec, &Limits::default())
+}
+
+/// The avatar function's output for every photo and variant the corpus expects to work.
+#[test]
+fn every_good_photo_becomes_a_512_square_avatar() {
+    let mut checked = 0;
+    for row in manifest("photos").into_iter().chain(manifest("variants")).filter(|r| r.ok) {
+        let r = avatar(&row.file).unwrap_or_else(|e| panic!("{}: {e}", row.file));
+        assert_eq!((r.width, r.height, r.format), (512, 512, OutputFormat::Jpeg), "{}", row.file);
+        // Decodes the JPEG and checks its header says 512×512 too.
+        assert_eq!(pixels(&r).len(), 512 * 512 * 3, "{}", row.file);
+        checked += 1;
+    }
+    assert!(checked >= 20, "only {checked} photos checked");
+}
+
+#[test]
+fn avatars_of_every_orientation_come_out_upright() {
+    let reference = pixels(&avatar("variants/orient_1.jpg").unwrap());
+    for n in [2, 3, 4, 6, 8] {
+        let diff = mean_abs_diff(&pixels(&avatar(&format!("variants/orient_{n}.jpg")).unwrap()), &reference);
+        assert!(diff < 4.0, "orient_{n}: mean difference {diff:.2} from orient_1");
     }
 }
 
