@@ -22,6 +22,47 @@ pub struct UploadKey {
     pub file_name: String,
 }
 
+impl crate::batch::Upload for UploadKey {
+    fn id(&self) -> &str {
+        &self.id
+    }
+    fn file_name(&self) -> Option<&str> {
+        Some(&self.file_name)
+    }
+}
+
+/// `avatars/<user-id>/<upload-id>`: whose picture, and which upload of it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AvatarKey {
+    pub user: String,
+    pub upload_id: String,
+}
+
+impl crate::batch::Upload for AvatarKey {
+    fn id(&self) -> &str {
+        &self.upload_id
+    }
+    fn file_name(&self) -> Option<&str> {
+        None
+    }
+}
+
+/// Like [`parse_upload_key`], with both parts held to the id alphabet (they name outputs).
+pub fn parse_avatar_key(key: &str, prefix: &str) -> Option<Result<AvatarKey, Failure>> {
+    let rest = key.strip_prefix(prefix)?;
+    Some(parse_rest(key, rest).and_then(|u| {
+        if valid_id(&u.file_name) {
+            Ok(AvatarKey { user: u.id, upload_id: u.file_name })
+        } else {
+            Err(Failure::bad_input("bad_key", format!("object key {key:?} has an invalid upload id")))
+        }
+    }))
+}
+
+fn valid_id(id: &str) -> bool {
+    !id.is_empty() && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
 /// Splits a decoded key under `prefix` into upload id and file name. `None` when the key is
 /// outside the prefix: the caller refuses it, so an output can never re-enter as an input.
 pub fn parse_upload_key(key: &str, prefix: &str) -> Option<Result<UploadKey, Failure>> {
@@ -35,8 +76,7 @@ fn parse_rest(key: &str, rest: &str) -> Result<UploadKey, Failure> {
         return Err(bad("is too long"));
     }
     let (id, file_name) = rest.split_once('/').ok_or_else(|| bad("has no upload id folder"))?;
-    let id_ok = !id.is_empty() && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
-    if !id_ok {
+    if !valid_id(id) {
         return Err(bad("has an invalid upload id"));
     }
     if file_name.is_empty() || file_name.contains('/') {
@@ -48,6 +88,16 @@ fn parse_rest(key: &str, rest: &str) -> Result<UploadKey, Failure> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn avatar_keys_name_a_user_and_an_upload() {
+        let k = parse_avatar_key("avatars/u-1/01J9ABC", "avatars/").unwrap().unwrap();
+        assert_eq!(k, AvatarKey { user: "u-1".into(), upload_id: "01J9ABC".into() });
+        assert!(parse_avatar_key("images/u-1/x", "avatars/").is_none());
+        for bad in ["avatars/u-1/../x", "avatars/u 1/x", "avatars/u/x.jpg", "avatars/u/", "avatars/u"] {
+            assert!(parse_avatar_key(bad, "avatars/").unwrap().is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn decodes_form_encoded_keys() {

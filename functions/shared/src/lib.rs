@@ -3,7 +3,9 @@
 //! the record types written to S3/DynamoDB, and the AWS side of reporting a rejection.
 
 pub mod aws;
+pub mod batch;
 pub mod catalog;
+pub mod config;
 pub mod error;
 pub mod event;
 pub mod key;

@@ -2,16 +2,16 @@
 //! rejection) out, transient failures handed back to SQS for retry.
 
 use aws_config::SdkConfig;
-use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
+use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
 use aws_sdk_s3::primitives::ByteStream;
 use chrono::SecondsFormat;
 use shared::Failure;
-use shared::event::{Notification, ObjectCreated, parse_body};
+use shared::batch::{self, Process};
+use shared::config::Config;
+use shared::event::ObjectCreated;
 use shared::key::{UploadKey, parse_upload_key};
 use shared::record::{CatalogRow, upload_date_time};
 use shared::report::Reporter;
-
-use crate::config::Config;
 
 /// The thumbnail's URL never changes meaning (the upload id is unique), so caches may keep it.
 pub const THUMBNAIL_CACHE_CONTROL: &str = "public, max-age=31536000, immutable";
@@ -39,77 +39,40 @@ impl Handler {
 
     /// Every message ends processed, recorded as rejected, or listed for retry.
     pub async fn handle(&self, event: SqsEvent) -> SqsBatchResponse {
-        let mut response = SqsBatchResponse::default();
-        for message in &event.records {
-            if let Err(failure) = self.message(message).await {
-                let id = message.message_id.clone().unwrap_or_default();
-                tracing::error!(event = "retry", message_id = %id, error = %failure, "will be retried");
-                let mut item = BatchItemFailure::default();
-                item.item_identifier = id;
-                response.batch_item_failures.push(item);
-            }
-        }
-        response
+        batch::handle(self, &self.reporter, event).await
     }
 
-    async fn message(&self, message: &SqsMessage) -> Result<(), Failure> {
-        match parse_body(message.body.as_deref().unwrap_or_default()) {
-            Ok(Notification::Test) => Ok(()),
-            Ok(Notification::Objects(objects)) => {
-                for object in &objects {
-                    self.object(object).await?;
-                }
+    /// Conditional on the row not existing: a redelivered message finds its row and stops there.
+    async fn put_row(&self, row: &CatalogRow) -> Result<(), Failure> {
+        let result = self
+            .dynamodb
+            .put_item()
+            .table_name(&self.config.catalog_table)
+            .set_item(Some(shared::catalog::to_item(row)))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_conditional_check_failed_exception()) => {
+                tracing::info!(event = "duplicate", key = %row.source_key, "already in the catalog");
                 Ok(())
             }
-            // Not an S3 notification: there is no upload to attribute it to, so log and drop it.
-            Err(Failure::BadInput { code, reason }) => {
-                tracing::warn!(event = "message_refused", code, reason, "not an S3 notification");
-                Ok(())
-            }
-            Err(transient) => Err(transient),
+            Err(e) => Err(Failure::transient("writing the catalog row", e)),
         }
     }
+}
 
-    async fn object(&self, object: &ObjectCreated) -> Result<(), Failure> {
-        let Some(parsed) = parse_upload_key(&object.key, &self.config.input_prefix) else {
-            tracing::warn!(event = "key_refused", key = %object.key, prefix = %self.config.input_prefix, "outside the input prefix");
-            return Ok(());
-        };
-        let (upload, outcome) = match parsed {
-            Ok(upload) => {
-                let outcome = self.process(object, &upload).await;
-                (Some(upload), outcome)
-            }
-            Err(failure) => (None, Err(failure)),
-        };
-        match outcome {
-            Err(Failure::BadInput { code, reason }) => {
-                let (id, name) = (upload.as_ref().map(|u| u.id.as_str()), upload.as_ref().map(|u| u.file_name.as_str()));
-                self.reporter.reject(object, id, name, code, &reason).await
-            }
-            other => other,
-        }
+impl Process for Handler {
+    type Upload = UploadKey;
+
+    fn parse_key(&self, key: &str) -> Option<Result<UploadKey, Failure>> {
+        parse_upload_key(key, &self.config.input_prefix)
     }
 
     async fn process(&self, object: &ObjectCreated, upload: &UploadKey) -> Result<(), Failure> {
-        let limits = self.config.limits;
-        // The event's size is checked before a byte is downloaded.
-        if let Some(size) = object.size {
-            limits.check_bytes(size)?;
-        }
-        let got = match self.s3.get_object().bucket(&object.bucket).key(&object.key).send().await {
-            Ok(got) => got,
-            Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => {
-                return Err(Failure::bad_input("gone", "the upload was deleted before it could be processed"));
-            }
-            Err(e) => return Err(Failure::transient("downloading the upload", e)),
-        };
-        limits.check_bytes(got.content_length().and_then(|l| u64::try_from(l).ok()).unwrap_or(0).max(1))?;
-        let bytes = got.body.collect().await.map_err(|e| Failure::transient("reading the upload", e))?.into_bytes();
-        let spec = self.config.spec;
-        let rendition = tokio::task::spawn_blocking(move || imaging::render(&bytes, &spec, &limits))
-            .await
-            .map_err(|e| Failure::transient("imaging task", e))??;
+        let bytes = batch::download(&self.s3, object, &self.config.limits).await?;
+        let rendition = batch::render(bytes, self.config.spec, self.config.limits).await?;
 
         let thumbnail_key = format!("thumbnails/{}.{}", upload.id, rendition.format.extension());
         let thumbnail_size = rendition.data.len() as u64;
@@ -145,25 +108,5 @@ impl Handler {
         self.put_row(&row).await?;
         tracing::info!(event = "thumbnail_written", key = %object.key, thumbnail = %row.thumbnail_key, bytes = thumbnail_size);
         Ok(())
-    }
-
-    /// Conditional on the row not existing: a redelivered message finds its row and stops there.
-    async fn put_row(&self, row: &CatalogRow) -> Result<(), Failure> {
-        let result = self
-            .dynamodb
-            .put_item()
-            .table_name(&self.config.catalog_table)
-            .set_item(Some(shared::catalog::to_item(row)))
-            .condition_expression("attribute_not_exists(pk)")
-            .send()
-            .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(e) if e.as_service_error().is_some_and(|s| s.is_conditional_check_failed_exception()) => {
-                tracing::info!(event = "duplicate", key = %row.source_key, "already in the catalog");
-                Ok(())
-            }
-            Err(e) => Err(Failure::transient("writing the catalog row", e)),
-        }
     }
 }

@@ -1,5 +1,4 @@
 //! The thumbnail Lambda: `main` builds clients once; `handler` does the AWS I/O around
 //! the pure `imaging` core.
 
-pub mod config;
 pub mod handler;

@@ -1,8 +1,11 @@
+// The SDK futures nested in the batch loop exceed the default layout depth.
+#![recursion_limit = "256"]
+
 use std::sync::Arc;
 
 use aws_lambda_events::sqs::SqsEvent;
 use lambda_runtime::{Error, LambdaEvent, service_fn};
-use thumbnail::config::Config;
+use shared::config::{Config, Kind};
 use thumbnail::handler::Handler;
 
 #[tokio::main]
@@ -10,7 +13,7 @@ async fn main() -> Result<(), Error> {
     // One JSON object per line, fields at the top level, so the `image_rejected` metric filter
     // can match `{ $.event = "image_rejected" }`.
     tracing_subscriber::fmt().json().flatten_event(true).with_target(false).with_current_span(false).without_time().init();
-    let config = Config::from_env().unwrap_or_else(|e| {
+    let config = Config::from_env(Kind::Thumbnail).unwrap_or_else(|e| {
         eprintln!("thumbnail: configuration error: {e}");
         std::process::exit(1)
     });

@@ -16,8 +16,8 @@ use aws_sdk_s3::types::{
 };
 use aws_sdk_sqs::types::{Message, QueueAttributeName};
 use imaging::{Fit, Limits, Spec};
+use shared::config::Config;
 use testkit::{Moto, corpus_file};
-use thumbnail::config::Config;
 use thumbnail::handler::{Handler, THUMBNAIL_CACHE_CONTROL};
 
 const UPLOADS: &str = "uploads";
