@@ -1,8 +1,6 @@
 //! The thumbnail handler against moto: real S3 notifications through a real SQS queue, real
 //! objects, rows, records and SNS messages. Each test starts its own emulator.
 
-use std::time::{Duration, Instant};
-
 use aws_config::SdkConfig;
 use aws_lambda_events::sqs::SqsEvent;
 use aws_sdk_dynamodb::types::{
@@ -10,13 +8,10 @@ use aws_sdk_dynamodb::types::{
     ProjectionType, ScalarAttributeType,
 };
 use aws_sdk_s3::primitives::ByteStream;
-use aws_sdk_s3::types::{
-    Event, FilterRule, FilterRuleName, NotificationConfiguration, NotificationConfigurationFilter, QueueConfiguration,
-    S3KeyFilter,
-};
-use aws_sdk_sqs::types::{Message, QueueAttributeName};
+use aws_sdk_sqs::types::Message;
 use imaging::{Fit, Limits, Spec};
 use shared::config::Config;
+use testkit::queue::{create_queue, failed_ids, queue_arn, receive, sqs_event};
 use testkit::{Moto, corpus_file};
 use thumbnail::handler::{Handler, THUMBNAIL_CACHE_CONTROL};
 
@@ -77,26 +72,7 @@ async fn world() -> World {
     let topic_arn = sns.create_topic().name("alarms").send().await.unwrap().topic_arn.unwrap();
     // Read what the function publishes by subscribing a queue to the topic.
     sns.subscribe().topic_arn(&topic_arn).protocol("sqs").endpoint(queue_arn(&sqs, &inbox_url).await).send().await.unwrap();
-    let notify = QueueConfiguration::builder()
-        .queue_arn(queue_arn(&sqs, &queue_url).await)
-        .events(Event::from("s3:ObjectCreated:*"))
-        .filter(
-            NotificationConfigurationFilter::builder()
-                .key(
-                    S3KeyFilter::builder()
-                        .filter_rules(FilterRule::builder().name(FilterRuleName::Prefix).value("images/").build())
-                        .build(),
-                )
-                .build(),
-        )
-        .build()
-        .unwrap();
-    s3.put_bucket_notification_configuration()
-        .bucket(UPLOADS)
-        .notification_configuration(NotificationConfiguration::builder().queue_configurations(notify).build())
-        .send()
-        .await
-        .unwrap();
+    testkit::queue::notify(&s3, &sqs, UPLOADS, "images/", &queue_url).await;
     let config = Config {
         assets_bucket: ASSETS.into(),
         log_bucket: LOGS.into(),
@@ -108,40 +84,6 @@ async fn world() -> World {
     };
     let handler = Handler::new(config, &sdk);
     World { _moto: moto, s3, sqs, dynamodb, queue_url, inbox_url, handler }
-}
-
-async fn create_queue(sqs: &aws_sdk_sqs::Client, name: &str) -> String {
-    sqs.create_queue().queue_name(name).send().await.unwrap().queue_url.unwrap()
-}
-
-async fn queue_arn(sqs: &aws_sdk_sqs::Client, url: &str) -> String {
-    let attrs = sqs.get_queue_attributes().queue_url(url).attribute_names(QueueAttributeName::QueueArn).send().await.unwrap();
-    attrs.attributes.unwrap()[&QueueAttributeName::QueueArn].clone()
-}
-
-/// Receives until `want` messages other than S3's test event have arrived (test events are kept too).
-async fn receive(sqs: &aws_sdk_sqs::Client, url: &str, want: usize) -> Vec<Message> {
-    let deadline = Instant::now() + Duration::from_secs(20);
-    let mut got: Vec<Message> = Vec::new();
-    while got.iter().filter(|m| !m.body().unwrap_or_default().contains("s3:TestEvent")).count() < want {
-        assert!(Instant::now() < deadline, "only {} of {want} messages arrived", got.len());
-        let out = sqs.receive_message().queue_url(url).max_number_of_messages(10).wait_time_seconds(1).send().await.unwrap();
-        got.extend(out.messages.unwrap_or_default());
-    }
-    got
-}
-
-/// What Lambda's SQS poller would hand the function.
-fn sqs_event(messages: &[Message]) -> SqsEvent {
-    let records: Vec<_> = messages
-        .iter()
-        .map(|m| serde_json::json!({ "messageId": m.message_id(), "receiptHandle": m.receipt_handle(), "body": m.body(), "eventSource": "aws:sqs" }))
-        .collect();
-    serde_json::from_value(serde_json::json!({ "Records": records })).unwrap()
-}
-
-fn failed_ids(response: &aws_lambda_events::sqs::SqsBatchResponse) -> Vec<String> {
-    response.batch_item_failures.iter().map(|f| f.item_identifier.clone()).collect()
 }
 
 async fn put(w: &World, key: &str, body: Vec<u8>) {

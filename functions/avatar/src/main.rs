@@ -1,0 +1,26 @@
+// The SDK futures nested in the batch loop exceed the default layout depth.
+#![recursion_limit = "256"]
+
+use std::sync::Arc;
+
+use avatar::handler::Handler;
+use aws_lambda_events::sqs::SqsEvent;
+use lambda_runtime::{Error, LambdaEvent, service_fn};
+use shared::config::{Config, Kind};
+
+#[tokio::main]
+async fn main() -> Result<(), Error> {
+    // One JSON object per line with fields at the top level, for the `image_rejected` metric filter.
+    tracing_subscriber::fmt().json().flatten_event(true).with_target(false).with_current_span(false).without_time().init();
+    let config = Config::from_env(Kind::Avatar).unwrap_or_else(|e| {
+        eprintln!("avatar: configuration error: {e}");
+        std::process::exit(1)
+    });
+    let sdk = shared::aws::load_config().await;
+    let handler = Arc::new(Handler::new(config, &sdk));
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| {
+        let handler = Arc::clone(&handler);
+        async move { Ok::<_, Error>(handler.handle(event.payload).await) }
+    }))
+    .await
+}

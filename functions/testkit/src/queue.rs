@@ -1,0 +1,69 @@
+//! The S3 → SQS → function path as Lambda drives it: queues, bucket notifications, and the
+//! `SqsEvent` Lambda's poller would hand a function.
+
+use std::time::{Duration, Instant};
+
+use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
+use aws_sdk_s3::types::{
+    Event, FilterRule, FilterRuleName, NotificationConfiguration, NotificationConfigurationFilter, QueueConfiguration,
+    S3KeyFilter,
+};
+use aws_sdk_sqs::types::{Message, QueueAttributeName};
+
+/// Sends `s3:ObjectCreated:*` under `prefix` in `bucket` to the queue.
+pub async fn notify(s3: &aws_sdk_s3::Client, sqs: &aws_sdk_sqs::Client, bucket: &str, prefix: &str, queue_url: &str) {
+    let notify = QueueConfiguration::builder()
+        .queue_arn(queue_arn(sqs, queue_url).await)
+        .events(Event::from("s3:ObjectCreated:*"))
+        .filter(
+            NotificationConfigurationFilter::builder()
+                .key(
+                    S3KeyFilter::builder()
+                        .filter_rules(FilterRule::builder().name(FilterRuleName::Prefix).value(prefix).build())
+                        .build(),
+                )
+                .build(),
+        )
+        .build()
+        .unwrap();
+    s3.put_bucket_notification_configuration()
+        .bucket(bucket)
+        .notification_configuration(NotificationConfiguration::builder().queue_configurations(notify).build())
+        .send()
+        .await
+        .unwrap();
+}
+
+pub async fn create_queue(sqs: &aws_sdk_sqs::Client, name: &str) -> String {
+    sqs.create_queue().queue_name(name).send().await.unwrap().queue_url.unwrap()
+}
+
+pub async fn queue_arn(sqs: &aws_sdk_sqs::Client, url: &str) -> String {
+    let attrs = sqs.get_queue_attributes().queue_url(url).attribute_names(QueueAttributeName::QueueArn).send().await.unwrap();
+    attrs.attributes.unwrap()[&QueueAttributeName::QueueArn].clone()
+}
+
+/// Receives until `want` messages other than S3's test event have arrived (test events are kept too).
+pub async fn receive(sqs: &aws_sdk_sqs::Client, url: &str, want: usize) -> Vec<Message> {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let mut got: Vec<Message> = Vec::new();
+    while got.iter().filter(|m| !m.body().unwrap_or_default().contains("s3:TestEvent")).count() < want {
+        assert!(Instant::now() < deadline, "only {} of {want} messages arrived", got.len());
+        let out = sqs.receive_message().queue_url(url).max_number_of_messages(10).wait_time_seconds(1).send().await.unwrap();
+        got.extend(out.messages.unwrap_or_default());
+    }
+    got
+}
+
+/// What Lambda's SQS poller would hand the function.
+pub fn sqs_event(messages: &[Message]) -> SqsEvent {
+    let records: Vec<_> = messages
+        .iter()
+        .map(|m| serde_json::json!({ "messageId": m.message_id(), "receiptHandle": m.receipt_handle(), "body": m.body(), "eventSource": "aws:sqs" }))
+        .collect();
+    serde_json::from_value(serde_json::json!({ "Records": records })).unwrap()
+}
+
+pub fn failed_ids(response: &SqsBatchResponse) -> Vec<String> {
+    response.batch_item_failures.iter().map(|f| f.item_identifier.clone()).collect()
+}
