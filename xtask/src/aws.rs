@@ -40,6 +40,11 @@ impl Aws {
         Aws { config, endpoint: self.endpoint.clone() }
     }
 
+    /// How often to ask about long work: the emulator answers at once; AWS takes `on_aws`.
+    pub fn poll(&self, on_aws: std::time::Duration) -> std::time::Duration {
+        if self.endpoint.is_some() { std::time::Duration::from_millis(100) } else { on_aws }
+    }
+
     pub fn region(&self) -> String {
         self.config.region().map(ToString::to_string).unwrap_or_default()
     }
@@ -114,6 +119,36 @@ where
 /// The service's error code (`NoSuchBucket`, `ValidationError`, ...), when it sent one.
 pub fn code<E: aws_sdk_s3::error::ProvideErrorMetadata, R>(e: &SdkError<E, R>) -> Option<&str> {
     e.as_service_error().and_then(aws_sdk_s3::error::ProvideErrorMetadata::code)
+}
+
+/// `xtask-<unix millis>`: a change set name or caller reference no earlier run used.
+pub fn unique_name() -> String {
+    let millis = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis());
+    format!("xtask-{millis}")
+}
+
+/// HeadObject, with "no such key" as `None`.
+pub async fn head_object(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    key: &str,
+) -> Result<Option<aws_sdk_s3::operation::head_object::HeadObjectOutput>> {
+    match s3.head_object().bucket(bucket).key(key).send().await {
+        Ok(head) => Ok(Some(head)),
+        Err(e) if e.as_service_error().is_some_and(|s| s.is_not_found()) => Ok(None),
+        Err(e) => Err(e).aws(&format!("checking s3://{bucket}/{key}")),
+    }
+}
+
+/// One DeleteObjects request (at most 1,000 objects, quiet); returns the objects S3 refused.
+pub async fn delete_objects(
+    s3: &aws_sdk_s3::Client,
+    bucket: &str,
+    objects: Vec<aws_sdk_s3::types::ObjectIdentifier>,
+) -> Result<Vec<aws_sdk_s3::types::Error>> {
+    let delete = aws_sdk_s3::types::Delete::builder().set_objects(Some(objects)).quiet(true).build()?;
+    let out = s3.delete_objects().bucket(bucket).delete(delete).send().await.aws(&format!("deleting objects in {bucket}"))?;
+    Ok(out.errors().to_vec())
 }
 
 /// Runs a verb's async body on a small runtime of its own.

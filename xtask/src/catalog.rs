@@ -1,28 +1,23 @@
 //! `cargo xtask catalog <stage> smallest|recent [-n N]`: the catalog as a table (or JSON),
 //! answered by the same shared query the functions use.
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use shared::catalog::Order;
 use shared::record::CatalogRow;
 
 use crate::aws::Aws;
 use crate::flags::{CatalogArgs, CatalogOrder, Exit};
-use crate::stage::Stage;
 
 pub fn run(args: &CatalogArgs) -> Result<Exit> {
     let name = &args.target.stage;
-    let stage = Stage::load(&args.target.infra_dir(), name)?;
+    let stage = args.target.load()?;
     let order = match args.order {
         CatalogOrder::Smallest => Order::Smallest,
         CatalogOrder::Recent => Order::Recent,
     };
     let rows = crate::aws::block_on(async {
         let aws = Aws::connect(&stage).await?;
-        let stack_name = stage.stack_name(name);
-        let Some(stack) = crate::stack::describe(&aws.cloudformation(), &stack_name).await? else {
-            bail!("there is no stack {stack_name}; deploy it first (`cargo xtask deploy {name}`)");
-        };
-        let outputs = crate::stack::outputs(&aws, &stack).await?;
+        let outputs = crate::stack::deployed_outputs(&aws, &stage, name).await?;
         let table = outputs.get("CatalogTableName").context("the stack has no CatalogTableName output")?;
         shared::catalog::query(&aws.dynamodb(), table, order, usize::from(args.n)).await.context("querying the catalog")
     })?;

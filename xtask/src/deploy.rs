@@ -18,7 +18,6 @@ use crate::flags::{DeployArgs, DiffArgs, Exit, StageArgs, Stop, exit_of};
 use crate::invalidate::AVATARS;
 use crate::site::Synced;
 use crate::stack::Settled;
-use crate::stage::Stage;
 use changeset::{StackSpec, Template};
 use report::Report;
 use report::{failed_message, summary};
@@ -73,9 +72,8 @@ fn finish(target: &StageArgs, mode: &Mode, json: bool) -> Result<Exit> {
 
 async fn deploy(target: &StageArgs, mode: &Mode, report: &mut Report) -> Result<Exit> {
     let name = &target.stage;
-    let infra = target.infra_dir();
-    let stage = Stage::load(&infra, name)?;
-    let rendered = timed(report, "render", || crate::render::render(&infra, name, &stage))?;
+    let stage = target.load()?;
+    let rendered = timed(report, "render", || crate::render::render(&target.infra_dir(), name, &stage))?;
     let aws = Aws::connect(&stage).await?;
     report.stack = rendered.stack_name.clone();
     report.region = aws.region();
@@ -120,8 +118,18 @@ async fn deploy(target: &StageArgs, mode: &Mode, report: &mut Report) -> Result<
             tags: rendered.tags.clone().into_iter().collect(),
         };
         report.certificate_stack = Some(spec.name.clone());
-        let Some(arn) = apply_dependency(&us_east_1, &spec, mode, report).await? else {
-            return Ok(Exit::Success);
+        let cfn = us_east_1.cloudformation();
+        let phases = ("certificate_changeset", "certificate_execute");
+        apply(&cfn, &spec, mode, crate::stack::poll_interval(&us_east_1), phases, report).await?;
+        let arn = match crate::stack::describe(&cfn, &spec.name).await? {
+            Some(stack) => crate::stack::outputs(&us_east_1, &stack)
+                .await?
+                .get("CertificateArn")
+                .cloned()
+                .with_context(|| format!("{} has no CertificateArn output", spec.name))?,
+            // A diff of a stage whose certificate stack does not exist yet: the main stack's
+            // diff then shows the certificate as to-be-set.
+            None => String::new(),
         };
         parameters.push(("CertificateArn".into(), arn));
     }
@@ -139,43 +147,20 @@ async fn deploy(target: &StageArgs, mode: &Mode, report: &mut Report) -> Result<
     };
 
     let cfn = aws.cloudformation();
-    let phase = Instant::now();
-    let planned = changeset::create(&cfn, &spec, poll).await?;
-    report.timings.insert("changeset", phase.elapsed().as_secs_f64());
-    let stack_changed = match planned {
-        None => {
+    let stack_changed = match apply(&cfn, &spec, mode, poll, ("changeset", "execute"), report).await? {
+        Applied::Unchanged => {
             eprintln!("deploy: no changes: {} is already what the template and stage say", spec.name);
             report.outcome = "no_changes";
             false
         }
-        Some(set) => {
-            eprint!("{}", changeset::render(&spec.name, &set.changes));
-            report.changes = set.changes.clone();
-            report.change_set_type = Some(set.kind.as_str().to_string());
-            if !mode.execute {
-                changeset::delete(&cfn, &set.stack_id, &set.name).await?;
-                report.outcome = "planned";
-                return Ok(Exit::Success);
-            }
-            if let Some(exit) = confirm(&cfn, &set, mode, report).await? {
-                return Ok(exit);
-            }
-            let phase = Instant::now();
-            let done = execute::execute(&cfn, &set, poll).await?;
-            report.timings.insert("execute", phase.elapsed().as_secs_f64());
-            report.status = Some(crate::stack::status(&done.stack).to_string());
-            report.failures = report::failures(&done.failures);
-            match done.settled {
-                Settled::Done | Settled::Running => {}
-                Settled::RolledBack => {
-                    report.outcome = "rolled_back";
-                    return Err(Stop::new(Exit::RolledBack, failed_message(&spec.name, report, true)).into());
-                }
-                Settled::Failed => {
-                    report.outcome = "failed";
-                    return Err(Stop::new(Exit::DeployFailed, failed_message(&spec.name, report, false)).into());
-                }
-            }
+        Applied::Planned(plan) => {
+            plan.record(report);
+            report.outcome = "planned";
+            return Ok(Exit::Success);
+        }
+        Applied::Deployed(plan, status) => {
+            plan.record(report);
+            report.status = Some(status);
             report.outcome = "deployed";
             true
         }
@@ -186,55 +171,82 @@ async fn deploy(target: &StageArgs, mode: &Mode, report: &mut Report) -> Result<
     after_deploy(&aws, &spec.name, stack_changed, mode, report).await
 }
 
-/// The companion stack a stage depends on: deployed like the main one; returns its
-/// `CertificateArn`, or `None` when the run must stop here (declined, or a diff).
-async fn apply_dependency(aws: &Aws, spec: &StackSpec, mode: &Mode, report: &mut Report) -> Result<Option<String>> {
-    let cfn = aws.cloudformation();
-    let poll = crate::stack::poll_interval(aws);
-    if let Some(set) = changeset::create(&cfn, spec, poll).await? {
-        eprint!("{}", changeset::render(&spec.name, &set.changes));
-        if !mode.execute {
-            changeset::delete(&cfn, &set.stack_id, &set.name).await?;
-        } else {
-            if confirm(&cfn, &set, mode, report).await?.is_some() {
-                return Ok(None);
-            }
-            let done = execute::execute(&cfn, &set, poll).await?;
-            if done.settled != Settled::Done {
-                report.failures = report::failures(&done.failures);
-                let exit = if done.settled == Settled::RolledBack { Exit::RolledBack } else { Exit::DeployFailed };
-                return Err(Stop::new(exit, failed_message(&spec.name, report, exit == Exit::RolledBack)).into());
-            }
-        }
+/// A change set's type (`CREATE`/`UPDATE`) and changes.
+struct Plan(String, Vec<changeset::Change>);
+
+impl Plan {
+    fn record(self, report: &mut Report) {
+        report.change_set_type = Some(self.0);
+        report.changes = self.1;
     }
-    let Some(stack) = crate::stack::describe(&cfn, &spec.name).await? else {
-        // A diff of a stage whose certificate stack does not exist yet: the main stack's diff
-        // then shows the certificate as to-be-set.
-        return Ok(Some(String::new()));
-    };
-    let outputs = crate::stack::outputs(aws, &stack).await?;
-    outputs.get("CertificateArn").cloned().map(Some).with_context(|| format!("{} has no CertificateArn output", spec.name))
 }
 
-/// Asks before a destructive change set; `Some(exit)` when the run stops here.
+/// How one stack's change set ended, when the run goes on.
+enum Applied {
+    Unchanged,
+    /// A diff: the change set was shown and deleted.
+    Planned(Plan),
+    /// Executed; the stack's final status.
+    Deployed(Plan, String),
+}
+
+/// One stack through its change set: create, show, then delete it (diff) or confirm and
+/// execute it. A decline or a failed execution ends the run as a [`Stop`]; `phases` name the
+/// report's timings.
+async fn apply(
+    cfn: &aws_sdk_cloudformation::Client,
+    spec: &StackSpec,
+    mode: &Mode,
+    poll: std::time::Duration,
+    phases: (&'static str, &'static str),
+    report: &mut Report,
+) -> Result<Applied> {
+    let phase = Instant::now();
+    let planned = changeset::create(cfn, spec, poll).await?;
+    report.timings.insert(phases.0, phase.elapsed().as_secs_f64());
+    let Some(set) = planned else { return Ok(Applied::Unchanged) };
+    eprint!("{}", changeset::render(&spec.name, &set.changes));
+    if !mode.execute {
+        changeset::delete(cfn, &set.stack_id, &set.name).await?;
+        return Ok(Applied::Planned(Plan(set.kind.as_str().to_string(), set.changes)));
+    }
+    confirm(cfn, &set, mode, report).await?;
+    let phase = Instant::now();
+    let done = execute::execute(cfn, &set, poll).await?;
+    report.timings.insert(phases.1, phase.elapsed().as_secs_f64());
+    let status = crate::stack::status(&done.stack).to_string();
+    let plan = Plan(set.kind.as_str().to_string(), set.changes);
+    let (exit, outcome) = match done.settled {
+        Settled::Done | Settled::Running => return Ok(Applied::Deployed(plan, status)),
+        Settled::RolledBack => (Exit::RolledBack, "rolled_back"),
+        Settled::Failed => (Exit::DeployFailed, "failed"),
+    };
+    // The failing stack's plan, so the report shows what was being attempted.
+    plan.record(report);
+    report.status = Some(status);
+    report.failures = report::failures(&done.failures);
+    report.outcome = outcome;
+    Err(Stop::new(exit, failed_message(&spec.name, report, exit == Exit::RolledBack)).into())
+}
+
+/// Asks before a destructive change set; a "no", or no one to ask, ends the run as a [`Stop`].
 async fn confirm(
     cfn: &aws_sdk_cloudformation::Client,
     set: &changeset::ChangeSet,
     mode: &Mode,
     report: &mut Report,
-) -> Result<Option<Exit>> {
+) -> Result<()> {
     let destructive = set.changes.iter().filter(|c| c.destructive()).count();
     if destructive == 0 || mode.yes {
-        return Ok(None);
+        return Ok(());
     }
     if crate::ui::interactive() {
         if crate::ui::confirm(&format!("{destructive} resource(s) would be replaced or removed. Execute?")) {
-            return Ok(None);
+            return Ok(());
         }
         changeset::delete(cfn, &set.stack_id, &set.name).await?;
         report.outcome = "declined";
-        eprintln!("deploy: declined; the change set was deleted and nothing changed");
-        return Ok(Some(Exit::Declined));
+        return Err(Stop::new(Exit::Declined, "declined; the change set was deleted and nothing changed").into());
     }
     changeset::delete(cfn, &set.stack_id, &set.name).await?;
     report.outcome = "needs_confirmation";

@@ -52,6 +52,10 @@ impl StageArgs {
     pub fn infra_dir(&self) -> PathBuf {
         self.infra.clone().unwrap_or_else(crate::paths::infra)
     }
+
+    pub fn load(&self) -> Result<crate::stage::Stage, crate::stage::StageError> {
+        crate::stage::Stage::load(&self.infra_dir(), &self.stage)
+    }
 }
 
 #[derive(Args)]

@@ -33,7 +33,7 @@ impl Invalidation {
 
 pub fn run(args: &InvalidateArgs) -> Result<Exit> {
     let name = &args.target.stage;
-    let stage = crate::stage::Stage::load(&args.target.infra_dir(), name)?;
+    let stage = args.target.load()?;
     for path in &args.paths {
         if !path.starts_with('/') {
             return Err(Stop::new(Exit::Usage, format!("path {path:?} must start with `/`, e.g. /avatars/*")).into());
@@ -42,14 +42,11 @@ pub fn run(args: &InvalidateArgs) -> Result<Exit> {
     let paths = if args.paths.is_empty() { vec![AVATARS.to_string()] } else { args.paths.clone() };
     crate::aws::block_on(async {
         let aws = Aws::connect(&stage).await?;
-        let stack_name = stage.stack_name(name);
-        let Some(stack) = crate::stack::describe(&aws.cloudformation(), &stack_name).await? else {
-            bail!("there is no stack {stack_name}; deploy it first (`cargo xtask deploy {name}`)");
-        };
-        let outputs = crate::stack::outputs(&aws, &stack).await?;
+        let outputs = crate::stack::deployed_outputs(&aws, &stage, name).await?;
         let Some(distribution) = outputs.get("DistributionId") else {
             bail!(
-                "{stack_name} has no CloudFront distribution (the emulator stage serves the site itself); nothing to invalidate"
+                "{} has no CloudFront distribution (the emulator stage serves the site itself); nothing to invalidate",
+                stage.stack_name(name)
             );
         };
         let done = invalidate(&aws.cloudfront(), distribution, paths, Duration::from_secs(args.wait), poll(&aws)).await?;
@@ -66,7 +63,7 @@ pub fn exit(done: &Invalidation) -> Exit {
 }
 
 pub fn poll(aws: &Aws) -> Duration {
-    if aws.endpoint.is_some() { Duration::from_millis(100) } else { Duration::from_secs(5) }
+    aws.poll(Duration::from_secs(5))
 }
 
 /// Creates the invalidation and waits up to `wait` for it to complete.
@@ -82,7 +79,7 @@ pub async fn invalidate(
     if paths.len() > MAX_PATHS {
         paths = vec!["/*".into()];
     }
-    let reference = format!("xtask-{}", std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_millis());
+    let reference = crate::aws::unique_name();
     let batch = InvalidationBatch::builder()
         .caller_reference(reference)
         .paths(Paths::builder().quantity(i32::try_from(paths.len())?).set_items(Some(paths.clone())).build()?)

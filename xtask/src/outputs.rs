@@ -1,21 +1,16 @@
 //! `cargo xtask outputs <stage>` and `cargo xtask status <stage>`: read-only looks at a stack.
 
-use anyhow::{Result, bail};
+use anyhow::Result;
 
 use crate::aws::{Aws, AwsContext};
 use crate::flags::{Exit, OutputsArgs, StageArgs};
-use crate::stage::Stage;
 
 pub fn outputs(args: &OutputsArgs) -> Result<Exit> {
     let name = &args.target.stage;
-    let stage = Stage::load(&args.target.infra_dir(), name)?;
+    let stage = args.target.load()?;
     let outputs = crate::aws::block_on(async {
         let aws = Aws::connect(&stage).await?;
-        let stack_name = stage.stack_name(name);
-        let Some(stack) = crate::stack::describe(&aws.cloudformation(), &stack_name).await? else {
-            bail!("there is no stack {stack_name}; deploy it first (`cargo xtask deploy {name}`)");
-        };
-        crate::stack::outputs(&aws, &stack).await
+        crate::stack::deployed_outputs(&aws, &stage, name).await
     })?;
     if args.json {
         println!("{}", serde_json::to_string_pretty(&outputs)?);
@@ -29,7 +24,7 @@ pub fn outputs(args: &OutputsArgs) -> Result<Exit> {
 
 /// The stack's status, its last change, and its ten latest events.
 pub fn status(args: &StageArgs) -> Result<Exit> {
-    let stage = Stage::load(&args.infra_dir(), &args.stage)?;
+    let stage = args.load()?;
     crate::aws::block_on(async {
         let aws = Aws::connect(&stage).await?;
         let cfn = aws.cloudformation();

@@ -33,9 +33,8 @@ impl Rendered {
 
 pub fn run(args: &RenderArgs) -> Result<Exit> {
     let name = &args.target.stage;
-    let infra = args.target.infra_dir();
-    let stage = Stage::load(&infra, name)?;
-    let rendered = render(&infra, name, &stage)?;
+    let stage = args.target.load()?;
+    let rendered = render(&args.target.infra_dir(), name, &stage)?;
     let out = args.out.clone().unwrap_or_else(|| default_dir(name));
     let written = write(&rendered, &out)?;
     let target = match stage.emulator.as_ref().map(|e| e.endpoint.as_ref()) {

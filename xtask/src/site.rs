@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result};
 use aws_sdk_s3::Client;
 use aws_sdk_s3::primitives::ByteStream;
-use aws_sdk_s3::types::{Delete, ObjectIdentifier};
+use aws_sdk_s3::types::ObjectIdentifier;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
@@ -77,14 +77,7 @@ pub async fn sync(s3: &Client, bucket: &str, dir: &Path) -> Result<Synced> {
     }
     for batch in gone.chunks(1000) {
         let objects = batch.iter().map(|k| ObjectIdentifier::builder().key(k).build()).collect::<Result<Vec<_>, _>>()?;
-        let out = s3
-            .delete_objects()
-            .bucket(bucket)
-            .delete(Delete::builder().set_objects(Some(objects)).quiet(true).build()?)
-            .send()
-            .await
-            .aws("deleting files gone from site/")?;
-        if let Some(e) = out.errors().first() {
+        if let Some(e) = crate::aws::delete_objects(s3, bucket, objects).await?.first() {
             anyhow::bail!("deleting {} from the bucket: {}", e.key().unwrap_or("?"), e.message().unwrap_or("?"));
         }
     }
@@ -92,11 +85,8 @@ pub async fn sync(s3: &Client, bucket: &str, dir: &Path) -> Result<Synced> {
 }
 
 async fn remote_hash(s3: &Client, bucket: &str, key: &str) -> Result<Option<String>> {
-    match s3.head_object().bucket(bucket).key(key).send().await {
-        Ok(head) => Ok(head.metadata().and_then(|m| m.get(HASH_METADATA)).cloned()),
-        Err(e) if e.as_service_error().is_some_and(|s| s.is_not_found()) => Ok(None),
-        Err(e) => Err(e).aws(&format!("checking s3://{bucket}/{key}")),
-    }
+    let head = crate::aws::head_object(s3, bucket, key).await?;
+    Ok(head.and_then(|h| h.metadata().and_then(|m| m.get(HASH_METADATA)).cloned()))
 }
 
 /// Every file under `dir` by its `/`-separated relative path, skipping dot files.

@@ -46,6 +46,15 @@ pub fn settled(status: &str) -> Settled {
     }
 }
 
+/// The outputs of a stage's deployed stack; no stack is an error that says to deploy first.
+pub async fn deployed_outputs(aws: &Aws, stage: &crate::stage::Stage, name: &str) -> Result<BTreeMap<String, String>> {
+    let stack_name = stage.stack_name(name);
+    let Some(stack) = describe(&aws.cloudformation(), &stack_name).await? else {
+        anyhow::bail!("there is no stack {stack_name}; deploy it first (`cargo xtask deploy {name}`)");
+    };
+    outputs(aws, &stack).await
+}
+
 /// The stack's outputs. A stack the emulator created through a change set reports none, so there
 /// each `!Ref` output of the deployed template is resolved from the stack's resources instead.
 pub async fn outputs(aws: &Aws, stack: &Stack) -> Result<BTreeMap<String, String>> {
@@ -117,9 +126,45 @@ impl Events {
     }
 }
 
+/// What a wait reports as it goes.
+pub enum Watch<'a> {
+    Event(&'a StackEvent),
+    /// The stack's status at a poll that found it still running.
+    Running(&'a str),
+}
+
+/// Polls the stack until its operation settles, passing each new event and each running status
+/// to `on`; returns the settled stack.
+pub async fn wait(
+    cfn: &Client,
+    stack_id: &str,
+    events: &mut Events,
+    poll: Duration,
+    mut on: impl FnMut(Watch<'_>),
+) -> Result<Stack> {
+    loop {
+        for event in events.next(cfn).await? {
+            on(Watch::Event(&event));
+        }
+        let current = cfn.describe_stacks().stack_name(stack_id).send().await.aws("reading the stack's status")?;
+        let Some(current) = current.stacks().first().cloned() else {
+            anyhow::bail!("the stack {stack_id} disappeared while waiting for it");
+        };
+        if settled(status(&current)) != Settled::Running {
+            // Events written between the last read and the final status.
+            for event in events.next(cfn).await? {
+                on(Watch::Event(&event));
+            }
+            return Ok(current);
+        }
+        on(Watch::Running(status(&current)));
+        tokio::time::sleep(poll).await;
+    }
+}
+
 /// How often to ask: the emulator answers at once, CloudFormation takes seconds per step.
 pub fn poll_interval(aws: &Aws) -> Duration {
-    if aws.endpoint.is_some() { Duration::from_millis(100) } else { Duration::from_secs(3) }
+    aws.poll(Duration::from_secs(3))
 }
 
 /// `BucketLogical  AWS::S3::Bucket  CREATE_FAILED  reason`

@@ -7,14 +7,13 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use aws_sdk_s3::Client;
-use aws_sdk_s3::types::{Delete, ObjectIdentifier};
+use aws_sdk_s3::types::ObjectIdentifier;
 use serde::Serialize;
 use serde_norway::Value;
 
 use crate::aws::{Aws, AwsContext, code};
 use crate::flags::{Exit, Stop, TeardownArgs};
-use crate::stack::{self, Events, Settled};
-use crate::stage::Stage;
+use crate::stack::{self, Events, Watch};
 
 #[derive(Debug, Default, Serialize)]
 pub struct Report {
@@ -30,7 +29,7 @@ pub struct Report {
 
 pub fn run(args: &TeardownArgs) -> Result<Exit> {
     let name = &args.target.stage;
-    let stage = Stage::load(&args.target.infra_dir(), name)?;
+    let stage = args.target.load()?;
     let started = Instant::now();
     crate::aws::block_on(async {
         let aws = Aws::connect(&stage).await?;
@@ -95,17 +94,13 @@ pub async fn teardown(aws: &Aws, report: &mut Report, yes: bool) -> Result<()> {
     }
     let mut events = Events::after_now(&cfn, &stack_id).await?;
     cfn.delete_stack().stack_name(&stack_id).send().await.aws("deleting the stack")?;
-    let status = loop {
-        for event in events.next(&cfn).await? {
-            eprintln!("teardown: {}", stack::event_line(&event));
+    let deleted = stack::wait(&cfn, &stack_id, &mut events, stack::poll_interval(aws), |watch| {
+        if let Watch::Event(event) = watch {
+            eprintln!("teardown: {}", stack::event_line(event));
         }
-        let current = cfn.describe_stacks().stack_name(&stack_id).send().await.aws("reading the stack's status")?;
-        let status = current.stacks().first().map(|s| stack::status(s).to_string()).unwrap_or_default();
-        if stack::settled(&status) != Settled::Running {
-            break status;
-        }
-        tokio::time::sleep(stack::poll_interval(aws)).await;
-    };
+    })
+    .await?;
+    let status = stack::status(&deleted).to_string();
     report.status = Some(status.clone());
     if status != "DELETE_COMPLETE" {
         bail!(
@@ -154,15 +149,9 @@ pub async fn empty(s3: &Client, bucket: &str) -> Result<u64> {
             return Ok(removed);
         }
         let count = objects.len() as u64;
-        let out = s3
-            .delete_objects()
-            .bucket(bucket)
-            .delete(Delete::builder().set_objects(Some(objects)).quiet(true).build()?)
-            .send()
-            .await
-            .aws(&format!("deleting objects in {bucket}"))?;
-        if !out.errors().is_empty() {
-            return Err(refuse_locked(s3, bucket, out.errors()).await);
+        let refused = crate::aws::delete_objects(s3, bucket, objects).await?;
+        if !refused.is_empty() {
+            return Err(refuse_locked(s3, bucket, &refused).await);
         }
         removed += count;
     }

@@ -14,7 +14,7 @@ use aws_sdk_s3::types::{
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use crate::aws::{AwsContext, code};
+use crate::aws::{AwsContext, code, head_object};
 use crate::package::Artifact;
 
 /// CloudFormation takes a template body up to this size; larger ones go through the bucket.
@@ -116,7 +116,7 @@ pub async fn upload(s3: &Client, bucket: &str, artifacts: &[Artifact]) -> Result
     let mut done = Vec::new();
     for a in artifacts {
         let key = format!("{}/{}.zip", a.function, a.sha256);
-        let uploaded = if exists(s3, bucket, &key).await? {
+        let uploaded = if head_object(s3, bucket, &key).await?.is_some() {
             false
         } else {
             let body = ByteStream::from_path(&a.zip).await?;
@@ -138,7 +138,7 @@ pub async fn upload(s3: &Client, bucket: &str, artifacts: &[Artifact]) -> Result
 /// Puts a template too big for a request body in the bucket; returns the URL CloudFormation reads.
 pub async fn upload_template(s3: &Client, bucket: &str, region: &str, stack: &str, body: &str) -> Result<String> {
     let key = format!("templates/{stack}/{}.yaml", hex::encode(Sha256::digest(body.as_bytes())));
-    if !exists(s3, bucket, &key).await? {
+    if head_object(s3, bucket, &key).await?.is_none() {
         s3.put_object()
             .bucket(bucket)
             .key(&key)
@@ -149,14 +149,6 @@ pub async fn upload_template(s3: &Client, bucket: &str, region: &str, stack: &st
             .aws("uploading the template")?;
     }
     Ok(format!("https://{bucket}.s3.{region}.amazonaws.com/{key}"))
-}
-
-async fn exists(s3: &Client, bucket: &str, key: &str) -> Result<bool> {
-    match s3.head_object().bucket(bucket).key(key).send().await {
-        Ok(_) => Ok(true),
-        Err(e) if e.as_service_error().is_some_and(|s| s.is_not_found()) => Ok(false),
-        Err(e) => Err(e).aws(&format!("checking s3://{bucket}/{key}")),
-    }
 }
 
 /// `thumbnail` → `ThumbnailCodeKey`, the template parameter that carries the zip's key.

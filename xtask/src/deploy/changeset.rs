@@ -63,8 +63,8 @@ pub struct ChangeSet {
 /// Creates the change set and waits for it; `None` when there is nothing to change (the empty
 /// change set is deleted again).
 pub async fn create(cfn: &Client, spec: &StackSpec, poll: Duration) -> Result<Option<ChangeSet>> {
-    let kind = kind_for(cfn, &spec.name).await?;
-    let name = format!("xtask-{}", std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?.as_millis());
+    let kind = kind_for(cfn, &spec.name, poll).await?;
+    let name = crate::aws::unique_name();
     let parameters =
         spec.parameters.iter().map(|(k, v)| Parameter::builder().parameter_key(k).parameter_value(v).build()).collect();
     let tags = spec.tags.iter().map(|(k, v)| Tag::builder().key(k).value(v).build()).collect();
@@ -117,27 +117,24 @@ pub async fn delete(cfn: &Client, stack_id: &str, name: &str) -> Result<()> {
 
 /// CREATE for a stack that does not exist (or exists only as a change set's placeholder),
 /// UPDATE otherwise. A stack whose first deploy failed cannot be updated: it is deleted first.
-async fn kind_for(cfn: &Client, name: &str) -> Result<ChangeSetType> {
+async fn kind_for(cfn: &Client, name: &str, poll: Duration) -> Result<ChangeSetType> {
     let Some(existing) = stack::describe(cfn, name).await? else { return Ok(ChangeSetType::Create) };
     match stack::status(&existing) {
         "REVIEW_IN_PROGRESS" => Ok(ChangeSetType::Create),
         "ROLLBACK_COMPLETE" => {
             eprintln!("deploy: {name} is ROLLBACK_COMPLETE (its first deploy failed and holds nothing); deleting it first");
             let id = existing.stack_id().unwrap_or(name).to_string();
+            let mut events = stack::Events::after_now(cfn, &id).await?;
             cfn.delete_stack().stack_name(&id).send().await.aws("deleting the failed stack")?;
-            loop {
-                match cfn.describe_stacks().stack_name(&id).send().await.aws("waiting for the deletion")?.stacks().first() {
-                    Some(s) if stack::status(s) == "DELETE_IN_PROGRESS" => {
-                        tokio::time::sleep(Duration::from_secs(2)).await;
-                    }
-                    Some(s) if stack::status(s) != "DELETE_COMPLETE" => {
-                        bail!(
-                            "deleting the failed stack {name} ended in {}; delete it in the console, then deploy again",
-                            stack::status(s)
-                        )
-                    }
-                    _ => return Ok(ChangeSetType::Create),
+            let deleted = stack::wait(cfn, &id, &mut events, poll, |watch| {
+                if let stack::Watch::Event(event) = watch {
+                    eprintln!("deploy: {}", stack::event_line(event));
                 }
+            })
+            .await?;
+            match stack::status(&deleted) {
+                "DELETE_COMPLETE" => Ok(ChangeSetType::Create),
+                other => bail!("deleting the failed stack {name} ended in {other}; delete it in the console, then deploy again"),
             }
         }
         status if status.ends_with("_IN_PROGRESS") => bail!(

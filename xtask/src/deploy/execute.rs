@@ -10,7 +10,7 @@ use aws_sdk_cloudformation::types::{Stack, StackEvent};
 
 use super::changeset::ChangeSet;
 use crate::aws::AwsContext;
-use crate::stack::{self, Events, Settled};
+use crate::stack::{self, Events, Settled, Watch};
 use crate::ui::Progress;
 
 pub struct Executed {
@@ -27,37 +27,29 @@ pub async fn execute(cfn: &Client, set: &ChangeSet, poll: Duration) -> Result<Ex
     let mut progress = Progress::new();
     let mut finished: BTreeSet<String> = BTreeSet::new();
     let mut seen: Vec<StackEvent> = Vec::new();
-    loop {
-        for event in events.next(cfn).await? {
-            let resource = event.logical_resource_id().unwrap_or_default().to_string();
+    let current = stack::wait(cfn, &set.stack_id, &mut events, poll, |watch| match watch {
+        Watch::Event(event) => {
+            let resource = event.logical_resource_id().unwrap_or_default();
             let status = event.resource_status().map_or("", |s| s.as_str());
-            if resource != set_stack_name(&event) && (status.ends_with("_COMPLETE") || status.ends_with("_FAILED")) {
-                finished.insert(resource);
+            if resource != set_stack_name(event) && (status.ends_with("_COMPLETE") || status.ends_with("_FAILED")) {
+                finished.insert(resource.to_string());
             }
-            progress.line(&format!("{:>7.1} s  {}", progress.elapsed(), stack::event_line(&event)));
-            seen.push(event);
+            progress.line(&format!("{:>7.1} s  {}", progress.elapsed(), stack::event_line(event)));
+            seen.push(event.clone());
         }
-        let current = cfn.describe_stacks().stack_name(&set.stack_id).send().await.aws("reading the stack's status")?;
-        let Some(current) = current.stacks().first().cloned() else {
-            anyhow::bail!("the stack disappeared while deploying");
-        };
-        let settled = stack::settled(stack::status(&current));
-        if settled != Settled::Running {
-            // Events written between the last read and the final status.
-            seen.extend(events.next(cfn).await?);
-            progress.clear();
-            eprintln!(
-                "deploy: {} after {:.1} s ({}/{} resources reported)",
-                stack::status(&current),
-                progress.elapsed(),
-                finished.len().min(total),
-                total
-            );
-            return Ok(Executed { failures: stack::failures(&seen), stack: current, settled });
-        }
-        progress.status(finished.len().min(total), total, stack::status(&current));
-        tokio::time::sleep(poll).await;
-    }
+        Watch::Running(status) => progress.status(finished.len().min(total), total, status),
+    })
+    .await?;
+    progress.clear();
+    eprintln!(
+        "deploy: {} after {:.1} s ({}/{} resources reported)",
+        stack::status(&current),
+        progress.elapsed(),
+        finished.len().min(total),
+        total
+    );
+    let settled = stack::settled(stack::status(&current));
+    Ok(Executed { failures: stack::failures(&seen), stack: current, settled })
 }
 
 fn set_stack_name(event: &StackEvent) -> &str {

@@ -63,8 +63,19 @@ pub fn failures(pairs: &[(String, String)]) -> Vec<Failure> {
 /// The human report on stderr.
 pub fn summary(verb: &str, r: &Report) -> String {
     let mut out = format!("{verb}: {} {} → {} (exit {})\n", r.stack, r.status.as_deref().unwrap_or("-"), r.outcome, r.exit_code);
-    const PHASES: [&str; 9] =
-        ["render", "validate", "package", "artifacts", "changeset", "execute", "site", "invalidate", "total"];
+    const PHASES: [&str; 11] = [
+        "render",
+        "validate",
+        "package",
+        "artifacts",
+        "certificate_changeset",
+        "certificate_execute",
+        "changeset",
+        "execute",
+        "site",
+        "invalidate",
+        "total",
+    ];
     let timings: Vec<String> = PHASES.iter().filter_map(|p| r.timings.get(p).map(|v| format!("{p} {v:.1} s"))).collect();
     out += &format!("  timings: {}\n", timings.join(", "));
     for (k, v) in &r.outputs {
