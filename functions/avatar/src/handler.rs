@@ -8,11 +8,10 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_s3::primitives::ByteStream;
 use chrono::SecondsFormat;
 use shared::Failure;
-use shared::batch::{self, Process};
+use shared::batch::{self, Context, Process};
 use shared::config::Config;
 use shared::event::ObjectCreated;
 use shared::key::{AvatarKey, parse_avatar_key};
-use shared::report::Reporter;
 
 /// The URL is stable, so CloudFront may hold it only briefly; deploys also invalidate `/avatars/*`.
 pub const AVATAR_CACHE_CONTROL: &str = "public, max-age=60";
@@ -28,35 +27,25 @@ pub fn profile_pk(user: &str) -> String {
 }
 
 pub struct Handler {
-    config: Config,
-    s3: aws_sdk_s3::Client,
-    dynamodb: aws_sdk_dynamodb::Client,
-    reporter: Reporter,
+    cx: Context,
 }
 
 impl Handler {
     pub fn new(config: Config, sdk: &SdkConfig) -> Self {
-        let s3 = shared::aws::s3_client(sdk);
-        let reporter = Reporter {
-            s3: s3.clone(),
-            sns: aws_sdk_sns::Client::new(sdk),
-            log_bucket: config.log_bucket.clone(),
-            topic_arn: config.alarm_topic_arn.clone(),
-            function: "avatar",
-        };
-        Handler { s3, dynamodb: aws_sdk_dynamodb::Client::new(sdk), reporter, config }
+        Handler { cx: Context::new(config, sdk, "avatar") }
     }
 
     pub async fn handle(&self, event: SqsEvent) -> SqsBatchResponse {
-        batch::handle(self, &self.reporter, event).await
+        batch::handle(self, event).await
     }
 
     /// When the profile's current avatar was uploaded, if it has one.
     async fn current_upload_time(&self, user: &str) -> Result<Option<String>, Failure> {
         let got = self
+            .cx
             .dynamodb
             .get_item()
-            .table_name(&self.config.catalog_table)
+            .table_name(&self.cx.config.catalog_table)
             .key("pk", AttributeValue::S(profile_pk(user)))
             .consistent_read(true)
             .projection_expression("avatar_uploaded_at")
@@ -69,9 +58,10 @@ impl Handler {
     /// Records the new version unless a newer upload got there first; returns whether it did.
     async fn record_version(&self, upload: &AvatarKey, uploaded_at: &str) -> Result<bool, Failure> {
         let result = self
+            .cx
             .dynamodb
             .update_item()
-            .table_name(&self.config.catalog_table)
+            .table_name(&self.cx.config.catalog_table)
             .key("pk", AttributeValue::S(profile_pk(&upload.user)))
             .update_expression("SET avatar_key = :k, avatar_version = :v, avatar_uploaded_at = :t")
             .condition_expression("attribute_not_exists(avatar_uploaded_at) OR avatar_uploaded_at <= :t")
@@ -89,10 +79,14 @@ impl Handler {
 }
 
 impl Process for Handler {
+    fn context(&self) -> &Context {
+        &self.cx
+    }
+
     type Upload = AvatarKey;
 
     fn parse_key(&self, key: &str) -> Option<Result<AvatarKey, Failure>> {
-        parse_avatar_key(key, &self.config.input_prefix)
+        parse_avatar_key(key, &self.cx.config.input_prefix)
     }
 
     async fn process(&self, object: &ObjectCreated, upload: &AvatarKey) -> Result<(), Failure> {
@@ -102,13 +96,14 @@ impl Process for Handler {
             tracing::info!(event = "avatar_stale", key = %object.key, "a newer avatar is already in place");
             return Ok(());
         }
-        let bytes = batch::download(&self.s3, object, &self.config.limits).await?;
-        let rendition = batch::render(bytes, self.config.spec, self.config.limits).await?;
+        let bytes = batch::download(&self.cx.s3, object, &self.cx.config.limits).await?;
+        let rendition = batch::render(bytes, self.cx.config.spec, self.cx.config.limits).await?;
         let key = avatar_key(&upload.user);
         let size = rendition.data.len();
-        self.s3
+        self.cx
+            .s3
             .put_object()
-            .bucket(&self.config.assets_bucket)
+            .bucket(&self.cx.config.assets_bucket)
             .key(&key)
             .content_type(rendition.format.content_type())
             .cache_control(AVATAR_CACHE_CONTROL)

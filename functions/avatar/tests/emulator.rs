@@ -5,15 +5,9 @@ use std::collections::HashMap;
 
 use avatar::handler::{AVATAR_CACHE_CONTROL, Handler};
 use aws_sdk_dynamodb::types::{AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType};
-use imaging::{Fit, Limits, Spec};
-use shared::config::Config;
-use testkit::queue::{create_queue, failed_ids, queue_arn, receive, sqs_event};
+use shared::config::{Config, Kind};
+use testkit::queue::{ASSETS, LOGS, Pipeline, TABLE, UPLOADS, failed_ids, receive, sqs_event};
 use testkit::{Moto, corpus_file};
-
-const UPLOADS: &str = "uploads";
-const ASSETS: &str = "assets";
-const LOGS: &str = "logs";
-const TABLE: &str = "catalog";
 
 struct World {
     _moto: Moto,
@@ -26,17 +20,10 @@ struct World {
 }
 
 async fn world() -> World {
-    let moto = Moto::start();
-    let sdk = moto.sdk_config().await;
-    let s3 = shared::aws::s3_client(&sdk);
-    let sqs = aws_sdk_sqs::Client::new(&sdk);
-    let sns = aws_sdk_sns::Client::new(&sdk);
+    let p = Pipeline::start("avatars", "avatars/").await;
+    let config = Config::from_lookup(Kind::Avatar, |name| p.env(name)).unwrap();
+    let Pipeline { moto, sdk, s3, sqs, queue_url, inbox_url, .. } = p;
     let dynamodb = aws_sdk_dynamodb::Client::new(&sdk);
-    for bucket in [UPLOADS, ASSETS, LOGS] {
-        s3.create_bucket().bucket(bucket).send().await.unwrap();
-    }
-    let queue_url = create_queue(&sqs, "avatars").await;
-    let inbox_url = create_queue(&sqs, "alarm-inbox").await;
     dynamodb
         .create_table()
         .table_name(TABLE)
@@ -48,18 +35,6 @@ async fn world() -> World {
         .send()
         .await
         .unwrap();
-    let topic_arn = sns.create_topic().name("alarms").send().await.unwrap().topic_arn.unwrap();
-    sns.subscribe().topic_arn(&topic_arn).protocol("sqs").endpoint(queue_arn(&sqs, &inbox_url).await).send().await.unwrap();
-    testkit::queue::notify(&s3, &sqs, UPLOADS, "avatars/", &queue_url).await;
-    let config = Config {
-        assets_bucket: ASSETS.into(),
-        log_bucket: LOGS.into(),
-        catalog_table: TABLE.into(),
-        alarm_topic_arn: topic_arn,
-        input_prefix: "avatars/".into(),
-        limits: Limits::default(),
-        spec: Spec { fit: Fit::Cover { width: 512, height: 512 }, keep_alpha: false, ..Spec::default() },
-    };
     let handler = Handler::new(config, &sdk);
     World { _moto: moto, s3, sqs, dynamodb, queue_url, inbox_url, handler }
 }

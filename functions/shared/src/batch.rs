@@ -2,10 +2,12 @@
 //! only keys the function owns, process each object, record bad input, and hand transient
 //! failures back to SQS in `batchItemFailures`. A function supplies only [`Process`].
 
+use aws_config::SdkConfig;
 use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
 use imaging::{Limits, Rendition, Spec};
 
 use crate::Failure;
+use crate::config::Config;
 use crate::event::{Notification, ObjectCreated, parse_body};
 use crate::report::Reporter;
 
@@ -15,8 +17,32 @@ pub trait Upload {
     fn file_name(&self) -> Option<&str>;
 }
 
+/// What every image function holds: its config, and clients built once for all invocations.
+pub struct Context {
+    pub config: Config,
+    pub s3: aws_sdk_s3::Client,
+    pub dynamodb: aws_sdk_dynamodb::Client,
+    pub reporter: Reporter,
+}
+
+impl Context {
+    pub fn new(config: Config, sdk: &SdkConfig, function: &'static str) -> Context {
+        let s3 = crate::aws::s3_client(sdk);
+        let reporter = Reporter {
+            s3: s3.clone(),
+            sns: aws_sdk_sns::Client::new(sdk),
+            log_bucket: config.log_bucket.clone(),
+            topic_arn: config.alarm_topic_arn.clone(),
+            function,
+        };
+        Context { s3, dynamodb: aws_sdk_dynamodb::Client::new(sdk), reporter, config }
+    }
+}
+
 pub trait Process: Sync {
     type Upload: Upload + Send + Sync;
+
+    fn context(&self) -> &Context;
 
     /// `None` for a key outside the function's prefix: refused and acknowledged, so an output
     /// can never re-enter as an input. `Some(Err)` for a key under it that is malformed.
@@ -26,7 +52,8 @@ pub trait Process: Sync {
 }
 
 /// Every message ends processed, recorded as rejected, or listed for retry.
-pub async fn handle<P: Process>(function: &P, reporter: &Reporter, event: SqsEvent) -> SqsBatchResponse {
+pub async fn handle<P: Process>(function: &P, event: SqsEvent) -> SqsBatchResponse {
+    let reporter = &function.context().reporter;
     let mut response = SqsBatchResponse::default();
     for message in &event.records {
         if let Err(failure) = on_message(function, reporter, message).await {

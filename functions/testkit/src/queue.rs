@@ -10,6 +10,55 @@ use aws_sdk_s3::types::{
 };
 use aws_sdk_sqs::types::{Message, QueueAttributeName};
 
+pub const UPLOADS: &str = "uploads";
+pub const ASSETS: &str = "assets";
+pub const LOGS: &str = "logs";
+pub const TABLE: &str = "catalog";
+
+/// One function's surroundings on a fresh moto: the three buckets, its queue fed by S3
+/// notifications under its prefix, and the alarm topic with a queue subscribed to read what
+/// it publishes. The catalog table is the test's own (its indexes differ per function).
+pub struct Pipeline {
+    pub moto: crate::Moto,
+    pub sdk: aws_config::SdkConfig,
+    pub s3: aws_sdk_s3::Client,
+    pub sqs: aws_sdk_sqs::Client,
+    pub queue_url: String,
+    pub inbox_url: String,
+    pub topic_arn: String,
+}
+
+impl Pipeline {
+    pub async fn start(queue: &str, prefix: &str) -> Pipeline {
+        let moto = crate::Moto::start();
+        let sdk = moto.sdk_config().await;
+        // Path-style, as the functions' own client (`bucket.127.0.0.1` does not resolve).
+        let s3 = aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(&sdk).force_path_style(true).build());
+        let sqs = aws_sdk_sqs::Client::new(&sdk);
+        let sns = aws_sdk_sns::Client::new(&sdk);
+        for bucket in [UPLOADS, ASSETS, LOGS] {
+            s3.create_bucket().bucket(bucket).send().await.unwrap();
+        }
+        let queue_url = create_queue(&sqs, queue).await;
+        let inbox_url = create_queue(&sqs, "alarm-inbox").await;
+        let topic_arn = sns.create_topic().name("alarms").send().await.unwrap().topic_arn.unwrap();
+        sns.subscribe().topic_arn(&topic_arn).protocol("sqs").endpoint(queue_arn(&sqs, &inbox_url).await).send().await.unwrap();
+        notify(&s3, &sqs, UPLOADS, prefix, &queue_url).await;
+        Pipeline { moto, sdk, s3, sqs, queue_url, inbox_url, topic_arn }
+    }
+
+    /// The environment the template gives the function, for `Config::from_lookup`.
+    pub fn env(&self, name: &str) -> Option<String> {
+        match name {
+            "ASSETS_BUCKET" => Some(ASSETS.into()),
+            "LOG_BUCKET" => Some(LOGS.into()),
+            "CATALOG_TABLE" => Some(TABLE.into()),
+            "ALARM_TOPIC_ARN" => Some(self.topic_arn.clone()),
+            _ => None,
+        }
+    }
+}
+
 /// Sends `s3:ObjectCreated:*` under `prefix` in `bucket` to the queue.
 pub async fn notify(s3: &aws_sdk_s3::Client, sqs: &aws_sdk_sqs::Client, bucket: &str, prefix: &str, queue_url: &str) {
     let notify = QueueConfiguration::builder()

@@ -6,48 +6,37 @@ use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
 use aws_sdk_s3::primitives::ByteStream;
 use chrono::SecondsFormat;
 use shared::Failure;
-use shared::batch::{self, Process};
+use shared::batch::{self, Context, Process};
 use shared::config::Config;
 use shared::event::ObjectCreated;
 use shared::key::{UploadKey, parse_upload_key};
 use shared::record::{CatalogRow, upload_date_time};
-use shared::report::Reporter;
 
 /// The thumbnail's URL never changes meaning (the upload id is unique), so caches may keep it.
 pub const THUMBNAIL_CACHE_CONTROL: &str = "public, max-age=31536000, immutable";
 
 pub struct Handler {
-    config: Config,
-    s3: aws_sdk_s3::Client,
-    dynamodb: aws_sdk_dynamodb::Client,
-    reporter: Reporter,
+    cx: Context,
 }
 
 impl Handler {
     /// Clients are built here once and reused for every invocation.
     pub fn new(config: Config, sdk: &SdkConfig) -> Self {
-        let s3 = shared::aws::s3_client(sdk);
-        let reporter = Reporter {
-            s3: s3.clone(),
-            sns: aws_sdk_sns::Client::new(sdk),
-            log_bucket: config.log_bucket.clone(),
-            topic_arn: config.alarm_topic_arn.clone(),
-            function: "thumbnail",
-        };
-        Handler { s3, dynamodb: aws_sdk_dynamodb::Client::new(sdk), reporter, config }
+        Handler { cx: Context::new(config, sdk, "thumbnail") }
     }
 
     /// Every message ends processed, recorded as rejected, or listed for retry.
     pub async fn handle(&self, event: SqsEvent) -> SqsBatchResponse {
-        batch::handle(self, &self.reporter, event).await
+        batch::handle(self, event).await
     }
 
     /// Conditional on the row not existing: a redelivered message finds its row and stops there.
     async fn put_row(&self, row: &CatalogRow) -> Result<(), Failure> {
         let result = self
+            .cx
             .dynamodb
             .put_item()
-            .table_name(&self.config.catalog_table)
+            .table_name(&self.cx.config.catalog_table)
             .set_item(Some(shared::catalog::to_item(row)))
             .condition_expression("attribute_not_exists(pk)")
             .send()
@@ -64,21 +53,26 @@ impl Handler {
 }
 
 impl Process for Handler {
+    fn context(&self) -> &Context {
+        &self.cx
+    }
+
     type Upload = UploadKey;
 
     fn parse_key(&self, key: &str) -> Option<Result<UploadKey, Failure>> {
-        parse_upload_key(key, &self.config.input_prefix)
+        parse_upload_key(key, &self.cx.config.input_prefix)
     }
 
     async fn process(&self, object: &ObjectCreated, upload: &UploadKey) -> Result<(), Failure> {
-        let bytes = batch::download(&self.s3, object, &self.config.limits).await?;
-        let rendition = batch::render(bytes, self.config.spec, self.config.limits).await?;
+        let bytes = batch::download(&self.cx.s3, object, &self.cx.config.limits).await?;
+        let rendition = batch::render(bytes, self.cx.config.spec, self.cx.config.limits).await?;
 
         let thumbnail_key = format!("thumbnails/{}.{}", upload.id, rendition.format.extension());
         let thumbnail_size = rendition.data.len() as u64;
-        self.s3
+        self.cx
+            .s3
             .put_object()
-            .bucket(&self.config.assets_bucket)
+            .bucket(&self.cx.config.assets_bucket)
             .key(&thumbnail_key)
             .content_type(rendition.format.content_type())
             .cache_control(THUMBNAIL_CACHE_CONTROL)

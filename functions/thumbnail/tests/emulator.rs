@@ -1,7 +1,6 @@
 //! The thumbnail handler against moto: real S3 notifications through a real SQS queue, real
 //! objects, rows, records and SNS messages. Each test starts its own emulator.
 
-use aws_config::SdkConfig;
 use aws_lambda_events::sqs::SqsEvent;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
@@ -9,16 +8,10 @@ use aws_sdk_dynamodb::types::{
 };
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_sqs::types::Message;
-use imaging::{Fit, Limits, Spec};
-use shared::config::Config;
-use testkit::queue::{create_queue, failed_ids, queue_arn, receive, sqs_event};
+use shared::config::{Config, Kind};
+use testkit::queue::{ASSETS, LOGS, Pipeline, TABLE, UPLOADS, failed_ids, receive, sqs_event};
 use testkit::{Moto, corpus_file};
 use thumbnail::handler::{Handler, THUMBNAIL_CACHE_CONTROL};
-
-const UPLOADS: &str = "uploads";
-const ASSETS: &str = "assets";
-const LOGS: &str = "logs";
-const TABLE: &str = "catalog";
 
 struct World {
     _moto: Moto,
@@ -35,17 +28,10 @@ fn key(name: &str, kind: KeyType) -> KeySchemaElement {
 }
 
 async fn world() -> World {
-    let moto = Moto::start();
-    let sdk: SdkConfig = moto.sdk_config().await;
-    let s3 = shared::aws::s3_client(&sdk);
-    let sqs = aws_sdk_sqs::Client::new(&sdk);
-    let sns = aws_sdk_sns::Client::new(&sdk);
+    let p = Pipeline::start("thumbnails", "images/").await;
+    let config = Config::from_lookup(Kind::Thumbnail, |name| p.env(name)).unwrap();
+    let Pipeline { moto, sdk, s3, sqs, queue_url, inbox_url, .. } = p;
     let dynamodb = aws_sdk_dynamodb::Client::new(&sdk);
-    for bucket in [UPLOADS, ASSETS, LOGS] {
-        s3.create_bucket().bucket(bucket).send().await.unwrap();
-    }
-    let queue_url = create_queue(&sqs, "thumbnails").await;
-    let inbox_url = create_queue(&sqs, "alarm-inbox").await;
     dynamodb
         .create_table()
         .table_name(TABLE)
@@ -69,19 +55,6 @@ async fn world() -> World {
         .send()
         .await
         .unwrap();
-    let topic_arn = sns.create_topic().name("alarms").send().await.unwrap().topic_arn.unwrap();
-    // Read what the function publishes by subscribing a queue to the topic.
-    sns.subscribe().topic_arn(&topic_arn).protocol("sqs").endpoint(queue_arn(&sqs, &inbox_url).await).send().await.unwrap();
-    testkit::queue::notify(&s3, &sqs, UPLOADS, "images/", &queue_url).await;
-    let config = Config {
-        assets_bucket: ASSETS.into(),
-        log_bucket: LOGS.into(),
-        catalog_table: TABLE.into(),
-        alarm_topic_arn: topic_arn,
-        input_prefix: "images/".into(),
-        limits: Limits::default(),
-        spec: Spec { fit: Fit::Inside { max_edge: 256 }, ..Spec::default() },
-    };
     let handler = Handler::new(config, &sdk);
     World { _moto: moto, s3, sqs, dynamodb, queue_url, inbox_url, handler }
 }
