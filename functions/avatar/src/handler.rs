@@ -11,20 +11,10 @@ use shared::Failure;
 use shared::batch::{self, Context, Process};
 use shared::config::Config;
 use shared::event::ObjectCreated;
-use shared::key::{AvatarKey, parse_avatar_key};
+use shared::key::{AvatarKey, avatar_output_key as avatar_key, parse_avatar_key, profile_pk};
 
 /// The URL is stable, so CloudFront may hold it only briefly; deploys also invalidate `/avatars/*`.
 pub const AVATAR_CACHE_CONTROL: &str = "public, max-age=60";
-
-/// `avatars/<user>.jpg` in the assets bucket.
-pub fn avatar_key(user: &str) -> String {
-    format!("avatars/{user}.jpg")
-}
-
-/// The profile's key in the catalog table (rows are `IMG#<id>`; profiles stay out of the indexes).
-pub fn profile_pk(user: &str) -> String {
-    format!("USER#{user}")
-}
 
 pub struct Handler {
     cx: Context,

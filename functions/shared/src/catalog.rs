@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::AttributeValue;
+use serde::{Deserialize, Serialize};
 
 use crate::record::{CATALOG_SHARDS, CatalogRow};
 
@@ -74,39 +75,123 @@ pub async fn query(
     order: Order,
     n: usize,
 ) -> Result<Vec<CatalogRow>, CatalogError> {
-    let (index, forward) = match order {
-        Order::Smallest => (BY_SIZE, true),
-        Order::Recent => (BY_TIME, false),
+    Ok(page(client, table, order, n, None).await?.rows)
+}
+
+/// Where a page ended: the last row's sort value and id. Clients get it opaque ([`Cursor::encode`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Cursor {
+    /// `smallest` or `recent`: a cursor only continues the listing it came from.
+    pub order: String,
+    /// The thumbnail size, or the upload time.
+    pub value: String,
+    pub id: String,
+}
+
+impl Cursor {
+    fn of(row: &CatalogRow, order: Order) -> Cursor {
+        let value = match order {
+            Order::Smallest => row.thumbnail_size.to_string(),
+            Order::Recent => row.uploaded_at.clone(),
+        };
+        Cursor { order: order.name().into(), value, id: row.id.clone() }
+    }
+
+    pub fn encode(&self) -> String {
+        hex::encode(serde_json::to_vec(self).unwrap_or_default())
+    }
+
+    /// `None` for anything [`Cursor::encode`] did not produce for `order`.
+    pub fn decode(text: &str, order: Order) -> Option<Cursor> {
+        let cursor: Cursor = serde_json::from_slice(&hex::decode(text).ok()?).ok()?;
+        let valid = match order {
+            Order::Smallest => cursor.value.parse::<u64>().is_ok(),
+            Order::Recent => !cursor.value.is_empty(),
+        };
+        (cursor.order == order.name() && valid).then_some(cursor)
+    }
+
+    /// Whether `row` comes after the cursor in `order`.
+    fn precedes(&self, row: &CatalogRow, order: Order) -> bool {
+        match order {
+            Order::Smallest => {
+                let size = self.value.parse::<u64>().unwrap_or(0);
+                (row.thumbnail_size, row.id.as_str()) > (size, self.id.as_str())
+            }
+            Order::Recent => (row.uploaded_at.as_str(), row.id.as_str()) < (self.value.as_str(), self.id.as_str()),
+        }
+    }
+}
+
+impl Order {
+    pub fn name(self) -> &'static str {
+        match self {
+            Order::Smallest => "smallest",
+            Order::Recent => "recent",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Page {
+    pub rows: Vec<CatalogRow>,
+    /// Set when more rows follow.
+    pub next: Option<Cursor>,
+}
+
+/// Up to `n` rows in `order` after `after`. Each shard gives its first `n + 1` past the cursor
+/// (an index range from the cursor's value, ties skipped by id), so the merge knows whether
+/// another page exists.
+pub async fn page(
+    client: &aws_sdk_dynamodb::Client,
+    table: &str,
+    order: Order,
+    n: usize,
+    after: Option<&Cursor>,
+) -> Result<Page, CatalogError> {
+    let (index, forward, range) = match order {
+        Order::Smallest => (BY_SIZE, true, " AND thumbnail_size >= :v"),
+        Order::Recent => (BY_TIME, false, " AND uploaded_at <= :v"),
     };
+    if n == 0 {
+        return Ok(Page { rows: Vec::new(), next: None });
+    }
+    let wanted = n + 1;
     let mut rows = Vec::new();
     for shard in (0..CATALOG_SHARDS).map(|s| format!("S{s}")) {
-        let mut pages = client
+        let mut request = client
             .query()
             .table_name(table)
             .index_name(index)
-            .key_condition_expression("shard = :s")
             .expression_attribute_values(":s", AttributeValue::S(shard.clone()))
             .scan_index_forward(forward)
-            .limit(i32::try_from(n).unwrap_or(i32::MAX).max(1))
-            .into_paginator()
-            .items()
-            .send();
-        let mut items = Vec::new();
-        while items.len() < n {
-            match pages.next().await {
-                Some(item) => {
-                    items.push(item.map_err(|e| CatalogError::Query { index, shard: shard.clone(), source: Box::new(e) })?)
-                }
-                None => break,
+            .limit(i32::try_from(wanted).unwrap_or(i32::MAX));
+        request = match after {
+            None => request.key_condition_expression("shard = :s"),
+            Some(cursor) => {
+                let value = match order {
+                    Order::Smallest => AttributeValue::N(cursor.value.clone()),
+                    Order::Recent => AttributeValue::S(cursor.value.clone()),
+                };
+                request.key_condition_expression(format!("shard = :s{range}")).expression_attribute_values(":v", value)
             }
-        }
-        for item in &items {
-            rows.push(from_item(item)?);
+        };
+        let mut pages = request.into_paginator().items().send();
+        let mut found = 0;
+        while found < wanted {
+            let Some(item) = pages.next().await else { break };
+            let item = item.map_err(|e| CatalogError::Query { index, shard: shard.clone(), source: Box::new(e) })?;
+            let row = from_item(&item)?;
+            if after.is_none_or(|c| c.precedes(&row, order)) {
+                rows.push(row);
+                found += 1;
+            }
         }
     }
     sort(&mut rows, order);
+    let next = (rows.len() > n).then(|| Cursor::of(&rows[n - 1], order));
     rows.truncate(n);
-    Ok(rows)
+    Ok(Page { rows, next })
 }
 
 /// Ties break on the id, so the same table always gives the same answer.
@@ -152,6 +237,21 @@ mod tests {
         broken.remove("file_name");
         let e = from_item(&broken).unwrap_err().to_string();
         assert!(e.contains("IMG#a1") && e.contains("file_name"), "{e}");
+    }
+
+    #[test]
+    fn cursors_round_trip_and_continue_only_their_order() {
+        let c = Cursor::of(&row("a", 5, "2026-01-02T00:00:00Z"), Order::Smallest);
+        assert_eq!(Cursor::decode(&c.encode(), Order::Smallest), Some(c.clone()));
+        assert_eq!(Cursor::decode(&c.encode(), Order::Recent), None);
+        for junk in ["", "zz", "7b7d", &hex::encode(br#"{"order":"smallest","value":"x","id":"a"}"#)] {
+            assert_eq!(Cursor::decode(junk, Order::Smallest), None, "{junk}");
+        }
+        assert!(c.precedes(&row("b", 5, ""), Order::Smallest) && !c.precedes(&row("a", 5, ""), Order::Smallest));
+        assert!(c.precedes(&row("0", 6, ""), Order::Smallest) && !c.precedes(&row("z", 4, ""), Order::Smallest));
+        let r = Cursor::of(&row("m", 1, "2026-01-02"), Order::Recent);
+        assert!(r.precedes(&row("a", 1, "2026-01-02"), Order::Recent) && !r.precedes(&row("z", 1, "2026-01-02"), Order::Recent));
+        assert!(r.precedes(&row("z", 1, "2026-01-01"), Order::Recent));
     }
 
     #[test]

@@ -47,6 +47,16 @@ impl crate::batch::Upload for AvatarKey {
     }
 }
 
+/// `avatars/<user>.jpg` in the assets bucket: the stable URL of a user's picture.
+pub fn avatar_output_key(user: &str) -> String {
+    format!("avatars/{user}.jpg")
+}
+
+/// The profile's key in the catalog table (rows are `IMG#<id>`; profiles stay out of the indexes).
+pub fn profile_pk(user: &str) -> String {
+    format!("USER#{user}")
+}
+
 /// Like [`parse_upload_key`], with both parts held to the id alphabet (they name outputs).
 pub fn parse_avatar_key(key: &str, prefix: &str) -> Option<Result<AvatarKey, Failure>> {
     let rest = key.strip_prefix(prefix)?;
@@ -59,7 +69,8 @@ pub fn parse_avatar_key(key: &str, prefix: &str) -> Option<Result<AvatarKey, Fai
     }))
 }
 
-fn valid_id(id: &str) -> bool {
+/// Upload ids and user ids: they name keys and outputs, so only `[A-Za-z0-9_-]`, 64 at most.
+pub fn valid_id(id: &str) -> bool {
     !id.is_empty() && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 

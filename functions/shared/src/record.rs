@@ -48,7 +48,7 @@ pub fn upload_date_time(t: &DateTime<Utc>) -> (String, String) {
 }
 
 /// Why an upload was refused, kept in the log bucket for the failures page and for people.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FailureRecord {
     pub function: String,
     pub bucket: String,

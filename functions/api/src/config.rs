@@ -1,0 +1,82 @@
+//! The api's settings, by environment variable name (the template sets them from the stage).
+
+use std::time::Duration;
+
+#[derive(Debug, Clone)]
+pub struct ApiConfig {
+    pub uploads_bucket: String,
+    pub log_bucket: String,
+    pub catalog_table: String,
+    /// The stage's upload limit: the presigned POST's `content-length-range` ceiling.
+    pub max_bytes: u64,
+    pub upload_expiry: Duration,
+    /// Prefix of thumbnail and avatar URLs: `/` when CloudFront serves the assets beside the api.
+    pub assets_base_url: String,
+    /// The `local` stage's fixed user, taken when no authorizer vouched for one. Never set on AWS.
+    pub dev_user: Option<String>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("environment variable {0} is not set")]
+    Missing(&'static str),
+    #[error("environment variable {name} = {value:?} is not {what}")]
+    Invalid { name: &'static str, value: String, what: &'static str },
+}
+
+impl ApiConfig {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let required = |name: &'static str| get(name).filter(|v| !v.is_empty()).ok_or(ConfigError::Missing(name));
+        let number = |name: &'static str, default: u64, what: &'static str| match get(name) {
+            None => Ok(default),
+            Some(v) => v.trim().parse::<u64>().ok().filter(|n| *n > 0).ok_or(ConfigError::Invalid { name, value: v, what }),
+        };
+        let expiry = number("UPLOAD_EXPIRY_S", 300, "a number of seconds (1 to 3600)")?;
+        if expiry > 3600 {
+            return Err(ConfigError::Invalid { name: "UPLOAD_EXPIRY_S", value: expiry.to_string(), what: "at most 3600 seconds" });
+        }
+        let dev_user = get("DEV_USER").filter(|v| !v.is_empty());
+        if let Some(user) = &dev_user.as_ref().filter(|u| !crate::identity::valid_user(u)) {
+            return Err(ConfigError::Invalid { name: "DEV_USER", value: user.to_string(), what: "a user id ([A-Za-z0-9_-], 64 at most)" });
+        }
+        Ok(ApiConfig {
+            uploads_bucket: required("UPLOADS_BUCKET")?,
+            log_bucket: required("LOG_BUCKET")?,
+            catalog_table: required("CATALOG_TABLE")?,
+            max_bytes: number("MAX_BYTES", 25 * 1024 * 1024, "a positive number of bytes")?,
+            upload_expiry: Duration::from_secs(expiry),
+            assets_base_url: get("ASSETS_BASE_URL").unwrap_or_else(|| "/".into()),
+            dev_user,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lookup(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let pairs: Vec<(String, String)> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        move |k| pairs.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone())
+    }
+
+    const BASE: [(&str, &str); 3] = [("UPLOADS_BUCKET", "u"), ("LOG_BUCKET", "l"), ("CATALOG_TABLE", "t")];
+
+    #[test]
+    fn defaults_and_checks() {
+        let c = ApiConfig::from_lookup(lookup(&BASE)).unwrap();
+        assert_eq!((c.max_bytes, c.upload_expiry.as_secs(), c.assets_base_url.as_str()), (25 * 1024 * 1024, 300, "/"));
+        assert!(c.dev_user.is_none());
+        assert!(matches!(ApiConfig::from_lookup(lookup(&[])), Err(ConfigError::Missing("UPLOADS_BUCKET"))));
+        for (name, value) in [("UPLOAD_EXPIRY_S", "0"), ("UPLOAD_EXPIRY_S", "86400"), ("MAX_BYTES", "lots"), ("DEV_USER", "../root")] {
+            let mut pairs = BASE.to_vec();
+            pairs.push((name, value));
+            let e = ApiConfig::from_lookup(lookup(&pairs)).unwrap_err();
+            assert!(matches!(e, ConfigError::Invalid { name: n, .. } if n == name), "{name}={value}: {e}");
+        }
+    }
+}

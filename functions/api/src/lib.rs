@@ -1,0 +1,129 @@
+//! The api function: what the site asks of the backend. Routing and every handler work on
+//! [`http::Request`], so API Gateway (`apigw`) and `cargo xtask local` run the same code.
+
+pub mod apigw;
+pub mod config;
+pub mod http;
+pub mod identity;
+pub mod listings;
+pub mod presign;
+pub mod profile;
+pub mod uploads;
+
+use std::time::SystemTime;
+
+use aws_config::SdkConfig;
+use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider};
+
+use crate::config::ApiConfig;
+use crate::http::{ApiError, Request, Response};
+use crate::uploads::UploadGrant;
+
+/// The OpenAPI document, served at `/api/openapi.json`; tests hold routes and answers to it.
+pub const OPENAPI: &str = include_str!("../openapi.json");
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Route {
+    pub method: &'static str,
+    pub path: &'static str,
+    /// Behind the JWT authorizer on AWS.
+    pub signed_in: bool,
+}
+
+/// Every route, once: the router, the template's API Gateway routes and the OpenAPI document
+/// are all checked against this list.
+pub const ROUTES: [Route; 6] = [
+    Route { method: "POST", path: "/api/uploads", signed_in: true },
+    Route { method: "GET", path: "/api/images", signed_in: false },
+    Route { method: "GET", path: "/api/failures", signed_in: false },
+    Route { method: "GET", path: "/api/profile", signed_in: true },
+    Route { method: "PUT", path: "/api/profile", signed_in: true },
+    Route { method: "GET", path: "/api/openapi.json", signed_in: false },
+];
+
+pub struct Api {
+    pub config: ApiConfig,
+    pub s3: aws_sdk_s3::Client,
+    pub dynamodb: aws_sdk_dynamodb::Client,
+    credentials: Option<SharedCredentialsProvider>,
+    region: String,
+    endpoint: Option<String>,
+}
+
+impl Api {
+    pub fn new(config: ApiConfig, sdk: &SdkConfig) -> Api {
+        Api {
+            s3: shared::aws::s3_client(sdk),
+            dynamodb: aws_sdk_dynamodb::Client::new(sdk),
+            credentials: sdk.credentials_provider(),
+            region: sdk.region().map_or_else(|| "us-east-1".into(), |r| r.to_string()),
+            endpoint: sdk.endpoint_url().map(str::to_string),
+            config,
+        }
+    }
+
+    /// Never fails: errors become their JSON answer, internal ones are logged.
+    pub async fn handle(&self, request: &Request) -> Response {
+        let started = std::time::Instant::now();
+        let response = self.route(request).await.unwrap_or_else(ApiError::into_response);
+        // Method, path and status only: query strings and bodies can hold names people chose.
+        tracing::info!(event = "api_request", method = %request.method, path = %request.path, status = response.status,
+            ms = started.elapsed().as_millis() as u64);
+        response
+    }
+
+    async fn route(&self, request: &Request) -> Result<Response, ApiError> {
+        let path = request.path.trim_end_matches('/');
+        let route = ROUTES.iter().find(|r| r.path == path && r.method == request.method);
+        let Some(route) = route else {
+            let allowed: Vec<&str> = ROUTES.iter().filter(|r| r.path == path).map(|r| r.method).collect();
+            return Err(if allowed.is_empty() {
+                ApiError::NotFound
+            } else {
+                ApiError::MethodNotAllowed { allowed: allowed.join(", ") }
+            });
+        };
+        let user = || identity::user_of(request, self.config.dev_user.as_deref());
+        match (route.method, route.path) {
+            ("POST", "/api/uploads") => self.grant_upload(&user()?, request).await,
+            ("GET", "/api/images") => listings::images(self, request).await,
+            ("GET", "/api/failures") => listings::failures(self, request).await,
+            ("GET", "/api/profile") => profile::get(self, &user()?).await,
+            ("PUT", "/api/profile") => {
+                let user = user()?;
+                profile::put(self, &user, profile::parse_update(&request.json_object()?)?).await
+            }
+            ("GET", "/api/openapi.json") => Ok(Response { status: 200, content_type: "application/json", body: OPENAPI.into() }),
+            _ => Err(ApiError::NotFound),
+        }
+    }
+
+    async fn grant_upload(&self, user: &str, request: &Request) -> Result<Response, ApiError> {
+        let wanted = uploads::parse(&request.json_object()?, self.config.max_bytes)?;
+        let upload_id = uploads::new_upload_id();
+        let key = uploads::key_for(&wanted, user, &upload_id);
+        let credentials = self.credentials().await?;
+        let policy = presign::PostPolicy {
+            bucket: &self.config.uploads_bucket,
+            key: &key,
+            content_type: &wanted.content_type,
+            max_bytes: self.config.max_bytes,
+            expires_in: self.config.upload_expiry,
+        };
+        let url = presign::bucket_url(&self.config.uploads_bucket, &self.region, self.endpoint.as_deref());
+        let post = presign::sign(&policy, &credentials, &self.region, url, SystemTime::now());
+        tracing::info!(event = "upload_granted", kind = ?wanted.kind, upload_id, bytes = wanted.size);
+        let grant = UploadGrant { upload_id, kind: wanted.kind, key, max_bytes: self.config.max_bytes, post };
+        Ok(Response::json(201, &grant))
+    }
+
+    async fn credentials(&self) -> Result<aws_credential_types::Credentials, ApiError> {
+        let provider = self.credentials.as_ref().ok_or_else(|| ApiError::internal("signing", "no credentials provider"))?;
+        provider.provide_credentials().await.map_err(|e| ApiError::internal("loading credentials", e))
+    }
+
+    /// Where the site finds an asset: CloudFront serves the assets bucket beside the api.
+    pub fn asset_url(&self, key: &str) -> String {
+        format!("{}/{key}", self.config.assets_base_url.trim_end_matches('/'))
+    }
+}

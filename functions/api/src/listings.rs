@@ -1,0 +1,164 @@
+//! `GET /api/images` (the catalog, paginated, newest or smallest first) and `GET /api/failures`
+//! (the failure records the functions left in the log bucket, newest first).
+
+use std::time::Duration;
+
+use aws_sdk_s3::presigning::PresigningConfig;
+use chrono::Utc;
+use serde::Serialize;
+use shared::catalog::{self, Cursor, Order};
+use shared::record::{CatalogRow, FailureRecord};
+
+use crate::Api;
+use crate::http::{ApiError, Request, Response};
+
+pub const DEFAULT_LIMIT: usize = 20;
+pub const MAX_LIMIT: usize = 100;
+/// How far back the failures listing looks (records expire after the stage's
+/// `failure_record_days`; 30 by default).
+pub const FAILURE_DAYS: i64 = 31;
+/// Originals live in the private uploads bucket; a page links them through short-lived URLs.
+const ORIGINAL_URL_TTL: Duration = Duration::from_secs(15 * 60);
+
+#[derive(Debug, Serialize)]
+pub struct ImageItem {
+    #[serde(flatten)]
+    pub row: CatalogRow,
+    pub thumbnail_url: String,
+    pub original_url: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct ImagePage {
+    pub items: Vec<ImageItem>,
+    pub next_cursor: Option<String>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct FailurePage {
+    pub items: Vec<FailureRecord>,
+}
+
+pub fn limit_of(request: &Request) -> Result<usize, ApiError> {
+    match request.query("limit") {
+        None => Ok(DEFAULT_LIMIT),
+        Some(v) => v
+            .parse::<usize>()
+            .ok()
+            .filter(|n| (1..=MAX_LIMIT).contains(n))
+            .ok_or_else(|| ApiError::field("limit", format!("{v:?} is not a number from 1 to {MAX_LIMIT}"))),
+    }
+}
+
+pub fn order_of(request: &Request) -> Result<Order, ApiError> {
+    match request.query("sort").unwrap_or("recent") {
+        "recent" => Ok(Order::Recent),
+        "smallest" => Ok(Order::Smallest),
+        other => Err(ApiError::field("sort", format!("{other:?} is not \"recent\" or \"smallest\""))),
+    }
+}
+
+pub async fn images(api: &Api, request: &Request) -> Result<Response, ApiError> {
+    let order = order_of(request)?;
+    let limit = limit_of(request)?;
+    let after = match request.query("cursor") {
+        None => None,
+        Some(text) => Some(Cursor::decode(text, order).ok_or_else(|| {
+            ApiError::field("cursor", format!("is not a cursor of the {} listing; start again without it", order.name()))
+        })?),
+    };
+    let page = catalog::page(&api.dynamodb, &api.config.catalog_table, order, limit, after.as_ref())
+        .await
+        .map_err(|e| ApiError::internal("querying the catalog", e))?;
+    let mut items = Vec::with_capacity(page.rows.len());
+    for row in page.rows {
+        let original_url = api.presigned_get(&api.config.uploads_bucket, &row.source_key, ORIGINAL_URL_TTL).await?;
+        items.push(ImageItem { thumbnail_url: api.asset_url(&row.thumbnail_key), original_url, row });
+    }
+    Ok(Response::json(200, &ImagePage { items, next_cursor: page.next.map(|c| c.encode()) }))
+}
+
+pub async fn failures(api: &Api, request: &Request) -> Result<Response, ApiError> {
+    let limit = limit_of(request)?;
+    let keys = recent_failure_keys(api, limit).await?;
+    let mut reads = tokio::task::JoinSet::new();
+    for (i, key) in keys.into_iter().enumerate() {
+        let (s3, bucket) = (api.s3.clone(), api.config.log_bucket.clone());
+        reads.spawn(async move { (i, s3.get_object().bucket(bucket).key(&key).send().await.map(|o| (key, o))) });
+    }
+    let mut found = Vec::new();
+    while let Some(joined) = reads.join_next().await {
+        let (i, got) = joined.map_err(|e| ApiError::internal("reading failure records", e))?;
+        let (key, object) = match got {
+            Ok(found) => found,
+            // Expired between the listing and the read.
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => continue,
+            Err(e) => return Err(ApiError::internal("reading a failure record", e)),
+        };
+        let bytes = object.body.collect().await.map_err(|e| ApiError::internal("reading a failure record", e))?.into_bytes();
+        match serde_json::from_slice::<FailureRecord>(&bytes) {
+            Ok(record) => found.push((i, record)),
+            Err(e) => tracing::warn!(event = "failure_record_unreadable", key, error = %e, "skipped"),
+        }
+    }
+    found.sort_by_key(|(i, _)| *i);
+    Ok(Response::json(200, &FailurePage { items: found.into_iter().map(|(_, r)| r).collect() }))
+}
+
+/// Newest first: records are filed under their upload's day, so walk back day by day.
+async fn recent_failure_keys(api: &Api, limit: usize) -> Result<Vec<String>, ApiError> {
+    let today = Utc::now().date_naive();
+    let mut keys = Vec::new();
+    for back in 0..FAILURE_DAYS {
+        if keys.len() >= limit {
+            break;
+        }
+        let prefix = format!("failures/{}/", (today - chrono::Days::new(back as u64)).format("%Y/%m/%d"));
+        let mut day = Vec::new();
+        let mut pages = api.s3.list_objects_v2().bucket(&api.config.log_bucket).prefix(&prefix).into_paginator().send();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| ApiError::internal("listing failure records", e))?;
+            day.extend(page.contents().iter().filter_map(|o| Some((o.last_modified().copied()?, o.key()?.to_string()))));
+        }
+        day.sort_by(|a, b| b.cmp(a));
+        keys.extend(day.into_iter().map(|(_, key)| key));
+    }
+    keys.truncate(limit);
+    Ok(keys)
+}
+
+impl Api {
+    pub async fn presigned_get(&self, bucket: &str, key: &str, ttl: Duration) -> Result<String, ApiError> {
+        let config = PresigningConfig::expires_in(ttl).map_err(|e| ApiError::internal("presigning", e))?;
+        let presigned = self
+            .s3
+            .get_object()
+            .bucket(bucket)
+            .key(key)
+            .presigned(config)
+            .await
+            .map_err(|e| ApiError::internal("presigning an original", e))?;
+        Ok(presigned.uri().to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with_query(pairs: &[(&str, &str)]) -> Request {
+        Request { query: pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(), ..Request::default() }
+    }
+
+    #[test]
+    fn limit_and_sort_are_checked() {
+        assert_eq!(limit_of(&with_query(&[])).unwrap(), DEFAULT_LIMIT);
+        assert_eq!(limit_of(&with_query(&[("limit", "5")])).unwrap(), 5);
+        for bad in ["0", "101", "-1", "x"] {
+            assert!(matches!(limit_of(&with_query(&[("limit", bad)])), Err(ApiError::BadRequest { field: Some(f), .. }) if f == "limit"));
+        }
+        assert_eq!(order_of(&with_query(&[])).unwrap(), Order::Recent);
+        assert_eq!(order_of(&with_query(&[("sort", "smallest")])).unwrap(), Order::Smallest);
+        assert!(order_of(&with_query(&[("sort", "largest")])).is_err());
+    }
+}

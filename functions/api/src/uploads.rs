@@ -1,0 +1,196 @@
+//! `POST /api/uploads`: checks what the browser says it will send, picks the key, and answers
+//! with a presigned POST that lets S3 hold the browser to it.
+
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use crate::http::ApiError;
+use crate::presign::PresignedPost;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum UploadKind {
+    /// `images/<upload-id>/<file name>` → the thumbnail function.
+    Image,
+    /// `avatars/<user>/<upload-id>` → the avatar function.
+    Avatar,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UploadRequest {
+    pub kind: UploadKind,
+    pub file_name: String,
+    pub content_type: String,
+    pub size: u64,
+}
+
+#[derive(Debug, Serialize)]
+pub struct UploadGrant {
+    pub upload_id: String,
+    pub kind: UploadKind,
+    pub key: String,
+    pub max_bytes: u64,
+    #[serde(flatten)]
+    pub post: PresignedPost,
+}
+
+const FIELDS: [&str; 4] = ["kind", "file_name", "content_type", "size"];
+const MAX_FILE_NAME_BYTES: usize = 255;
+
+/// Every field is checked, and the first problem is named with its field.
+pub fn parse(body: &Map<String, Value>, max_bytes: u64) -> Result<UploadRequest, ApiError> {
+    if let Some(unknown) = body.keys().find(|k| !FIELDS.contains(&k.as_str())) {
+        return Err(ApiError::field(unknown, format!("unknown field; expected {}", FIELDS.join(", "))));
+    }
+    let text = |name: &str| match body.get(name) {
+        None | Some(Value::Null) => Err(ApiError::field(name, "is required")),
+        Some(Value::String(s)) => Ok(s.as_str()),
+        Some(_) => Err(ApiError::field(name, "must be a string")),
+    };
+    let kind = match text("kind")? {
+        "image" => UploadKind::Image,
+        "avatar" => UploadKind::Avatar,
+        other => return Err(ApiError::field("kind", format!("{other:?} is not \"image\" or \"avatar\""))),
+    };
+    let file_name = text("file_name")?;
+    check_file_name(file_name).map_err(|why| ApiError::field("file_name", why))?;
+    let content_type = text("content_type")?;
+    if !is_image_type(content_type) {
+        return Err(ApiError::field("content_type", format!("{content_type:?} is not an image type such as image/jpeg")));
+    }
+    let size = match body.get("size") {
+        None | Some(Value::Null) => return Err(ApiError::field("size", "is required")),
+        Some(v) => v.as_u64().ok_or_else(|| ApiError::field("size", "must be a whole number of bytes"))?,
+    };
+    if size == 0 {
+        return Err(ApiError::field("size", "the file is empty"));
+    }
+    if size > max_bytes {
+        return Err(ApiError::field("size", format!("{size} bytes is over this site's limit of {max_bytes} bytes")));
+    }
+    Ok(UploadRequest { kind, file_name: file_name.into(), content_type: content_type.into(), size })
+}
+
+/// The name is kept for people (catalog, failures page) and is one key segment, so it may not
+/// contain a separator; together with the policy's exact key nothing can leave its folder.
+fn check_file_name(name: &str) -> Result<(), String> {
+    if name.trim().is_empty() {
+        return Err("is empty".into());
+    }
+    if name.len() > MAX_FILE_NAME_BYTES {
+        return Err(format!("is {} bytes long; at most {MAX_FILE_NAME_BYTES}", name.len()));
+    }
+    if name.contains(['/', '\\']) {
+        return Err("must be a plain file name, without / or \\".into());
+    }
+    if name == "." || name == ".." {
+        return Err("must be a file name".into());
+    }
+    if name.chars().any(char::is_control) {
+        return Err("contains control characters".into());
+    }
+    Ok(())
+}
+
+/// `image/<subtype>`, lowercase, as browsers report `File.type`.
+fn is_image_type(value: &str) -> bool {
+    value.len() <= 100
+        && value.strip_prefix("image/").is_some_and(|sub| {
+            !sub.is_empty() && sub.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"+-.".contains(&b))
+        })
+}
+
+/// The key this upload may write, and nothing else.
+pub fn key_for(request: &UploadRequest, user: &str, upload_id: &str) -> String {
+    match request.kind {
+        UploadKind::Image => format!("images/{upload_id}/{}", request.file_name),
+        UploadKind::Avatar => format!("avatars/{user}/{upload_id}"),
+    }
+}
+
+/// Time-ordered (UUIDv7), so keys and avatar versions sort by when the upload was granted.
+pub fn new_upload_id() -> String {
+    uuid::Uuid::now_v7().simple().to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+    use shared::key::{parse_avatar_key, parse_upload_key};
+
+    use super::*;
+
+    fn body(v: Value) -> Map<String, Value> {
+        v.as_object().unwrap().clone()
+    }
+
+    fn ok() -> Value {
+        json!({ "kind": "image", "file_name": "holiday photo.jpg", "content_type": "image/jpeg", "size": 1234 })
+    }
+
+    fn field_error(v: Value) -> (String, String) {
+        match parse(&body(v), 10_000).unwrap_err() {
+            ApiError::BadRequest { field: Some(f), message } => (f, message),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_good_request_parses() {
+        let r = parse(&body(ok()), 10_000).unwrap();
+        assert_eq!(r, UploadRequest { kind: UploadKind::Image, file_name: "holiday photo.jpg".into(), content_type: "image/jpeg".into(), size: 1234 });
+    }
+
+    #[test]
+    fn each_bad_field_is_named_with_why() {
+        let with = |k: &str, v: Value| {
+            let mut b = ok();
+            b[k] = v;
+            b
+        };
+        let cases = [
+            (with("kind", json!("video")), "kind", "is not \"image\""),
+            (with("kind", json!(1)), "kind", "must be a string"),
+            (with("file_name", json!("../../avatars/victim/x")), "file_name", "without /"),
+            (with("file_name", json!("a\\b.jpg")), "file_name", "without /"),
+            (with("file_name", json!("..")), "file_name", "must be a file name"),
+            (with("file_name", json!("  ")), "file_name", "is empty"),
+            (with("file_name", json!("a\u{0}.jpg")), "file_name", "control"),
+            (with("file_name", json!("a".repeat(300))), "file_name", "at most 255"),
+            (with("content_type", json!("text/plain")), "content_type", "not an image type"),
+            (with("content_type", json!("image/")), "content_type", "not an image type"),
+            (with("content_type", json!("image/jpeg; x=\"y\"")), "content_type", "not an image type"),
+            (with("size", json!(0)), "size", "empty"),
+            (with("size", json!(-5)), "size", "whole number"),
+            (with("size", json!(1.5)), "size", "whole number"),
+            (with("size", json!("12")), "size", "whole number"),
+            (with("size", json!(10_001)), "size", "over this site's limit of 10000"),
+            (with("extra", json!(true)), "extra", "unknown field"),
+        ];
+        for (input, field, why) in cases {
+            let (f, message) = field_error(input.clone());
+            assert_eq!(f, field, "{input}");
+            assert!(message.contains(why), "{input}: {message}");
+        }
+        let mut missing = ok();
+        missing.as_object_mut().unwrap().remove("size");
+        assert_eq!(field_error(missing), ("size".into(), "is required".into()));
+    }
+
+    #[test]
+    fn keys_are_the_ones_the_functions_accept() {
+        let id = new_upload_id();
+        assert!(shared::key::valid_id(&id) && id.len() == 32, "{id}");
+        let image = parse(&body(ok()), 10_000).unwrap();
+        let key = key_for(&image, "u-1", &id);
+        let parsed = parse_upload_key(&key, "images/").unwrap().unwrap();
+        assert_eq!((parsed.id.as_str(), parsed.file_name.as_str()), (id.as_str(), "holiday photo.jpg"));
+        let avatar = UploadRequest { kind: UploadKind::Avatar, ..image };
+        let key = key_for(&avatar, "u-1", &id);
+        let parsed = parse_avatar_key(&key, "avatars/").unwrap().unwrap();
+        assert_eq!((parsed.user.as_str(), parsed.upload_id.as_str()), ("u-1", id.as_str()));
+        // Later grants sort after earlier ones.
+        let later = new_upload_id();
+        assert!(later > id, "{later} <= {id}");
+    }
+}
