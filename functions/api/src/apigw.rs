@@ -7,14 +7,10 @@ use aws_lambda_events::http::{HeaderMap, HeaderValue, header};
 use crate::http::{Request, Response};
 
 pub fn request(event: ApiGatewayV2httpRequest) -> Request {
-    let body = event.body.map(|b| {
-        if event.is_base64_encoded { aws_smithy_types::base64::decode(&b).unwrap_or_default() } else { b.into_bytes() }
-    });
-    let query = event
-        .raw_query_string
-        .as_deref()
-        .map(|q| form_pairs(q))
-        .unwrap_or_default();
+    let body = event
+        .body
+        .map(|b| if event.is_base64_encoded { aws_smithy_types::base64::decode(&b).unwrap_or_default() } else { b.into_bytes() });
+    let query = event.raw_query_string.as_deref().map(form_pairs).unwrap_or_default();
     // Only the authorizer's verified claims count; a `sub` in a header or the body never does.
     let subject = event.request_context.authorizer.and_then(|a| a.jwt).and_then(|jwt| jwt.claims.get("sub").cloned());
     Request {
@@ -76,7 +72,11 @@ mod tests {
         assert_eq!(r.body.as_deref(), Some(br#"{"bio":""}"#.as_slice()));
         assert_eq!(r.query("cursor"), Some("ab+c"));
         assert_eq!(r.query("x"), Some("a b"));
-        let unsigned: ApiGatewayV2httpRequest = serde_json::from_str(&EVENT.replace(r#""authorizer": {"jwt": {"claims": {"sub": "user-1", "iss": "https://issuer"}, "scopes": null}}"#, r#""authorizer": null"#)).unwrap();
+        let unsigned: ApiGatewayV2httpRequest = serde_json::from_str(&EVENT.replace(
+            r#""authorizer": {"jwt": {"claims": {"sub": "user-1", "iss": "https://issuer"}, "scopes": null}}"#,
+            r#""authorizer": null"#,
+        ))
+        .unwrap();
         assert_eq!(request(unsigned).subject, None);
     }
 

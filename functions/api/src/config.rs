@@ -37,11 +37,19 @@ impl ApiConfig {
         };
         let expiry = number("UPLOAD_EXPIRY_S", 300, "a number of seconds (1 to 3600)")?;
         if expiry > 3600 {
-            return Err(ConfigError::Invalid { name: "UPLOAD_EXPIRY_S", value: expiry.to_string(), what: "at most 3600 seconds" });
+            return Err(ConfigError::Invalid {
+                name: "UPLOAD_EXPIRY_S",
+                value: expiry.to_string(),
+                what: "at most 3600 seconds",
+            });
         }
         let dev_user = get("DEV_USER").filter(|v| !v.is_empty());
         if let Some(user) = &dev_user.as_ref().filter(|u| !crate::identity::valid_user(u)) {
-            return Err(ConfigError::Invalid { name: "DEV_USER", value: user.to_string(), what: "a user id ([A-Za-z0-9_-], 64 at most)" });
+            return Err(ConfigError::Invalid {
+                name: "DEV_USER",
+                value: user.to_string(),
+                what: "a user id ([A-Za-z0-9_-], 64 at most)",
+            });
         }
         Ok(ApiConfig {
             uploads_bucket: required("UPLOADS_BUCKET")?,
@@ -72,7 +80,9 @@ mod tests {
         assert_eq!((c.max_bytes, c.upload_expiry.as_secs(), c.assets_base_url.as_str()), (25 * 1024 * 1024, 300, "/"));
         assert!(c.dev_user.is_none());
         assert!(matches!(ApiConfig::from_lookup(lookup(&[])), Err(ConfigError::Missing("UPLOADS_BUCKET"))));
-        for (name, value) in [("UPLOAD_EXPIRY_S", "0"), ("UPLOAD_EXPIRY_S", "86400"), ("MAX_BYTES", "lots"), ("DEV_USER", "../root")] {
+        for (name, value) in
+            [("UPLOAD_EXPIRY_S", "0"), ("UPLOAD_EXPIRY_S", "86400"), ("MAX_BYTES", "lots"), ("DEV_USER", "../root")]
+        {
             let mut pairs = BASE.to_vec();
             pairs.push((name, value));
             let e = ApiConfig::from_lookup(lookup(&pairs)).unwrap_err();

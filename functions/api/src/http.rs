@@ -22,7 +22,8 @@ impl Request {
 
     /// The body as a JSON object, or a 400 saying why not.
     pub fn json_object(&self) -> Result<serde_json::Map<String, Value>, ApiError> {
-        let body = self.body.as_deref().filter(|b| !b.is_empty()).ok_or_else(|| ApiError::bad(None, "a JSON body is required"))?;
+        let body =
+            self.body.as_deref().filter(|b| !b.is_empty()).ok_or_else(|| ApiError::bad(None, "a JSON body is required"))?;
         match serde_json::from_slice(body) {
             Ok(Value::Object(map)) => Ok(map),
             Ok(_) => Err(ApiError::bad(None, "the body must be a JSON object")),

@@ -155,7 +155,9 @@ mod tests {
         assert_eq!(limit_of(&with_query(&[])).unwrap(), DEFAULT_LIMIT);
         assert_eq!(limit_of(&with_query(&[("limit", "5")])).unwrap(), 5);
         for bad in ["0", "101", "-1", "x"] {
-            assert!(matches!(limit_of(&with_query(&[("limit", bad)])), Err(ApiError::BadRequest { field: Some(f), .. }) if f == "limit"));
+            assert!(
+                matches!(limit_of(&with_query(&[("limit", bad)])), Err(ApiError::BadRequest { field: Some(f), .. }) if f == "limit")
+            );
         }
         assert_eq!(order_of(&with_query(&[])).unwrap(), Order::Recent);
         assert_eq!(order_of(&with_query(&[("sort", "smallest")])).unwrap(), Order::Smallest);

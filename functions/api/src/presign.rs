@@ -89,13 +89,8 @@ mod tests {
 
     fn signed(key: &str, token: Option<&str>) -> PresignedPost {
         let creds = Credentials::new("AKIDEXAMPLE", "secret", token.map(str::to_string), None, "test");
-        let policy = PostPolicy {
-            bucket: "up",
-            key,
-            content_type: "image/jpeg",
-            max_bytes: 1000,
-            expires_in: Duration::from_secs(300),
-        };
+        let policy =
+            PostPolicy { bucket: "up", key, content_type: "image/jpeg", max_bytes: 1000, expires_in: Duration::from_secs(300) };
         sign(&policy, &creds, "eu-west-1", bucket_url("up", "eu-west-1", None), at("2026-12-01T10:00:00Z"))
     }
 
@@ -136,7 +131,9 @@ mod tests {
     fn the_signature_is_sigv4_over_the_encoded_policy() {
         let post = signed("images/0193/photo.jpg", None);
         // Independent HMAC-SHA256 chain (RFC 2104 over sha2), as AWS documents the signing key.
-        let key = ["20261201", "eu-west-1", "s3", "aws4_request"].iter().fold(b"AWS4secret".to_vec(), |k, part| hmac(&k, part.as_bytes()));
+        let key = ["20261201", "eu-west-1", "s3", "aws4_request"]
+            .iter()
+            .fold(b"AWS4secret".to_vec(), |k, part| hmac(&k, part.as_bytes()));
         assert_eq!(post.fields["x-amz-signature"], hex::encode(hmac(&key, post.fields["policy"].as_bytes())));
     }
 

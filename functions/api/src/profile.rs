@@ -49,7 +49,10 @@ pub fn parse_update(body: &Map<String, Value>) -> Result<ProfileUpdate, ApiError
         }
         Ok(value)
     };
-    Ok(ProfileUpdate { display_name: text("display_name", MAX_DISPLAY_NAME_CHARS, false)?, bio: text("bio", MAX_BIO_CHARS, true)? })
+    Ok(ProfileUpdate {
+        display_name: text("display_name", MAX_DISPLAY_NAME_CHARS, false)?,
+        bio: text("bio", MAX_BIO_CHARS, true)?,
+    })
 }
 
 pub fn from_item(api: &Api, user: &str, item: Option<&HashMap<String, AttributeValue>>) -> Profile {

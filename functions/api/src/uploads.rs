@@ -138,7 +138,15 @@ mod tests {
     #[test]
     fn a_good_request_parses() {
         let r = parse(&body(ok()), 10_000).unwrap();
-        assert_eq!(r, UploadRequest { kind: UploadKind::Image, file_name: "holiday photo.jpg".into(), content_type: "image/jpeg".into(), size: 1234 });
+        assert_eq!(
+            r,
+            UploadRequest {
+                kind: UploadKind::Image,
+                file_name: "holiday photo.jpg".into(),
+                content_type: "image/jpeg".into(),
+                size: 1234
+            }
+        );
     }
 
     #[test]

@@ -4,7 +4,7 @@
 use std::collections::HashMap;
 
 use avatar::handler::{AVATAR_CACHE_CONTROL, Handler};
-use aws_sdk_dynamodb::types::{AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType};
+use aws_sdk_dynamodb::types::AttributeValue;
 use shared::config::{Config, Kind};
 use testkit::queue::{ASSETS, LOGS, Pipeline, TABLE, UPLOADS, failed_ids, receive, sqs_event};
 use testkit::{Moto, corpus_file};
@@ -23,18 +23,7 @@ async fn world() -> World {
     let p = Pipeline::start("avatars", "avatars/").await;
     let config = Config::from_lookup(Kind::Avatar, |name| p.env(name)).unwrap();
     let Pipeline { moto, sdk, s3, sqs, queue_url, inbox_url, .. } = p;
-    let dynamodb = aws_sdk_dynamodb::Client::new(&sdk);
-    dynamodb
-        .create_table()
-        .table_name(TABLE)
-        .billing_mode(BillingMode::PayPerRequest)
-        .attribute_definitions(
-            AttributeDefinition::builder().attribute_name("pk").attribute_type(ScalarAttributeType::S).build().unwrap(),
-        )
-        .key_schema(KeySchemaElement::builder().attribute_name("pk").key_type(KeyType::Hash).build().unwrap())
-        .send()
-        .await
-        .unwrap();
+    let dynamodb = testkit::queue::create_catalog(&sdk).await;
     let handler = Handler::new(config, &sdk);
     World { _moto: moto, s3, sqs, dynamodb, queue_url, inbox_url, handler }
 }

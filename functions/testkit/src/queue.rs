@@ -116,3 +116,39 @@ pub fn sqs_event(messages: &[Message]) -> SqsEvent {
 pub fn failed_ids(response: &SqsBatchResponse) -> Vec<String> {
     response.batch_item_failures.iter().map(|f| f.item_identifier.clone()).collect()
 }
+
+/// The catalog table as infra/template.yaml defines it: one item per upload or profile, and the
+/// `by-size` and `by-time` indexes partitioned by write shard.
+pub async fn create_catalog(sdk: &aws_config::SdkConfig) -> aws_sdk_dynamodb::Client {
+    use aws_sdk_dynamodb::types::{
+        AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection, ProjectionType,
+        ScalarAttributeType as T,
+    };
+    let key = |name: &str, kind: KeyType| KeySchemaElement::builder().attribute_name(name).key_type(kind).build().unwrap();
+    let index = |name: &str, range: &str| {
+        GlobalSecondaryIndex::builder()
+            .index_name(name)
+            .key_schema(key("shard", KeyType::Hash))
+            .key_schema(key(range, KeyType::Range))
+            .projection(Projection::builder().projection_type(ProjectionType::All).build())
+            .build()
+            .unwrap()
+    };
+    let dynamodb = aws_sdk_dynamodb::Client::new(sdk);
+    dynamodb
+        .create_table()
+        .table_name(TABLE)
+        .billing_mode(BillingMode::PayPerRequest)
+        .set_attribute_definitions(Some(
+            [("pk", T::S), ("shard", T::S), ("thumbnail_size", T::N), ("uploaded_at", T::S)]
+                .map(|(name, t)| AttributeDefinition::builder().attribute_name(name).attribute_type(t).build().unwrap())
+                .to_vec(),
+        ))
+        .key_schema(key("pk", KeyType::Hash))
+        .global_secondary_indexes(index("by-size", "thumbnail_size"))
+        .global_secondary_indexes(index("by-time", "uploaded_at"))
+        .send()
+        .await
+        .unwrap();
+    dynamodb
+}

@@ -2,10 +2,7 @@
 //! objects, rows, records and SNS messages. Each test starts its own emulator.
 
 use aws_lambda_events::sqs::SqsEvent;
-use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
-    ProjectionType, ScalarAttributeType,
-};
+use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_sqs::types::Message;
 use shared::config::{Config, Kind};
@@ -23,38 +20,11 @@ struct World {
     handler: Handler,
 }
 
-fn key(name: &str, kind: KeyType) -> KeySchemaElement {
-    KeySchemaElement::builder().attribute_name(name).key_type(kind).build().unwrap()
-}
-
 async fn world() -> World {
     let p = Pipeline::start("thumbnails", "images/").await;
     let config = Config::from_lookup(Kind::Thumbnail, |name| p.env(name)).unwrap();
     let Pipeline { moto, sdk, s3, sqs, queue_url, inbox_url, .. } = p;
-    let dynamodb = aws_sdk_dynamodb::Client::new(&sdk);
-    dynamodb
-        .create_table()
-        .table_name(TABLE)
-        .billing_mode(BillingMode::PayPerRequest)
-        .set_attribute_definitions(Some(
-            [("pk", ScalarAttributeType::S), ("shard", ScalarAttributeType::S), ("thumbnail_size", ScalarAttributeType::N)]
-                .map(|(name, t)| AttributeDefinition::builder().attribute_name(name).attribute_type(t).build().unwrap())
-                .to_vec(),
-        ))
-        .key_schema(key("pk", KeyType::Hash))
-        // As in infra/template.yaml: the "N smallest" index, partitioned by write shard.
-        .global_secondary_indexes(
-            GlobalSecondaryIndex::builder()
-                .index_name("by-size")
-                .key_schema(key("shard", KeyType::Hash))
-                .key_schema(key("thumbnail_size", KeyType::Range))
-                .projection(Projection::builder().projection_type(ProjectionType::All).build())
-                .build()
-                .unwrap(),
-        )
-        .send()
-        .await
-        .unwrap();
+    let dynamodb = testkit::queue::create_catalog(&sdk).await;
     let handler = Handler::new(config, &sdk);
     World { _moto: moto, s3, sqs, dynamodb, queue_url, inbox_url, handler }
 }

@@ -1,0 +1,246 @@
+//! The api against moto: a browser-style upload through the presigned POST it grants, the avatar
+//! function run on the notification that upload caused, and the catalog, failures and profile
+//! answers, each held to openapi.json.
+
+mod support;
+
+use api::Api;
+use api::config::ApiConfig;
+use api::http::{Request, Response};
+use avatar::handler::Handler as AvatarHandler;
+use aws_sdk_s3::primitives::ByteStream;
+use serde_json::{Value, json};
+use shared::catalog::to_item;
+use shared::config::{Config, Kind};
+use shared::record::CatalogRow;
+use testkit::corpus_file;
+use testkit::queue::{ASSETS, LOGS, Pipeline, TABLE, UPLOADS, failed_ids, receive, sqs_event};
+
+const USER: &str = "dev-user-1";
+
+fn api_config(max_bytes: &str) -> ApiConfig {
+    let env = [
+        ("UPLOADS_BUCKET", UPLOADS),
+        ("LOG_BUCKET", LOGS),
+        ("CATALOG_TABLE", TABLE),
+        ("MAX_BYTES", max_bytes),
+        ("DEV_USER", USER),
+    ];
+    ApiConfig::from_lookup(|name| env.iter().find(|(k, _)| *k == name).map(|(_, v)| v.to_string())).unwrap()
+}
+
+async fn call(api: &Api, method: &str, path_and_query: &str, body: Option<Value>) -> (u16, Value) {
+    let (path, query) = path_and_query.split_once('?').unwrap_or((path_and_query, ""));
+    let request = Request {
+        method: method.into(),
+        path: path.into(),
+        query: api::apigw::form_pairs(query),
+        body: body.map(|b| b.to_string().into_bytes()),
+        subject: None,
+    };
+    let Response { status, content_type, body } = api.handle(&request).await;
+    assert_eq!(content_type, "application/json");
+    (status, support::assert_documented(method, path, status, &body))
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_avatar_uploaded_through_the_presigned_post_reaches_the_profile() {
+    let p = Pipeline::start("avatars", "avatars/").await;
+    testkit::queue::create_catalog(&p.sdk).await;
+    let avatar = AvatarHandler::new(Config::from_lookup(Kind::Avatar, |n| p.env(n)).unwrap(), &p.sdk);
+    let api = Api::new(api_config("26214400"), &p.sdk);
+    let photo = corpus_file("photos/m1_eveningglow_2560x1600.jpg");
+
+    let (status, empty) = call(&api, "GET", "/api/profile", None).await;
+    assert_eq!((status, &empty["avatar_url"]), (200, &Value::Null));
+
+    let ask = json!({ "kind": "avatar", "file_name": "me.jpg", "content_type": "image/jpeg", "size": photo.len() });
+    let (status, grant) = call(&api, "POST", "/api/uploads", Some(ask)).await;
+    assert_eq!(status, 201, "{grant}");
+    let upload_id = grant["upload_id"].as_str().unwrap().to_string();
+    assert_eq!(grant["key"], format!("avatars/{USER}/{upload_id}"));
+    assert_eq!(grant["url"], format!("{}/{UPLOADS}", p.moto.endpoint));
+    let fields: Vec<(String, String)> =
+        grant["fields"].as_object().unwrap().iter().map(|(k, v)| (k.clone(), v.as_str().unwrap().to_string())).collect();
+    let (status, body) = testkit::form::post_form(grant["url"].as_str().unwrap(), &fields, "me.jpg", "image/jpeg", &photo);
+    assert!((200..300).contains(&status), "the presigned POST was refused: {status} {body}");
+    let stored = p.s3.head_object().bucket(UPLOADS).key(grant["key"].as_str().unwrap()).send().await.unwrap();
+    assert_eq!((stored.content_type(), stored.content_length()), (Some("image/jpeg"), Some(photo.len() as i64)));
+
+    // The notification S3 sent for that upload, as Lambda's poller would deliver it.
+    let messages: Vec<_> = receive(&p.sqs, &p.queue_url, 1)
+        .await
+        .into_iter()
+        .filter(|m| !m.body().unwrap_or_default().contains("s3:TestEvent"))
+        .collect();
+    assert!(failed_ids(&avatar.handle(sqs_event(&messages)).await).is_empty());
+    let out = p.s3.get_object().bucket(ASSETS).key(format!("avatars/{USER}.jpg")).send().await.unwrap();
+    assert_eq!(out.content_type(), Some("image/jpeg"));
+    let jpeg = out.body.collect().await.unwrap().into_bytes();
+    let mut decoder = jpeg_decoder::Decoder::new(&jpeg[..]);
+    decoder.decode().unwrap();
+    let info = decoder.info().unwrap();
+    assert_eq!((info.width, info.height), (512, 512));
+
+    let (_, profile) = call(&api, "GET", "/api/profile", None).await;
+    assert_eq!(profile["avatar_version"], upload_id.as_str());
+    assert_eq!(profile["avatar_url"], format!("/avatars/{USER}.jpg?v={upload_id}"));
+
+    // Saving name and bio leaves the avatar the function recorded alone.
+    let (status, saved) = call(&api, "PUT", "/api/profile", Some(json!({ "display_name": "Ada", "bio": "Counts." }))).await;
+    assert_eq!((status, &saved["display_name"], &saved["avatar_version"]), (200, &json!("Ada"), &json!(upload_id)));
+    let (_, again) = call(&api, "GET", "/api/profile", None).await;
+    assert_eq!(again, saved);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn bad_requests_name_the_field_and_unknown_routes_are_json() {
+    let p = Pipeline::start("avatars", "avatars/").await;
+    let api = Api::new(api_config("1000"), &p.sdk);
+    let (status, e) = call(
+        &api,
+        "POST",
+        "/api/uploads",
+        Some(json!({ "kind": "image", "file_name": "a.jpg", "content_type": "image/jpeg", "size": 1001 })),
+    )
+    .await;
+    assert_eq!((status, &e["error"]["field"]), (400, &json!("size")));
+    let (status, e) = call(
+        &api,
+        "POST",
+        "/api/uploads",
+        Some(json!({ "kind": "image", "file_name": "../../x", "content_type": "image/jpeg", "size": 5 })),
+    )
+    .await;
+    assert_eq!((status, &e["error"]["field"]), (400, &json!("file_name")));
+    let (status, e) = call(&api, "POST", "/api/uploads", None).await;
+    assert_eq!((status, &e["error"]["code"]), (400, &json!("bad_request")));
+    let (status, e) = call(&api, "GET", "/api/images?sort=largest", None).await;
+    assert_eq!((status, &e["error"]["field"]), (400, &json!("sort")));
+    let (status, e) = call(&api, "GET", "/api/images?cursor=zz", None).await;
+    assert_eq!((status, &e["error"]["field"]), (400, &json!("cursor")));
+    let response = api.handle(&Request { method: "DELETE".into(), path: "/api/profile".into(), ..Request::default() }).await;
+    assert_eq!(response.status, 405);
+    let response = api.handle(&Request { method: "GET".into(), path: "/api/nothing".into(), ..Request::default() }).await;
+    assert_eq!(response.status, 404);
+    assert!(serde_json::from_str::<Value>(&response.body).unwrap()["error"]["message"].is_string());
+    let (status, doc) = call(&api, "GET", "/api/openapi.json", None).await;
+    assert_eq!((status, &doc["openapi"]), (200, &json!("3.1.0")));
+}
+
+fn row(i: usize) -> CatalogRow {
+    // Sizes repeat (ties on size break by id); times are distinct minutes.
+    let size = 1000 + (i * 37) % 11 * 100;
+    CatalogRow {
+        id: format!("{i:04}-upload"),
+        upload_date: "2026-12-01".into(),
+        upload_time: format!("10:{:02}:00", i),
+        uploaded_at: format!("2026-12-01T10:{:02}:00.000Z", i),
+        file_name: format!("photo {i}.jpg"),
+        source_key: format!("images/{i:04}-upload/photo {i}.jpg"),
+        original_size: 100_000 + i as u64,
+        original_width: 4000,
+        original_height: 3000,
+        original_format: "jpeg".into(),
+        thumbnail_key: format!("thumbnails/{i:04}-upload.jpg"),
+        thumbnail_size: size as u64,
+        thumbnail_width: 256,
+        thumbnail_height: 192,
+        thumbnail_format: "jpeg".into(),
+    }
+}
+
+/// Follows `next_cursor` to the end; returns the ids in the order served and the page count.
+async fn walk(api: &Api, sort: &str, limit: usize) -> (Vec<Value>, usize) {
+    let mut items = Vec::new();
+    let mut pages = 0;
+    let mut cursor: Option<String> = None;
+    loop {
+        let url = match &cursor {
+            Some(c) => format!("/api/images?sort={sort}&limit={limit}&cursor={c}"),
+            None => format!("/api/images?sort={sort}&limit={limit}"),
+        };
+        let (status, page) = call(api, "GET", &url, None).await;
+        assert_eq!(status, 200, "{page}");
+        pages += 1;
+        let got = page["items"].as_array().unwrap();
+        assert!(got.len() <= limit);
+        items.extend(got.iter().cloned());
+        match page["next_cursor"].as_str() {
+            Some(c) => cursor = Some(c.to_string()),
+            None => return (items, pages),
+        }
+        assert!(pages < 50, "pagination does not end");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_catalog_pages_in_order_without_gaps_or_repeats() {
+    let p = Pipeline::start("thumbnails", "images/").await;
+    let dynamodb = testkit::queue::create_catalog(&p.sdk).await;
+    let rows: Vec<CatalogRow> = (0..23).map(row).collect();
+    for r in &rows {
+        dynamodb.put_item().table_name(TABLE).set_item(Some(to_item(r))).send().await.unwrap();
+    }
+    // A profile item lives in the same table and must never show up as an image.
+    dynamodb
+        .put_item()
+        .table_name(TABLE)
+        .item("pk", aws_sdk_dynamodb::types::AttributeValue::S(format!("USER#{USER}")))
+        .send()
+        .await
+        .unwrap();
+    let api = Api::new(api_config("1000"), &p.sdk);
+
+    let (smallest, pages) = walk(&api, "smallest", 5).await;
+    assert_eq!(pages, 5);
+    let mut expected = rows.clone();
+    shared::catalog::sort(&mut expected, shared::catalog::Order::Smallest);
+    let ids = |items: &[Value]| items.iter().map(|i| i["id"].as_str().unwrap().to_string()).collect::<Vec<_>>();
+    assert_eq!(ids(&smallest), expected.iter().map(|r| r.id.clone()).collect::<Vec<_>>());
+    let sizes: Vec<u64> = smallest.iter().map(|i| i["thumbnail_size"].as_u64().unwrap()).collect();
+    assert!(sizes.windows(2).all(|w| w[0] <= w[1]), "{sizes:?}");
+
+    let (recent, _) = walk(&api, "recent", 7).await;
+    let newest_first: Vec<String> = (0..23).rev().map(|i| format!("{i:04}-upload")).collect();
+    assert_eq!(ids(&recent), newest_first);
+
+    // The five smallest, with what the site shows and links.
+    let (_, top) = call(&api, "GET", "/api/images?sort=smallest&limit=5", None).await;
+    let first = &top["items"][0];
+    assert_eq!(first["thumbnail_url"], format!("/{}", expected[0].thumbnail_key));
+    let original = first["original_url"].as_str().unwrap();
+    assert!(
+        original.starts_with(&format!("{}/{UPLOADS}/images/", p.moto.endpoint)) && original.contains("X-Amz-Signature="),
+        "{original}"
+    );
+
+    // A cursor of one listing does not continue the other.
+    let (_, page) = call(&api, "GET", "/api/images?sort=recent&limit=2", None).await;
+    let cursor = page["next_cursor"].as_str().unwrap();
+    let (status, e) = call(&api, "GET", &format!("/api/images?sort=smallest&cursor={cursor}"), None).await;
+    assert_eq!((status, &e["error"]["field"]), (400, &json!("cursor")));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn failures_are_listed_newest_first() {
+    let p = Pipeline::start("thumbnails", "images/").await;
+    let api = Api::new(api_config("1000"), &p.sdk);
+    let (_, none) = call(&api, "GET", "/api/failures", None).await;
+    assert_eq!(none["items"], json!([]));
+    let day = chrono::Utc::now().format("%Y/%m/%d");
+    for (i, name) in ["first.jpg", "second.jpg", "third.jpg"].iter().enumerate() {
+        let record = json!({
+            "function": "thumbnail", "bucket": UPLOADS, "key": format!("images/id{i}/{name}"), "file_name": name,
+            "size": 12, "code": "not_an_image", "reason": "not an image", "uploaded_at": "2026-12-01T10:00:00.000Z",
+            "recorded_at": "2026-12-01T10:00:01.000Z"
+        });
+        let body = ByteStream::from(serde_json::to_vec(&record).unwrap());
+        p.s3.put_object().bucket(LOGS).key(format!("failures/{day}/id{i}.json")).body(body).send().await.unwrap();
+        // S3 timestamps have one-second resolution.
+        tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    }
+    let (_, listed) = call(&api, "GET", "/api/failures?limit=2", None).await;
+    let names: Vec<&str> = listed["items"].as_array().unwrap().iter().map(|r| r["file_name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["third.jpg", "second.jpg"]);
+}

@@ -1,0 +1,60 @@
+//! The OpenAPI document and the code describe the same api: same routes, same auth, and the
+//! checker the emulator tests use catches a departure.
+
+mod support;
+
+use api::ROUTES;
+use serde_json::json;
+
+#[test]
+fn every_route_is_documented_and_every_documented_route_exists() {
+    let doc = support::doc();
+    assert_eq!(doc["openapi"], "3.1.0");
+    let mut documented = Vec::new();
+    for (path, ops) in doc["paths"].as_object().unwrap() {
+        for (method, op) in ops.as_object().unwrap() {
+            documented.push((method.to_uppercase(), path.clone()));
+            let route = ROUTES.iter().find(|r| r.method.eq_ignore_ascii_case(method) && r.path == path);
+            let route = route.unwrap_or_else(|| panic!("openapi.json documents {method} {path}, which the api does not route"));
+            let secured = op["security"].as_array().is_some_and(|s| !s.is_empty());
+            assert_eq!(secured, route.signed_in, "{method} {path}: security in openapi.json vs ROUTES");
+            if route.signed_in {
+                assert!(op["responses"]["401"].is_object(), "{method} {path} needs a documented 401");
+            }
+        }
+    }
+    for r in ROUTES {
+        assert!(
+            documented.contains(&(r.method.to_string(), r.path.to_string())),
+            "{} {} is not in openapi.json",
+            r.method,
+            r.path
+        );
+    }
+}
+
+#[test]
+fn the_checker_catches_departures() {
+    let doc = support::doc();
+    let schema = support::response_schema(&doc, "GET", "/api/profile", 200);
+    let good = json!({ "user": "u", "display_name": "", "bio": "", "avatar_url": null, "avatar_version": null });
+    let mut out = Vec::new();
+    support::violations(&doc, &schema, &good, "$", &mut out);
+    assert!(out.is_empty(), "{out:?}");
+    for (bad, expected) in [
+        (json!({ "user": "u", "display_name": "", "bio": "", "avatar_url": null }), "missing avatar_version"),
+        (json!({ "user": 1, "display_name": "", "bio": "", "avatar_url": null, "avatar_version": null }), "$.user: integer"),
+        (
+            json!({ "user": "u", "display_name": "", "bio": "", "avatar_url": null, "avatar_version": null, "x": 1 }),
+            "undocumented property x",
+        ),
+    ] {
+        let mut out = Vec::new();
+        support::violations(&doc, &schema, &bad, "$", &mut out);
+        assert!(out.iter().any(|e| e.contains(expected)), "{bad}: {out:?}");
+    }
+    let error = support::response_schema(&doc, "POST", "/api/uploads", 400);
+    let mut out = Vec::new();
+    support::violations(&doc, &error, &json!({ "error": { "code": "nope", "message": "m" } }), "$", &mut out);
+    assert!(out.iter().any(|e| e.contains("not in")), "{out:?}");
+}
