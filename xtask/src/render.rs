@@ -104,7 +104,7 @@ pub fn render(infra: &Path, name: &str, stage: &Stage) -> Result<Rendered> {
 /// Parameter values from the stage file. `ArtifactsBucket`, the code keys and, for a domain
 /// without a given certificate, `CertificateArn` are known only at deploy time.
 pub fn parameters(name: &str, stage: &Stage) -> BTreeMap<&'static str, String> {
-    let t = &stage.functions.thumbnail;
+    let (t, a, api) = (&stage.functions.thumbnail, &stage.functions.avatar, &stage.functions.api);
     let mut p = BTreeMap::from([
         ("Stage", name.to_string()),
         ("OnAws", stage.emulator.is_none().to_string()),
@@ -118,6 +118,15 @@ pub fn parameters(name: &str, stage: &Stage) -> BTreeMap<&'static str, String> {
         ("ThumbnailVisibilityTimeout", (6 * t.timeout_s.get()).to_string()),
         ("ThumbnailMaxConcurrency", t.max_concurrency.get().to_string()),
         ("ThumbnailBatchSize", t.batch_size.get().to_string()),
+        ("AvatarEdge", stage.images.avatar_edge.get().to_string()),
+        ("AvatarMemory", a.memory_mb.get().to_string()),
+        ("AvatarTimeout", a.timeout_s.get().to_string()),
+        ("AvatarVisibilityTimeout", (6 * a.timeout_s.get()).to_string()),
+        ("AvatarMaxConcurrency", a.max_concurrency.get().to_string()),
+        ("AvatarBatchSize", a.batch_size.get().to_string()),
+        ("ApiMemory", api.memory_mb.get().to_string()),
+        ("ApiTimeout", api.timeout_s.get().to_string()),
+        ("UploadExpirySeconds", stage.api.upload_expiry_s.get().to_string()),
         ("MaxReceiveCount", stage.queues.max_receive_count.get().to_string()),
         ("DlqAlarmMessages", stage.alarms.dlq_messages.get().to_string()),
         ("RejectionsAlarmCount", stage.alarms.rejections_per_5_minutes.get().to_string()),
@@ -125,6 +134,10 @@ pub fn parameters(name: &str, stage: &Stage) -> BTreeMap<&'static str, String> {
         ("FailureRecordDays", stage.retention.failure_record_days.get().to_string()),
         ("NoncurrentVersionDays", stage.retention.noncurrent_version_days.get().to_string()),
     ]);
+    if let Some(jwt) = &stage.api.jwt {
+        p.insert("JwtIssuer", jwt.issuer.to_string());
+        p.insert("JwtAudience", jwt.audience.iter().map(ToString::to_string).collect::<Vec<_>>().join(","));
+    }
     if let Some(domain) = &stage.domain {
         p.insert("DomainName", domain.name.to_string());
         p.insert("HostedZoneId", domain.hosted_zone_id.to_string());
@@ -151,7 +164,8 @@ fn template_configuration(parameters: &BTreeMap<&'static str, String>, tags: &BT
 /// Every stage value must name a declared parameter, and every parameter without a default
 /// must come from the stage or from deploy; a typo on either side fails here, not in AWS.
 fn check_parameters(template: &Value, values: &BTreeMap<&'static str, String>) -> Result<()> {
-    const FROM_DEPLOY: [&str; 3] = ["ArtifactsBucket", "ThumbnailCodeKey", "CertificateArn"];
+    // `<Function>CodeKey`: one per crate under functions/, named by deploy's artifacts phase.
+    let from_deploy = |key: &str| ["ArtifactsBucket", "CertificateArn"].contains(&key) || key.ends_with("CodeKey");
     let declared = template.get("Parameters").and_then(Value::as_mapping).context("infra/template.yaml has no Parameters")?;
     for key in values.keys() {
         if !declared.contains_key(*key) {
@@ -160,7 +174,7 @@ fn check_parameters(template: &Value, values: &BTreeMap<&'static str, String>) -
     }
     for (key, spec) in declared {
         let key = key.as_str().context("parameter names are strings")?;
-        if spec.get("Default").is_none() && !values.contains_key(key) && !FROM_DEPLOY.contains(&key) {
+        if spec.get("Default").is_none() && !values.contains_key(key) && !from_deploy(key) {
             bail!("infra/template.yaml declares parameter {key}, which neither the stage nor deploy sets");
         }
     }

@@ -19,6 +19,7 @@ pub struct Stage {
     pub limits: Limits,
     pub images: Images,
     pub functions: Functions,
+    pub api: Api,
     pub queues: Queues,
     pub retention: Retention,
     #[serde(default)]
@@ -59,6 +60,8 @@ pub struct Limits {
 #[serde(deny_unknown_fields)]
 pub struct Images {
     pub thumbnail_edge: Ranged<16, 4096>,
+    /// The avatar square's side.
+    pub avatar_edge: Ranged<64, 2048>,
     pub jpeg_quality: Ranged<1, 100>,
 }
 
@@ -66,6 +69,39 @@ pub struct Images {
 #[serde(deny_unknown_fields)]
 pub struct Functions {
     pub thumbnail: QueueFunction,
+    pub avatar: QueueFunction,
+    pub api: ApiFunction,
+}
+
+/// The api function, behind API Gateway.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApiFunction {
+    pub memory_mb: Ranged<128, 10240>,
+    /// API Gateway gives up on an integration after 30 s.
+    pub timeout_s: Ranged<1, 29>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Api {
+    /// How long a presigned upload stays usable.
+    pub upload_expiry_s: Ranged<10, 3600>,
+    /// Who signs users in: API Gateway's JWT authorizer checks tokens against these. Required on AWS.
+    #[serde(default)]
+    pub jwt: Option<Jwt>,
+    /// Emulator stages only: the fixed user every request acts as.
+    #[serde(default)]
+    pub dev_user: Option<UserId>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Jwt {
+    /// e.g. `https://cognito-idp.<region>.amazonaws.com/<user pool id>`.
+    pub issuer: HttpsUrl,
+    /// Accepted `aud` (or Cognito `client_id`) values.
+    pub audience: Vec<Audience>,
 }
 
 /// A function fed by an SQS queue.
@@ -133,6 +169,14 @@ impl Stage {
     fn check(&self) -> Result<(), String> {
         if self.emulator.is_some() && self.domain.is_some() {
             return Err("a stage with `emulator` cannot name a `domain`: the emulator serves no DNS or certificates".into());
+        }
+        match (&self.emulator, &self.api.jwt, &self.api.dev_user) {
+            (None, None, _) => {
+                return Err("api.jwt is missing: a stage on AWS needs the issuer and audience of the tokens that sign users in".into());
+            }
+            (None, _, Some(_)) => return Err("api.dev_user is for emulator stages only: on AWS, users sign in".into()),
+            (None, Some(jwt), None) if jwt.audience.is_empty() => return Err("api.jwt.audience is empty".into()),
+            _ => {}
         }
         if self.alarms.emails.is_empty() {
             return Err("alarms.emails is empty: name at least one address, or alarms go nowhere".into());
@@ -266,6 +310,21 @@ checked_string!(CertificateArn, |s| {
 checked_string!(TagKey, |s| {
     if s.is_empty() || s.len() > 128 || s.starts_with("aws:") { Err("1-128 characters, not starting with aws:") } else { Ok(()) }
 });
+checked_string!(HttpsUrl, |s| {
+    if s.starts_with("https://") && s.len() > 8 && !s.contains(char::is_whitespace) { Ok(()) } else { Err("expected https://...") }
+});
+checked_string!(Audience, |s| {
+    if !s.is_empty() && s.len() <= 256 && !s.contains(char::is_whitespace) && !s.contains(',') {
+        Ok(())
+    } else {
+        Err("expected a client id: no spaces or commas")
+    }
+});
+checked_string!(
+    /// Becomes a key segment (`avatars/<user>/...`), like the ids the functions accept.
+    UserId,
+    |s| if shared::key::valid_id(s) { Ok(()) } else { Err("use [A-Za-z0-9_-], 64 at most") }
+);
 checked_string!(Endpoint, |s| {
     if (s.starts_with("http://") || s.starts_with("https://")) && s.len() > 8 { Ok(()) } else { Err("expected http://host:port") }
 });
@@ -348,18 +407,18 @@ mod tests {
     #[test]
     fn unknown_key_names_file_line_column() {
         let e = error_of(&dev_with("  jpeg_quality: 80", "  jpeg_quality: 80\n  jpeg_qualty: 80"));
-        assert!(e.starts_with("infra/stages/x.yaml:17:3: images: unknown field `jpeg_qualty`, expected"), "{e}");
+        assert!(e.starts_with("infra/stages/x.yaml:18:3: images: unknown field `jpeg_qualty`, expected"), "{e}");
     }
 
     #[test]
     fn wrong_type_names_file_line_column() {
         let e = error_of(&dev_with("memory_mb: 1024", "memory_mb: lots"));
-        assert!(e.starts_with("infra/stages/x.yaml:19:16: functions.thumbnail.memory_mb: invalid type: string \"lots\""), "{e}");
+        assert!(e.starts_with("infra/stages/x.yaml:20:16: functions.thumbnail.memory_mb: invalid type: string \"lots\""), "{e}");
     }
 
     #[test]
     fn missing_field_names_file_line_column() {
-        let e = error_of(&dev_with("  batch_size: 5\n", ""));
+        let e = error_of(&dev_with("    batch_size: 5\n  avatar:", "  avatar:"));
         assert!(e.starts_with("infra/stages/x.yaml:") && e.contains("functions.thumbnail: missing field `batch_size`"), "{e}");
         assert!(e.split(':').nth(1).is_some_and(|line| line.parse::<u32>().is_ok()), "{e}");
     }
@@ -383,6 +442,13 @@ mod tests {
         let text = dev_with("emails:\n    - thumbstack-dev-alarms@example.com", "emails: []");
         let stage = Stage::parse(Path::new("x.yaml"), &text).unwrap();
         assert!(stage.check().unwrap_err().contains("alarms.emails is empty"));
+        let stage = Stage::parse(Path::new("x.yaml"), &dev_with("  jwt:", "  dev_user: me\n  jwt:")).unwrap();
+        assert!(stage.check().unwrap_err().contains("api.dev_user is for emulator stages only"));
+        let mut stage = Stage::parse(Path::new("x.yaml"), &dev_with("", "")).unwrap();
+        stage.api.jwt = None;
+        assert!(stage.check().unwrap_err().contains("api.jwt is missing"));
+        let e = error_of(&dev_with("issuer: https://", "issuer: http://"));
+        assert!(e.contains("is not a valid HttpsUrl"), "{e}");
         let e = error_of(&dev_with("timeout_s: 30", "timeout_s: 300"));
         assert!(e.contains("300 is out of range: expected 1 to 120"), "{e}");
     }

@@ -58,3 +58,25 @@ fn the_checker_catches_departures() {
     support::violations(&doc, &error, &json!({ "error": { "code": "nope", "message": "m" } }), "$", &mut out);
     assert!(out.iter().any(|e| e.contains("not in")), "{out:?}");
 }
+
+/// API Gateway routes only what the template declares: the same list, with the JWT authorizer
+/// exactly on the signed-in routes.
+#[test]
+fn the_template_routes_exactly_these_routes() {
+    let path = testkit::repo_root().join("infra/template.yaml");
+    let template: serde_norway::Value = serde_norway::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let mut declared: Vec<(String, bool)> = template["Resources"]
+        .as_mapping()
+        .unwrap()
+        .values()
+        .filter(|r| r["Type"].as_str() == Some("AWS::ApiGatewayV2::Route"))
+        .map(|r| {
+            let p = &r["Properties"];
+            (p["RouteKey"].as_str().unwrap().to_string(), p["AuthorizationType"].as_str() == Some("JWT"))
+        })
+        .collect();
+    let mut expected: Vec<(String, bool)> = ROUTES.iter().map(|r| (format!("{} {}", r.method, r.path), r.signed_in)).collect();
+    declared.sort();
+    expected.sort();
+    assert_eq!(declared, expected, "infra/template.yaml's ApiGatewayV2 routes vs api::ROUTES");
+}

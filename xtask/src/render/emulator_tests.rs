@@ -14,7 +14,7 @@ async fn the_local_stack_deploys_on_the_emulator() {
     let sdk = moto.sdk_config().await;
     let cfn = aws_sdk_cloudformation::Client::new(&sdk);
     // The functions do not run in the emulator, so their code location is never read.
-    let deploy_time = [("ArtifactsBucket", "unused"), ("ThumbnailCodeKey", "unused")].map(|(k, v)| (k, v.to_string()));
+    let deploy_time = ["ArtifactsBucket", "ThumbnailCodeKey", "AvatarCodeKey", "ApiCodeKey"].map(|k| (k, "unused".to_string()));
     let parameters: Vec<Parameter> = parameters("local", &stage)
         .into_iter()
         .chain(deploy_time)
