@@ -172,7 +172,9 @@ impl Stage {
         }
         match (&self.emulator, &self.api.jwt, &self.api.dev_user) {
             (None, None, _) => {
-                return Err("api.jwt is missing: a stage on AWS needs the issuer and audience of the tokens that sign users in".into());
+                return Err(
+                    "api.jwt is missing: a stage on AWS needs the issuer and audience of the tokens that sign users in".into()
+                );
             }
             (None, _, Some(_)) => return Err("api.dev_user is for emulator stages only: on AWS, users sign in".into()),
             (None, Some(jwt), None) if jwt.audience.is_empty() => return Err("api.jwt.audience is empty".into()),
@@ -311,7 +313,11 @@ checked_string!(TagKey, |s| {
     if s.is_empty() || s.len() > 128 || s.starts_with("aws:") { Err("1-128 characters, not starting with aws:") } else { Ok(()) }
 });
 checked_string!(HttpsUrl, |s| {
-    if s.starts_with("https://") && s.len() > 8 && !s.contains(char::is_whitespace) { Ok(()) } else { Err("expected https://...") }
+    if s.starts_with("https://") && s.len() > 8 && !s.contains(char::is_whitespace) {
+        Ok(())
+    } else {
+        Err("expected https://...")
+    }
 });
 checked_string!(Audience, |s| {
     if !s.is_empty() && s.len() <= 256 && !s.contains(char::is_whitespace) && !s.contains(',') {
