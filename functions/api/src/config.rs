@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+pub use shared::config::ConfigError;
+
 #[derive(Debug, Clone)]
 pub struct ApiConfig {
     pub uploads_bucket: String,
@@ -16,14 +18,6 @@ pub struct ApiConfig {
     pub dev_user: Option<String>,
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum ConfigError {
-    #[error("environment variable {0} is not set")]
-    Missing(&'static str),
-    #[error("environment variable {name} = {value:?} is not {what}")]
-    Invalid { name: &'static str, value: String, what: &'static str },
-}
-
 impl ApiConfig {
     pub fn from_env() -> Result<Self, ConfigError> {
         Self::from_lookup(|name| std::env::var(name).ok())
@@ -35,12 +29,12 @@ impl ApiConfig {
             None => Ok(default),
             Some(v) => v.trim().parse::<u64>().ok().filter(|n| *n > 0).ok_or(ConfigError::Invalid { name, value: v, what }),
         };
-        let expiry = number("UPLOAD_EXPIRY_S", 300, "a number of seconds (1 to 3600)")?;
+        let expiry = number("UPLOAD_EXPIRY_S", 300, "number of seconds (1 to 3600)")?;
         if expiry > 3600 {
             return Err(ConfigError::Invalid {
                 name: "UPLOAD_EXPIRY_S",
                 value: expiry.to_string(),
-                what: "at most 3600 seconds",
+                what: "number of seconds (1 to 3600)",
             });
         }
         let dev_user = get("DEV_USER").filter(|v| !v.is_empty());
@@ -48,14 +42,14 @@ impl ApiConfig {
             return Err(ConfigError::Invalid {
                 name: "DEV_USER",
                 value: user.to_string(),
-                what: "a user id ([A-Za-z0-9_-], 64 at most)",
+                what: "user id ([A-Za-z0-9_-], 64 at most)",
             });
         }
         Ok(ApiConfig {
             uploads_bucket: required("UPLOADS_BUCKET")?,
             log_bucket: required("LOG_BUCKET")?,
             catalog_table: required("CATALOG_TABLE")?,
-            max_bytes: number("MAX_BYTES", 25 * 1024 * 1024, "a positive number of bytes")?,
+            max_bytes: number("MAX_BYTES", 25 * 1024 * 1024, "positive number of bytes")?,
             upload_expiry: Duration::from_secs(expiry),
             assets_base_url: get("ASSETS_BASE_URL").unwrap_or_else(|| "/".into()),
             dev_user,
