@@ -18,16 +18,18 @@ use crate::flags::{DeployArgs, DiffArgs, Exit, StageArgs, Stop, exit_of};
 use crate::invalidate::AVATARS;
 use crate::site::Synced;
 use crate::stack::Settled;
-use changeset::{StackSpec, Template};
-use report::Report;
+pub(crate) use artifacts::TEMPLATE_BODY_LIMIT;
+pub use artifacts::bucket_name as artifacts_bucket_name;
+pub(crate) use changeset::{StackSpec, Template};
+pub(crate) use report::Report;
 use report::{failed_message, summary};
 
 /// Options that decide how far a run goes.
-struct Mode {
-    execute: bool,
-    yes: bool,
-    invalidate: bool,
-    invalidation_wait: std::time::Duration,
+pub(crate) struct Mode {
+    pub execute: bool,
+    pub yes: bool,
+    pub invalidate: bool,
+    pub invalidation_wait: std::time::Duration,
 }
 
 pub fn run(args: &DeployArgs) -> Result<Exit> {
@@ -37,19 +39,20 @@ pub fn run(args: &DeployArgs) -> Result<Exit> {
         invalidate: !args.no_invalidate,
         invalidation_wait: std::time::Duration::from_secs(args.invalidation_wait),
     };
-    finish(&args.target, &mode, args.json)
+    finish(&args.target.stage, "deploy", args.json, async |report| deploy(&args.target, &mode, report).await)
 }
 
 pub fn diff(args: &DiffArgs) -> Result<Exit> {
     let mode = Mode { execute: false, yes: false, invalidate: false, invalidation_wait: std::time::Duration::ZERO };
-    finish(&args.target, &mode, args.json)
+    finish(&args.target.stage, "diff", args.json, async |report| deploy(&args.target, &mode, report).await)
 }
 
-fn finish(target: &StageArgs, mode: &Mode, json: bool) -> Result<Exit> {
+/// Runs one verb of the change-set family and ends it the same way: the report on stderr (and
+/// as JSON on stdout), errors counted in it, the exit code from `flags::Exit`.
+pub(crate) fn finish(stage: &str, verb: &str, json: bool, run: impl AsyncFnOnce(&mut Report) -> Result<Exit>) -> Result<Exit> {
     let started = Instant::now();
-    let mut report = Report { stage: target.stage.clone(), ..Report::default() };
-    let verb = if mode.execute { "deploy" } else { "diff" };
-    let exit = match crate::aws::block_on(deploy(target, mode, &mut report)) {
+    let mut report = Report { stage: stage.to_string(), ..Report::default() };
+    let exit = match crate::aws::block_on(run(&mut report)) {
         Ok(exit) => exit,
         Err(e) => {
             let exit = exit_of(&e);
@@ -172,17 +175,17 @@ async fn deploy(target: &StageArgs, mode: &Mode, report: &mut Report) -> Result<
 }
 
 /// A change set's type (`CREATE`/`UPDATE`) and changes.
-struct Plan(String, Vec<changeset::Change>);
+pub(crate) struct Plan(String, Vec<changeset::Change>);
 
 impl Plan {
-    fn record(self, report: &mut Report) {
+    pub(crate) fn record(self, report: &mut Report) {
         report.change_set_type = Some(self.0);
         report.changes = self.1;
     }
 }
 
 /// How one stack's change set ended, when the run goes on.
-enum Applied {
+pub(crate) enum Applied {
     Unchanged,
     /// A diff: the change set was shown and deleted.
     Planned(Plan),
@@ -193,7 +196,7 @@ enum Applied {
 /// One stack through its change set: create, show, then delete it (diff) or confirm and
 /// execute it. A decline or a failed execution ends the run as a [`Stop`]; `phases` name the
 /// report's timings.
-async fn apply(
+pub(crate) async fn apply(
     cfn: &aws_sdk_cloudformation::Client,
     spec: &StackSpec,
     mode: &Mode,

@@ -34,6 +34,10 @@ pub enum Verb {
     Outputs(OutputsArgs),
     /// Print the stack's status and its last events.
     Status(StageArgs),
+    /// Print the least-privilege IAM policy a deploy role needs for this stage.
+    Policy(PolicyArgs),
+    /// Deploy the stage's CI pipeline stack: CodePipeline + CodeBuild running ci/buildspec.yml.
+    Pipeline(PipelineArgs),
     /// Install the pinned test tools and run every test (what CI runs).
     Ci,
 }
@@ -74,6 +78,30 @@ pub struct DeployArgs {
     /// Wait at most this long for the invalidation to complete (0: do not wait).
     #[arg(long, value_name = "SECS", default_value_t = 300)]
     pub invalidation_wait: u64,
+}
+
+#[derive(Args)]
+pub struct PolicyArgs {
+    #[command(flatten)]
+    pub target: StageArgs,
+    /// The AWS account id the role lives in [default: the caller's, from STS].
+    #[arg(long, value_name = "ID")]
+    pub account: Option<String>,
+    /// Only the policy JSON on stdout, no summary on stderr.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args)]
+pub struct PipelineArgs {
+    #[command(flatten)]
+    pub target: StageArgs,
+    /// Execute without asking, also when resources are replaced or removed (required for that in CI).
+    #[arg(long)]
+    pub yes: bool,
+    /// Print the final report as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Args)]

@@ -11,6 +11,8 @@ mod lint;
 mod outputs;
 mod package;
 mod paths;
+mod pipeline;
+mod policy;
 mod render;
 mod site;
 mod stack;
@@ -36,6 +38,8 @@ fn main() -> ExitCode {
         flags::Verb::Catalog(args) => catalog::run(&args),
         flags::Verb::Outputs(args) => outputs::outputs(&args),
         flags::Verb::Status(args) => outputs::status(&args),
+        flags::Verb::Policy(args) => policy::run(&args),
+        flags::Verb::Pipeline(args) => pipeline::run(&args),
         flags::Verb::Ci => ci::run(),
     };
     match result {

@@ -23,6 +23,8 @@ pub struct Rendered {
     pub tags: BTreeMap<String, String>,
     /// The us-east-1 companion stack's parameters, when there is one (`certificate.yaml`).
     pub certificate_parameters: Option<BTreeMap<&'static str, String>>,
+    /// The CI pipeline stack's parameters, when the stage has a `pipeline` (`pipeline.yaml`).
+    pub pipeline_parameters: Option<BTreeMap<&'static str, String>>,
 }
 
 impl Rendered {
@@ -98,7 +100,73 @@ pub fn render(infra: &Path, name: &str, stage: &Stage) -> Result<Rendered> {
         files.push(("certificate-parameters.json", template_configuration(&params, &tags)?));
         certificate_parameters = Some(params);
     }
-    Ok(Rendered { stack_name: stage.stack_name(name), files, parameters: values, tags, certificate_parameters })
+    let mut rendered = Rendered {
+        stack_name: stage.stack_name(name),
+        files,
+        parameters: values,
+        tags,
+        certificate_parameters,
+        pipeline_parameters: None,
+    };
+    if let Some(pipeline) = &stage.pipeline {
+        let text = std::fs::read_to_string(infra.join("pipeline.yaml")).context("reading infra/pipeline.yaml")?;
+        let mut template: Value = serde_norway::from_str(&text).context("parsing infra/pipeline.yaml")?;
+        // `${AWS::AccountId}` in the ARNs, substituted by CloudFormation in the pipeline's account.
+        let names = crate::policy::Names { stack: &rendered.stack_name, region: &stage.region.0, account: "${AWS::AccountId}" };
+        let document = crate::policy::policy(&rendered, stage, &names)?;
+        fill_deploy_policy(&mut template, with_sub(&document))?;
+        let params = pipeline_parameters(name, &rendered.stack_name, pipeline);
+        rendered.files.push(("pipeline.yaml", header("infra/pipeline.yaml") + &serde_norway::to_string(&template)?));
+        rendered.files.push(("pipeline-parameters.json", template_configuration(&params, &rendered.tags)?));
+        rendered.pipeline_parameters = Some(params);
+    }
+    Ok(rendered)
+}
+
+fn pipeline_parameters(name: &str, stack: &str, pipeline: &crate::stage::Pipeline) -> BTreeMap<&'static str, String> {
+    let mut p = BTreeMap::from([("Stage", name.to_string()), ("StackName", stack.to_string())]);
+    if let Some(c) = &pipeline.connection {
+        p.insert("ConnectionArn", c.arn.to_string());
+        p.insert("RepositoryId", c.repository.to_string());
+        p.insert("BranchName", c.branch.to_string());
+    }
+    if let Some(s3) = &pipeline.s3 {
+        p.insert("SourceBucket", s3.bucket.to_string());
+        p.insert("SourceKey", s3.key.clone());
+    }
+    p
+}
+
+/// Puts the generated policy where `infra/pipeline.yaml` says `FILLED_IN_BY_RENDER`.
+fn fill_deploy_policy(template: &mut Value, document: Value) -> Result<()> {
+    let policies = template
+        .get_mut("Resources")
+        .and_then(|r| r.get_mut("DeployRole"))
+        .and_then(|r| r.get_mut("Properties"))
+        .and_then(|p| p.get_mut("Policies"))
+        .and_then(Value::as_sequence_mut)
+        .context("infra/pipeline.yaml has no DeployRole with Policies")?;
+    let slot = policies
+        .iter_mut()
+        .find(|p| p.get("PolicyName").and_then(Value::as_str) == Some("deploy"))
+        .context("infra/pipeline.yaml's DeployRole has no `deploy` policy")?;
+    slot["PolicyDocument"] = document;
+    Ok(())
+}
+
+/// JSON → YAML, with strings that name `${AWS::...}` under `!Sub`.
+fn with_sub(json: &serde_json::Value) -> Value {
+    match json {
+        serde_json::Value::String(s) if s.contains("${AWS::") => Value::Tagged(Box::new(serde_norway::value::TaggedValue {
+            tag: serde_norway::value::Tag::new("Sub"),
+            value: Value::String(s.clone()),
+        })),
+        serde_json::Value::Array(items) => Value::Sequence(items.iter().map(with_sub).collect()),
+        serde_json::Value::Object(map) => {
+            Value::Mapping(map.iter().map(|(k, v)| (Value::String(k.clone()), with_sub(v))).collect())
+        }
+        other => serde_norway::to_value(other).unwrap_or(Value::Null),
+    }
 }
 
 /// Parameter values from the stage file. `ArtifactsBucket`, the code keys and, for a domain
@@ -251,6 +319,9 @@ mod tests {
         let dev = rendered("dev");
         expect_test::expect_file!["../tests/golden/dev/template.yaml"].assert_eq(file(&dev, "template.yaml"));
         expect_test::expect_file!["../tests/golden/dev/parameters.json"].assert_eq(file(&dev, "parameters.json"));
+        expect_test::expect_file!["../tests/golden/dev/pipeline.yaml"].assert_eq(file(&dev, "pipeline.yaml"));
+        expect_test::expect_file!["../tests/golden/dev/pipeline-parameters.json"]
+            .assert_eq(file(&dev, "pipeline-parameters.json"));
         let prod = rendered("prod");
         expect_test::expect_file!["../tests/golden/prod/parameters.json"].assert_eq(file(&prod, "parameters.json"));
         expect_test::expect_file!["../tests/golden/prod/certificate.yaml"].assert_eq(file(&prod, "certificate.yaml"));

@@ -26,6 +26,36 @@ pub struct Stage {
     pub tags: BTreeMap<TagKey, String>,
     #[serde(default)]
     pub emulator: Option<Emulator>,
+    /// `cargo xtask pipeline <stage>`: where CodePipeline takes the source from.
+    #[serde(default)]
+    pub pipeline: Option<Pipeline>,
+}
+
+/// Exactly one source.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Pipeline {
+    /// A CodeConnections (CodeStar) connection to GitHub, GitLab or Bitbucket.
+    #[serde(default)]
+    pub connection: Option<ConnectionSource>,
+    /// A zip of the repository in a versioned bucket, for repositories no connection reaches.
+    #[serde(default)]
+    pub s3: Option<S3Source>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ConnectionSource {
+    pub arn: ConnectionArn,
+    pub repository: Repository,
+    pub branch: Branch,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct S3Source {
+    pub bucket: BucketName,
+    pub key: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -180,6 +210,14 @@ impl Stage {
             (None, Some(jwt), None) if jwt.audience.is_empty() => return Err("api.jwt.audience is empty".into()),
             _ => {}
         }
+        if let Some(pipeline) = &self.pipeline {
+            if self.emulator.is_some() {
+                return Err("a stage with `emulator` cannot have a `pipeline`: CodePipeline runs only on AWS".into());
+            }
+            if pipeline.connection.is_some() == pipeline.s3.is_some() {
+                return Err("pipeline: name exactly one source, `connection` or `s3`".into());
+            }
+        }
         if self.alarms.emails.is_empty() {
             return Err("alarms.emails is empty: name at least one address, or alarms go nowhere".into());
         }
@@ -331,6 +369,24 @@ checked_string!(
     UserId,
     |s| if shared::key::valid_id(s) { Ok(()) } else { Err("use [A-Za-z0-9_-], 64 at most") }
 );
+checked_string!(ConnectionArn, |s| {
+    let ok = (s.starts_with("arn:aws:codeconnections:") || s.starts_with("arn:aws:codestar-connections:"))
+        && s.contains(":connection/");
+    if ok { Ok(()) } else { Err("expected arn:aws:codeconnections:<region>:<account>:connection/<id>") }
+});
+checked_string!(Repository, |s| match s.split_once('/') {
+    Some((owner, name)) if !owner.is_empty() && !name.is_empty() && !name.contains('/') && !s.contains(char::is_whitespace) =>
+        Ok(()),
+    _ => Err("expected owner/name"),
+});
+checked_string!(Branch, |s| {
+    if !s.is_empty() && s.len() <= 255 && !s.contains(char::is_whitespace) { Ok(()) } else { Err("expected a branch name") }
+});
+checked_string!(BucketName, |s| {
+    let ok =
+        (3..=63).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'.');
+    if ok { Ok(()) } else { Err("expected an S3 bucket name") }
+});
 checked_string!(Endpoint, |s| {
     if (s.starts_with("http://") || s.starts_with("https://")) && s.len() > 8 { Ok(()) } else { Err("expected http://host:port") }
 });

@@ -1,0 +1,59 @@
+//! `cargo xtask pipeline <stage>`: the stage's CI pipeline as its own stack, `<stack>-pipeline`
+//! (CodePipeline + one CodeBuild project running `ci/buildspec.yml`), through the same change-set
+//! path as `deploy`. Its build role carries what `cargo xtask policy <stage>` prints.
+
+use anyhow::{Context, Result, bail};
+
+use crate::aws::Aws;
+use crate::deploy::{Applied, Mode, Report, StackSpec, Template, apply, finish};
+use crate::flags::{Exit, PipelineArgs, Stop};
+
+pub fn run(args: &PipelineArgs) -> Result<Exit> {
+    let mode = Mode { execute: true, yes: args.yes, invalidate: false, invalidation_wait: std::time::Duration::ZERO };
+    finish(&args.target.stage, "pipeline", args.json, async |report| deploy(args, &mode, report).await)
+}
+
+async fn deploy(args: &PipelineArgs, mode: &Mode, report: &mut Report) -> Result<Exit> {
+    let name = &args.target.stage;
+    let stage = args.target.load()?;
+    if stage.pipeline.is_none() {
+        let why = format!(
+            "stage {name} has no `pipeline` section: name a repository connection or an S3 source in infra/stages/{name}.yaml (see README, \"Deploying from CI\")"
+        );
+        return Err(Stop::new(Exit::Usage, why).into());
+    }
+    let rendered = crate::render::render(&args.target.infra_dir(), name, &stage)?;
+    let template = rendered.file("pipeline.yaml").context("render wrote no pipeline.yaml")?;
+    if template.len() > crate::deploy::TEMPLATE_BODY_LIMIT {
+        bail!("the rendered pipeline template is {} bytes, over CloudFormation's inline limit", template.len());
+    }
+    let parameters = rendered.pipeline_parameters.clone().unwrap_or_default();
+    let aws = Aws::connect(&stage).await?;
+    let spec = StackSpec {
+        name: format!("{}-pipeline", rendered.stack_name),
+        template: Template::Body(template.to_string()),
+        parameters: parameters.into_iter().map(|(k, v)| (k.to_string(), v)).collect(),
+        tags: rendered.tags.clone().into_iter().collect(),
+    };
+    report.stack = spec.name.clone();
+    report.region = aws.region();
+    report.endpoint = aws.endpoint.clone();
+    let poll = crate::stack::poll_interval(&aws);
+    match apply(&aws.cloudformation(), &spec, mode, poll, ("changeset", "execute"), report).await? {
+        Applied::Unchanged => {
+            eprintln!("pipeline: no changes: {} is already what the template and stage say", spec.name);
+            report.outcome = "no_changes";
+        }
+        Applied::Planned(plan) => {
+            plan.record(report);
+            report.outcome = "planned";
+        }
+        Applied::Deployed(plan, status) => {
+            plan.record(report);
+            report.status = Some(status);
+            report.outcome = "deployed";
+            eprintln!("pipeline: {} runs ci/buildspec.yml on every change of the source", spec.name);
+        }
+    }
+    Ok(Exit::Success)
+}

@@ -1,0 +1,124 @@
+//! The CI files (CodeBuild buildspec, GitHub workflow, Jenkinsfile) run only verbs and flags
+//! xtask has, and `policy` / `pipeline` behave as the README says, run as CI runs them.
+
+use std::process::{Command, Stdio};
+
+use serde_json::Value;
+
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+fn xtask(args: &[&str], endpoint: Option<&str>) -> Run {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_xtask"));
+    command.args(args).env("CI", "true").stdin(Stdio::null());
+    if let Some(endpoint) = endpoint {
+        command.env("THUMBSTACK_ENDPOINT", endpoint);
+    }
+    let out = command.output().expect("running xtask");
+    let run = Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    };
+    assert!(!run.stdout.contains('\x1b') && !run.stderr.contains('\x1b'), "escape codes in CI output");
+    run
+}
+
+fn root() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn read(path: &str) -> String {
+    std::fs::read_to_string(root().join(path)).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+/// Every `cargo xtask <verb> [--flag]...` in `text`, as words.
+fn xtask_commands(text: &str) -> Vec<Vec<String>> {
+    text.match_indices("cargo xtask ")
+        .map(|(at, _)| {
+            let rest = &text[at + "cargo xtask ".len()..];
+            let end = rest.find(['\n', '\'', '>', '&', '|', ';']).unwrap_or(rest.len());
+            rest[..end].split_whitespace().map(|w| w.trim_matches('"').to_string()).collect()
+        })
+        .collect()
+}
+
+#[test]
+fn the_ci_files_parse_and_run_only_real_verbs_and_flags() {
+    let buildspec: serde_norway::Value = serde_norway::from_str(&read("ci/buildspec.yml")).unwrap();
+    assert_eq!(buildspec["version"].as_f64(), Some(0.2));
+    assert_eq!(buildspec["artifacts"]["files"][0].as_str(), Some("deploy-report.json"));
+    let workflow: serde_norway::Value = serde_norway::from_str(&read(".github/workflows/deploy.yml")).unwrap();
+    assert!(workflow["jobs"]["test"]["steps"].as_sequence().unwrap().iter().any(|s| s["run"].as_str() == Some("bash .ci/run")));
+    let mut seen = 0;
+    for file in ["ci/buildspec.yml", ".github/workflows/deploy.yml", "Jenkinsfile"] {
+        let text = read(file);
+        assert!(text.contains("bash .ci/run"), "{file} does not run the tests");
+        for words in xtask_commands(&text) {
+            let verb = &words[0];
+            let help = xtask(&[verb, "--help"], None);
+            assert_eq!(help.code, 0, "{file}: `cargo xtask {verb}` is not a verb:\n{}", help.stderr);
+            for flag in words.iter().filter(|w| w.starts_with("--")) {
+                assert!(help.stdout.contains(flag.as_str()), "{file}: `cargo xtask {verb}` has no {flag}");
+            }
+            seen += 1;
+        }
+    }
+    assert!(seen >= 8, "only {seen} xtask commands found");
+    assert!(root().join(".ci/run").exists());
+}
+
+#[test]
+fn deploys_from_ci_use_short_lived_credentials() {
+    let workflow = read(".github/workflows/deploy.yml");
+    assert!(
+        !workflow.contains("aws-access-key-id") && !workflow.contains("AWS_SECRET_ACCESS_KEY"),
+        "long-lived keys in the workflow"
+    );
+    let parsed: serde_norway::Value = serde_norway::from_str(&workflow).unwrap();
+    for job in ["deploy-dev", "deploy-prod"] {
+        let job = &parsed["jobs"][job];
+        assert_eq!(job["permissions"]["id-token"].as_str(), Some("write"), "OIDC needs id-token: write");
+        let assume = job["steps"]
+            .as_sequence()
+            .unwrap()
+            .iter()
+            .find(|s| s["uses"].as_str().is_some_and(|u| u.starts_with("aws-actions/configure-aws-credentials@")));
+        assert!(assume.is_some_and(|s| s["with"]["role-to-assume"].is_string()), "{job:?}");
+    }
+    assert_eq!(parsed["jobs"]["deploy-prod"]["environment"].as_str(), Some("prod"), "prod waits for the environment's reviewers");
+    let jenkins = read("Jenkinsfile");
+    for needed in ["AmazonWebServicesCredentialsBinding", "input message:", "archiveArtifacts", "teardown"] {
+        assert!(jenkins.contains(needed), "Jenkinsfile lacks {needed}");
+    }
+}
+
+#[test]
+fn policy_prints_iam_json_for_a_given_account() {
+    let run = xtask(&["policy", "prod", "--account", "111122223333", "--json"], None);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let policy: Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(policy["Version"], "2012-10-17");
+    let text = run.stdout;
+    assert!(text.contains("arn:aws:iam::111122223333:role/thumbstack-prod-*"), "{text}");
+    assert!(text.contains("thumbstack-artifacts-111122223333-eu-west-1"), "{text}");
+    assert!(run.stderr.is_empty(), "--json prints nothing else: {}", run.stderr);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn policy_asks_sts_for_the_account_and_pipeline_needs_a_source() {
+    let moto = testkit::Moto::start();
+    let run = xtask(&["policy", "local"], Some(&moto.endpoint));
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let policy: Value = serde_json::from_str(&run.stdout).unwrap();
+    assert!(policy.to_string().contains(":123456789012:"), "moto's account: {policy}");
+    assert!(run.stderr.contains("statements") && run.stderr.contains("bytes minified"), "{}", run.stderr);
+    let run = xtask(&["pipeline", "local", "--yes", "--json"], Some(&moto.endpoint));
+    assert_eq!(run.code, 2, "{}", run.stderr);
+    assert!(run.stderr.contains("has no `pipeline` section"), "{}", run.stderr);
+    let report: Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(report["exit_code"], 2);
+}
