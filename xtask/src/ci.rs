@@ -77,7 +77,7 @@ impl Totals {
 /// `render <stage> --check`: cfn-lint and checkov over what CloudFormation would get.
 fn check_template(stage: &str) -> Result<()> {
     eprintln!("==> render {stage} --check");
-    let args = RenderArgs { target: StageArgs { stage: stage.into(), infra: None }, out: None, check: true };
+    let args = RenderArgs { target: StageArgs { stage: stage.into(), infra: None }, out: None, check: true, json: false };
     crate::render::run(&args).with_context(|| format!("render {stage} --check"))?;
     Ok(())
 }

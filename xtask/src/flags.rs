@@ -33,7 +33,7 @@ pub enum Verb {
     /// Print the stack's outputs (bucket names, table, queues, site URL).
     Outputs(OutputsArgs),
     /// Print the stack's status and its last events.
-    Status(StageArgs),
+    Status(StatusArgs),
     /// Print the least-privilege IAM policy a deploy role needs for this stage.
     Policy(PolicyArgs),
     /// Deploy the stage's CI pipeline stack: CodePipeline + CodeBuild running ci/buildspec.yml.
@@ -78,6 +78,15 @@ pub struct DeployArgs {
     /// Wait at most this long for the invalidation to complete (0: do not wait).
     #[arg(long, value_name = "SECS", default_value_t = 300)]
     pub invalidation_wait: u64,
+}
+
+#[derive(Args)]
+pub struct StatusArgs {
+    #[command(flatten)]
+    pub target: StageArgs,
+    /// Print status, reason and events as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Args)]
@@ -191,6 +200,9 @@ pub struct RenderArgs {
     /// Also run cfn-lint and checkov over the result; fail on any error, warning or failed check.
     #[arg(long)]
     pub check: bool,
+    /// Print the stack name, written files and parameters as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
 }
 
 #[derive(Args)]

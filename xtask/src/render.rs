@@ -48,10 +48,17 @@ pub fn run(args: &RenderArgs) -> Result<Exit> {
     for path in &written {
         eprintln!("render: wrote {}", path.display());
     }
-    if args.check {
-        return crate::lint::check(&out, &rendered, &stage);
+    let exit = if args.check { crate::lint::check(&out, &rendered, &stage)? } else { Exit::Success };
+    if args.json {
+        let doc = serde_json::json!({
+            "stack": rendered.stack_name,
+            "files": written,
+            "parameters": rendered.parameters,
+            "checked": args.check,
+        });
+        println!("{}", serde_json::to_string_pretty(&doc)?);
     }
-    Ok(Exit::Success)
+    Ok(exit)
 }
 
 pub fn default_dir(stage: &str) -> PathBuf {

@@ -108,6 +108,33 @@ fn policy_prints_iam_json_for_a_given_account() {
     assert!(run.stderr.is_empty(), "--json prints nothing else: {}", run.stderr);
 }
 
+#[test]
+fn every_verb_that_reports_can_report_json() {
+    for verb in [
+        "thumbnail",
+        "render",
+        "package",
+        "deploy",
+        "diff",
+        "teardown",
+        "invalidate",
+        "catalog",
+        "outputs",
+        "status",
+        "policy",
+        "pipeline",
+    ] {
+        let help = xtask(&[verb, "--help"], None);
+        assert!(help.stdout.contains("--json"), "`cargo xtask {verb}` has no --json");
+    }
+    let run =
+        xtask(&["render", "dev", "--json", "--out", std::env::temp_dir().join("thumbstack-render-json").to_str().unwrap()], None);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let doc: Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!(doc["stack"], "thumbstack-dev");
+    assert_eq!(doc["files"].as_array().unwrap().len(), 4, "{doc}");
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn policy_asks_sts_for_the_account_and_pipeline_needs_a_source() {
     let moto = testkit::Moto::start();
@@ -121,4 +148,8 @@ async fn policy_asks_sts_for_the_account_and_pipeline_needs_a_source() {
     assert!(run.stderr.contains("has no `pipeline` section"), "{}", run.stderr);
     let report: Value = serde_json::from_str(&run.stdout).unwrap();
     assert_eq!(report["exit_code"], 2);
+    let run = xtask(&["status", "local", "--json"], Some(&moto.endpoint));
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let status: Value = serde_json::from_str(&run.stdout).unwrap();
+    assert_eq!((status["stack"].as_str(), &status["status"]), (Some("thumbstack-local"), &Value::Null));
 }
