@@ -21,7 +21,11 @@ pub struct Aws {
 
 impl Aws {
     pub async fn connect(stage: &Stage) -> Result<Aws> {
-        let endpoint = endpoint(stage)?;
+        Ok(Aws::at(stage, endpoint(stage)?).await)
+    }
+
+    /// The stage's region at `endpoint` (fake credentials), or on AWS when `None`.
+    pub async fn at(stage: &Stage, endpoint: Option<String>) -> Aws {
         let region = Region::new(stage.region.to_string());
         let loader = aws_config::defaults(BehaviorVersion::latest()).region(region);
         let config = match &endpoint {
@@ -31,7 +35,7 @@ impl Aws {
             }
             None => loader.load().await,
         };
-        Ok(Aws { config, endpoint })
+        Aws { config, endpoint }
     }
 
     /// The same credentials in another region (the certificate stack lives in us-east-1).

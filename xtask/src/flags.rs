@@ -34,6 +34,8 @@ pub enum Verb {
     Outputs(OutputsArgs),
     /// Print the stack's status and its last events.
     Status(StatusArgs),
+    /// The whole system on this machine: moto, the local stage, the functions, the site and api.
+    Local(LocalArgs),
     /// Print the least-privilege IAM policy a deploy role needs for this stage.
     Policy(PolicyArgs),
     /// Deploy the stage's CI pipeline stack: CodePipeline + CodeBuild running ci/buildspec.yml.
@@ -78,6 +80,19 @@ pub struct DeployArgs {
     /// Wait at most this long for the invalidation to complete (0: do not wait).
     #[arg(long, value_name = "SECS", default_value_t = 300)]
     pub invalidation_wait: u64,
+}
+
+#[derive(Args)]
+pub struct LocalArgs {
+    /// Serve the site and api on this port [default: a free one].
+    #[arg(long, default_value_t = 0)]
+    pub port: u16,
+    /// Upload the corpus photos, so the gallery is not empty.
+    #[arg(long)]
+    pub seed: bool,
+    /// Do not open a browser.
+    #[arg(long)]
+    pub no_open: bool,
 }
 
 #[derive(Args)]

@@ -8,6 +8,7 @@ mod elf;
 mod flags;
 mod invalidate;
 mod lint;
+mod local;
 mod outputs;
 mod package;
 mod paths;
@@ -38,6 +39,7 @@ fn main() -> ExitCode {
         flags::Verb::Catalog(args) => catalog::run(&args),
         flags::Verb::Outputs(args) => outputs::outputs(&args),
         flags::Verb::Status(args) => outputs::status(&args),
+        flags::Verb::Local(args) => local::run(&args),
         flags::Verb::Policy(args) => policy::run(&args),
         flags::Verb::Pipeline(args) => pipeline::run(&args),
         flags::Verb::Ci => ci::run(),

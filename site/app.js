@@ -1,0 +1,210 @@
+// The site: plain ES module, no build step. It talks only to /api/* (openapi.json) and uploads
+// straight to S3 with the presigned POST the api grants.
+
+const $ = (id) => document.getElementById(id);
+const sections = ["gallery", "smallest", "upload", "failures", "profile"];
+const say = (text) => { $("status").textContent = text; };
+
+// On AWS the JWT authorizer wants a sign-in token; a sign-in page stores it here.
+function authHeaders() {
+  const token = localStorage.getItem("thumbstack.token");
+  return token ? { Authorization: `Bearer ${token}` } : {};
+}
+
+async function api(method, path, body) {
+  const headers = { ...authHeaders() };
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  const response = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  const data = await response.json().catch(() => ({}));
+  if (!response.ok) {
+    const e = data.error || {};
+    throw new Error(e.field ? `${e.field}: ${e.message}` : e.message || `HTTP ${response.status}`);
+  }
+  return data;
+}
+
+const bytes = (n) => (n >= 1048576 ? `${(n / 1048576).toFixed(1)} MB` : n >= 1024 ? `${(n / 1024).toFixed(1)} KB` : `${n} B`);
+
+function el(tag, { dataset = {}, ...props } = {}, ...children) {
+  const node = Object.assign(document.createElement(tag), props);
+  Object.assign(node.dataset, dataset); // `dataset` itself cannot be assigned
+  for (const child of children) node.append(child);
+  return node;
+}
+
+// --- sections -------------------------------------------------------------------------------
+
+function show() {
+  const current = sections.includes(location.hash.slice(1)) ? location.hash.slice(1) : "gallery";
+  for (const name of sections) $(name).hidden = name !== current;
+  for (const a of document.querySelectorAll("nav a")) {
+    if (a.hash === `#${current}`) a.setAttribute("aria-current", "page"); else a.removeAttribute("aria-current");
+  }
+  say("");
+  const load = { gallery: loadGallery, smallest: loadSmallest, failures: loadFailures, profile: loadProfile, upload: async () => {} }[current];
+  load().catch((e) => say(`Could not load: ${e.message}`));
+}
+
+let galleryCursor = null;
+
+function galleryItem(item) {
+  const link = el("a", { href: item.original_url, title: `Open ${item.file_name}` },
+    el("img", { src: item.thumbnail_url, alt: item.file_name, loading: "lazy" }));
+  return el("li", { dataset: { id: item.id } }, link, el("p", { textContent: item.file_name }),
+    el("p", { textContent: `${item.upload_date} ${item.upload_time} · ${bytes(item.thumbnail_size)}` }));
+}
+
+async function loadGallery(more = false) {
+  const list = $("gallery-items");
+  if (!more) { list.replaceChildren(); galleryCursor = null; }
+  const query = new URLSearchParams({ sort: "recent", limit: "24" });
+  if (more && galleryCursor) query.set("cursor", galleryCursor);
+  const page = await api("GET", `/api/images?${query}`);
+  list.append(...page.items.map(galleryItem));
+  galleryCursor = page.next_cursor;
+  $("gallery-more").hidden = !galleryCursor;
+  if (!list.children.length) say("No photos yet: upload some.");
+}
+
+async function loadSmallest() {
+  const page = await api("GET", "/api/images?sort=smallest&limit=5");
+  $("smallest-rows").replaceChildren(...page.items.map((i) => el("tr", { dataset: { size: i.thumbnail_size } },
+    el("td", {}, el("img", { src: i.thumbnail_url, alt: i.file_name })),
+    el("td", { textContent: i.file_name }),
+    el("td", { textContent: i.upload_date }),
+    el("td", { textContent: i.upload_time }),
+    el("td", { textContent: bytes(i.original_size) }),
+    el("td", { textContent: bytes(i.thumbnail_size) }))));
+  if (!page.items.length) say("No photos yet.");
+}
+
+async function loadFailures() {
+  const page = await api("GET", "/api/failures?limit=50");
+  $("failure-rows").replaceChildren(...page.items.map((f) => el("tr", {},
+    el("td", { textContent: f.file_name ?? f.key }),
+    el("td", { textContent: new Date(f.uploaded_at).toLocaleString() }),
+    el("td", { textContent: f.reason }))));
+  if (!page.items.length) say("Nothing has been rejected.");
+}
+
+// --- uploads --------------------------------------------------------------------------------
+
+// The presigned POST: fields first, the file last, with progress.
+function post(grant, file, onProgress) {
+  return new Promise((resolve, reject) => {
+    const form = new FormData();
+    for (const [k, v] of Object.entries(grant.fields)) form.append(k, v);
+    form.append("file", file);
+    const xhr = new XMLHttpRequest();
+    xhr.open("POST", grant.url);
+    xhr.upload.onprogress = (e) => e.lengthComputable && onProgress(e.loaded / e.total);
+    xhr.onload = () => (xhr.status < 300 ? resolve() : reject(new Error(`storage refused the upload (HTTP ${xhr.status})`)));
+    xhr.onerror = () => reject(new Error("the upload did not reach storage"));
+    xhr.send(form);
+  });
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+// Waits for the thumbnail function's outcome: a catalog row, or a failure record.
+async function outcome(grant) {
+  for (let i = 0; i < 120; i++) {
+    const images = await api("GET", "/api/images?sort=recent&limit=50");
+    const row = images.items.find((r) => r.id === grant.upload_id);
+    if (row) return { row };
+    const failures = await api("GET", "/api/failures?limit=50");
+    const failure = failures.items.find((f) => f.key === grant.key);
+    if (failure) return { failure };
+    await sleep(1000);
+  }
+  return {};
+}
+
+async function uploadOne(file) {
+  const status = el("span", { textContent: "waiting" });
+  const bar = el("progress", { max: 1, value: 0, ariaLabel: `Upload progress of ${file.name}` });
+  const item = el("li", {}, el("strong", { textContent: file.name }), status, bar);
+  $("uploads").prepend(item);
+  try {
+    const grant = await api("POST", "/api/uploads", { kind: "image", file_name: file.name, content_type: file.type || "image/jpeg", size: file.size });
+    status.textContent = "uploading";
+    await post(grant, file, (p) => { bar.value = p; });
+    status.textContent = "making the thumbnail";
+    const { row, failure } = await outcome(grant);
+    if (row) {
+      status.replaceChildren(el("img", { src: row.thumbnail_url, alt: `Thumbnail of ${file.name}` }), ` ${bytes(row.thumbnail_size)}`);
+      status.className = "ok";
+    } else {
+      status.textContent = failure ? `rejected: ${failure.reason}` : "still processing; see the gallery later";
+      status.className = failure ? "bad" : "";
+    }
+  } catch (e) {
+    status.textContent = `failed: ${e.message}`;
+    status.className = "bad";
+  }
+}
+
+function uploadAll(files) {
+  for (const file of files) uploadOne(file);
+}
+
+// --- profile --------------------------------------------------------------------------------
+
+let avatarVersion = null;
+
+function showProfile(p) {
+  $("display-name").value = p.display_name;
+  $("bio").value = p.bio;
+  avatarVersion = p.avatar_version;
+  if (p.avatar_url) $("avatar").src = p.avatar_url;
+}
+
+async function loadProfile() {
+  showProfile(await api("GET", "/api/profile"));
+}
+
+async function saveProfile(event) {
+  event.preventDefault();
+  try {
+    showProfile(await api("PUT", "/api/profile", { display_name: $("display-name").value, bio: $("bio").value }));
+    say("Saved.");
+  } catch (e) {
+    say(`Not saved: ${e.message}`);
+  }
+}
+
+async function uploadAvatar() {
+  const file = $("avatar-file").files[0];
+  if (!file) return;
+  $("avatar").src = URL.createObjectURL(file); // preview at once
+  try {
+    const grant = await api("POST", "/api/uploads", { kind: "avatar", file_name: file.name, content_type: file.type || "image/jpeg", size: file.size });
+    say("Uploading your avatar…");
+    await post(grant, file, () => {});
+    say("Making your avatar…");
+    for (let i = 0; i < 120; i++) {
+      const p = await api("GET", "/api/profile");
+      if (p.avatar_version === grant.upload_id) { showProfile(p); say("Your new avatar is in place."); return; }
+      const failures = await api("GET", "/api/failures?limit=50");
+      const failure = failures.items.find((f) => f.key === grant.key);
+      if (failure) { say(`Avatar rejected: ${failure.reason}`); return; }
+      await sleep(1000);
+    }
+    say("Your avatar is still being processed.");
+  } catch (e) {
+    say(`Avatar not uploaded: ${e.message}`);
+  }
+}
+
+// --- wiring ---------------------------------------------------------------------------------
+
+window.addEventListener("hashchange", show);
+$("gallery-more").addEventListener("click", () => loadGallery(true).catch((e) => say(e.message)));
+$("files").addEventListener("change", (e) => uploadAll(e.target.files));
+const drop = $("drop");
+drop.addEventListener("dragover", (e) => { e.preventDefault(); drop.classList.add("over"); });
+drop.addEventListener("dragleave", () => drop.classList.remove("over"));
+drop.addEventListener("drop", (e) => { e.preventDefault(); drop.classList.remove("over"); uploadAll(e.dataTransfer.files); });
+$("profile-form").addEventListener("submit", saveProfile);
+$("avatar-file").addEventListener("change", uploadAvatar);
+show();

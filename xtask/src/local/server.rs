@@ -1,0 +1,117 @@
+//! http://127.0.0.1:P for a person's browser: `/api/*` through the api function's own router,
+//! `/thumbnails/*` and `/avatars/*` from the assets bucket (as CloudFront serves them), and
+//! everything else from `site/`.
+
+use std::path::{Component, Path, PathBuf};
+use std::sync::Arc;
+
+use tiny_http::{Header, Request, Response};
+
+pub struct Site {
+    pub api: api::Api,
+    pub s3: aws_sdk_s3::Client,
+    pub assets_bucket: String,
+    pub site_dir: PathBuf,
+    pub runtime: tokio::runtime::Handle,
+}
+
+/// Serves until `server.unblock()`; one thread per request.
+pub fn serve(server: Arc<tiny_http::Server>, site: Arc<Site>) {
+    for request in server.incoming_requests() {
+        let site = Arc::clone(&site);
+        std::thread::spawn(move || {
+            let url = request.url().to_string();
+            if let Err(e) = answer(&site, request) {
+                eprintln!("local: answering {url}: {e}");
+            }
+        });
+    }
+}
+
+/// With a known length, never chunked (tiny_http chunks anything over 32 KiB by default).
+fn whole<R: std::io::Read>(response: Response<R>) -> Response<R> {
+    response.with_chunked_threshold(usize::MAX)
+}
+
+fn answer(site: &Site, mut request: Request) -> std::io::Result<()> {
+    let url = request.url().to_string();
+    let (path, query) = url.split_once('?').unwrap_or((&url, ""));
+    let path = path.to_string();
+    if path.starts_with("/api/") {
+        let mut body = Vec::new();
+        request.as_reader().read_to_end(&mut body)?;
+        let api_request = api::http::Request {
+            method: request.method().as_str().to_string(),
+            path: path.clone(),
+            query: api::apigw::form_pairs(query),
+            body: Some(body),
+            subject: None,
+        };
+        let response = site.runtime.block_on(site.api.handle(&api_request));
+        let out = Response::from_string(response.body)
+            .with_status_code(response.status)
+            .with_header(header("Content-Type", response.content_type))
+            .with_header(header("Cache-Control", "no-store"));
+        return request.respond(whole(out));
+    }
+    if path.starts_with("/thumbnails/") || path.starts_with("/avatars/") {
+        let key = percent_decode(path.trim_start_matches('/'));
+        let got = site.runtime.block_on(site.s3.get_object().bucket(&site.assets_bucket).key(&key).send());
+        let Ok(object) = got else { return request.respond(Response::from_string("not found").with_status_code(404)) };
+        let content_type = object.content_type().unwrap_or("application/octet-stream").to_string();
+        let cache = object.cache_control().unwrap_or("no-cache").to_string();
+        let bytes = site.runtime.block_on(object.body.collect()).map(|b| b.into_bytes().to_vec()).unwrap_or_default();
+        return request.respond(whole(
+            Response::from_data(bytes)
+                .with_header(header("Content-Type", &content_type))
+                .with_header(header("Cache-Control", &cache)),
+        ));
+    }
+    match site_file(&site.site_dir, &path) {
+        Some(file) if file.is_file() => {
+            let bytes = std::fs::read(&file)?;
+            let mime = mime_guess::from_path(&file).first_or_octet_stream().to_string();
+            request.respond(whole(
+                Response::from_data(bytes)
+                    .with_header(header("Content-Type", &mime))
+                    .with_header(header("Cache-Control", "no-cache")),
+            ))
+        }
+        _ => request.respond(Response::from_string(format!("{path}: not found")).with_status_code(404)),
+    }
+}
+
+/// `site/` + the path, or `None` for anything that would leave `site/`.
+fn site_file(root: &Path, path: &str) -> Option<PathBuf> {
+    let decoded = percent_decode(path);
+    let rel = decoded.trim_start_matches('/');
+    let rel = if rel.is_empty() || rel.ends_with('/') { format!("{rel}index.html") } else { rel.to_string() };
+    let rel = Path::new(&rel);
+    rel.components().all(|c| matches!(c, Component::Normal(_))).then(|| root.join(rel))
+}
+
+fn percent_decode(s: &str) -> String {
+    percent_encoding::percent_decode_str(s).decode_utf8_lossy().into_owned()
+}
+
+fn header(name: &str, value: &str) -> Header {
+    Header::from_bytes(name.as_bytes(), value.as_bytes())
+        .unwrap_or_else(|()| Header::from_bytes("X-Invalid", "1").expect("static header"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn site_paths_stay_inside_site() {
+        let root = Path::new("/srv/site");
+        assert_eq!(site_file(root, "/"), Some(root.join("index.html")));
+        assert_eq!(site_file(root, "/profile/"), Some(root.join("profile/index.html")));
+        assert_eq!(site_file(root, "/app.js"), Some(root.join("app.js")));
+        for bad in ["/../etc/passwd", "/a/../../x", "/%2e%2e/x", "//etc/passwd"] {
+            assert!(site_file(root, bad).is_none_or(|p| p.starts_with(root) && !p.to_string_lossy().contains("..")), "{bad}");
+        }
+        assert!(site_file(root, "/%2e%2e/x").is_none());
+    }
+}

@@ -1,0 +1,200 @@
+//! `cargo xtask local` as a person runs it: the real binary brings up moto, deploys the `local`
+//! stage, and serves the site and api; an upload through the presigned POST becomes a thumbnail, a
+//! text file named `.jpg` a failure, an avatar a 512×512 picture on the profile — first over plain
+//! HTTP, then in headless Chromium (tests/browser/site.test.mjs, screenshots under
+//! `target/browser/`); Ctrl-C stops it all.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use testkit::form::{post_form, request};
+
+fn api(base: &str, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+    let bytes = body.map(|b| b.to_string().into_bytes()).unwrap_or_default();
+    let r = request(method, &format!("{base}{path}"), Some("application/json"), &bytes);
+    (r.status, serde_json::from_slice(&r.body).unwrap_or_else(|e| panic!("{method} {path}: not JSON ({e}): {}", r.text())))
+}
+
+/// Asks for a presigned POST and uploads `bytes` through it, as the site does; returns the upload id.
+fn upload(base: &str, kind: &str, name: &str, bytes: &[u8]) -> String {
+    let (status, grant) = api(
+        base,
+        "POST",
+        "/api/uploads",
+        Some(json!({ "kind": kind, "file_name": name, "content_type": "image/jpeg", "size": bytes.len() })),
+    );
+    assert_eq!(status, 201, "{grant}");
+    let fields: Vec<(String, String)> =
+        grant["fields"].as_object().unwrap().iter().map(|(k, v)| (k.clone(), v.as_str().unwrap().to_string())).collect();
+    let (status, body) = post_form(grant["url"].as_str().unwrap(), &fields, name, "image/jpeg", bytes);
+    assert!((200..300).contains(&status), "upload refused: {status} {body}");
+    grant["upload_id"].as_str().unwrap().to_string()
+}
+
+/// Stops `xtask local` even when an assertion fails, so no server outlives the test.
+struct Running(std::process::Child);
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Ok(None) = self.0.try_wait() {
+            let _ = Command::new("kill").args(["-INT", &self.0.id().to_string()]).status();
+            for _ in 0..100 {
+                if let Ok(Some(_)) = self.0.try_wait() {
+                    return;
+                }
+                std::thread::sleep(Duration::from_millis(100));
+            }
+            let _ = self.0.kill();
+        }
+    }
+}
+
+fn eventually(what: &str, mut check: impl FnMut() -> Option<Value>) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        if let Some(v) = check() {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "{what} did not happen within 90 s");
+        std::thread::sleep(Duration::from_millis(300));
+    }
+}
+
+#[test]
+fn uploads_become_thumbnails_failures_and_avatars_and_ctrl_c_stops_everything() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let mut running = Running(
+        Command::new(env!("CARGO_BIN_EXE_xtask"))
+            .args(["local", "--port", &port.to_string(), "--no-open"])
+            .env("CI", "true")
+            .env_remove("THUMBSTACK_ENDPOINT")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let child = &mut running.0;
+    let (tx, rx) = mpsc::channel();
+    let stdout = child.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let stderr = child.stderr.take().unwrap();
+    let log = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+    let log_writer = std::sync::Arc::clone(&log);
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            eprintln!("[local] {line}");
+            log_writer.lock().unwrap().push_str(&(line + "\n"));
+        }
+    });
+    // The first run may build the release zips the deploy uploads.
+    let base = rx.recv_timeout(Duration::from_secs(1500)).expect("`xtask local` printed no URL");
+    assert_eq!(base, format!("http://127.0.0.1:{port}"));
+    let text = log.lock().unwrap().clone();
+    assert!(text.contains("wired by direct API what moto's CloudFormation ignores"), "{text}");
+    assert!(!text.contains('\x1b'), "escape codes in CI output");
+
+    // The site, from site/.
+    let page = request("GET", &format!("{base}/"), None, b"");
+    assert_eq!(page.status, 200);
+    assert!(
+        page.header("Content-Type").is_some_and(|t| t.starts_with("text/html"))
+            && page.text().contains("<title>thumbstack</title>")
+    );
+    let script = request("GET", &format!("{base}/app.js"), None, b"");
+    assert!(
+        script.status == 200 && script.header("Content-Type").is_some_and(|t| t.contains("javascript")),
+        "{}",
+        script.headers
+    );
+    assert_eq!(request("GET", &format!("{base}/../Cargo.toml"), None, b"").status, 404);
+
+    let photo = testkit::corpus_file("photos/s2_greenmeadow_1280x1024.jpg");
+    let id = upload(&base, "image", "meadow.jpg", &photo);
+    let row = eventually("the thumbnail row", || {
+        let (_, page) = api(&base, "GET", "/api/images?sort=recent&limit=50", None);
+        page["items"].as_array()?.iter().find(|i| i["id"] == id.as_str()).cloned()
+    });
+    assert_eq!((row["file_name"].as_str(), row["original_size"].as_u64()), (Some("meadow.jpg"), Some(photo.len() as u64)));
+    let thumb = request("GET", &format!("{base}{}", row["thumbnail_url"].as_str().unwrap()), None, b"");
+    assert_eq!((thumb.status, thumb.header("Content-Type")), (200, Some("image/jpeg")));
+    assert_eq!(thumb.body.len() as u64, row["thumbnail_size"].as_u64().unwrap());
+
+    // A second, different photo, so the 5-smallest view has sizes to order.
+    let other = upload(&base, "image", "evening.jpg", &testkit::corpus_file("photos/m1_eveningglow_2560x1600.jpg"));
+    eventually("the second row", || {
+        let (_, page) = api(&base, "GET", "/api/images?sort=recent&limit=50", None);
+        page["items"].as_array()?.iter().find(|i| i["id"] == other.as_str()).cloned()
+    });
+
+    upload(&base, "image", "notes.jpg", &testkit::corpus_file("hostile/text.jpg"));
+    let failure = eventually("the failure record", || {
+        let (_, page) = api(&base, "GET", "/api/failures", None);
+        page["items"].as_array()?.iter().find(|f| f["file_name"] == "notes.jpg").cloned()
+    });
+    assert!(!failure["reason"].as_str().unwrap().is_empty(), "{failure}");
+
+    let avatar_id = upload(&base, "avatar", "me.jpg", &photo);
+    let profile = eventually("the new avatar on the profile", || {
+        let (_, p) = api(&base, "GET", "/api/profile", None);
+        (p["avatar_version"] == avatar_id.as_str()).then_some(p)
+    });
+    let picture = request("GET", &format!("{base}{}", profile["avatar_url"].as_str().unwrap()), None, b"");
+    assert_eq!((picture.status, picture.header("Content-Type")), (200, Some("image/jpeg")));
+    let mut decoder = jpeg_decoder::Decoder::new(&picture.body[..]);
+    decoder.read_info().unwrap();
+    let info = decoder.info().unwrap();
+    assert_eq!((info.width, info.height), (512, 512));
+
+    browser(&base);
+
+    // Ctrl-C: the server, the pollers and the moto it started all stop.
+    let moto_port: u16 = text
+        .lines()
+        .find_map(|l| l.strip_prefix("local: started moto on 127.0.0.1:")?.split_whitespace().next()?.parse().ok())
+        .expect("this run started its own moto");
+    Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "`xtask local` did not stop on Ctrl-C");
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    assert!(status.success(), "{status}");
+    for port in [port, moto_port] {
+        assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_err(), "port {port} still answers after Ctrl-C");
+    }
+}
+
+/// The same flows in Debian's headless Chromium, driven by playwright-core.
+fn browser(base: &str) {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let target = std::env::var_os("CARGO_TARGET_DIR").map(std::path::PathBuf::from).unwrap_or_else(|| root.join("target"));
+    let status = Command::new("bash").arg(root.join("scripts/install-browser.sh")).status().unwrap();
+    assert!(status.success(), "scripts/install-browser.sh failed");
+    let shots = target.join("browser");
+    std::fs::create_dir_all(&shots).unwrap();
+    let out = Command::new("node")
+        .arg(root.join("tests/browser/site.test.mjs"))
+        .env("THUMBSTACK_URL", base)
+        .env("BROWSER_TOOLS", target.join("tools/browser"))
+        .env("SCREENSHOTS", &shots)
+        .env("THUMBSTACK_CORPUS", testkit::corpus())
+        .output()
+        .unwrap();
+    let report = String::from_utf8_lossy(&out.stdout);
+    eprintln!("{report}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(out.status.success(), "the browser test failed:\n{report}");
+    for page in ["upload", "gallery", "failures", "profile", "smallest"] {
+        assert!(shots.join(format!("{page}.png")).exists(), "no screenshot of {page}");
+    }
+}
