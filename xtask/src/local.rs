@@ -193,10 +193,16 @@ async fn seed(aws: &Aws, uploads: &str) -> Result<()> {
         .map(std::path::PathBuf::from)
         .unwrap_or_else(|| crate::paths::root().join("../shared/corpus"))
         .join("photos");
+    // Photos only: the folder also holds the corpus's MANIFEST.tsv.
+    let is_photo = |p: &std::path::Path| {
+        let ext = p.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase);
+        ext.is_some_and(|e| ["jpg", "jpeg", "png", "webp", "gif"].contains(&e.as_str()))
+    };
     let mut files: Vec<_> = std::fs::read_dir(&dir)
         .with_context(|| format!("reading {}", dir.display()))?
         .filter_map(|e| e.ok())
         .map(|e| e.path())
+        .filter(|p| is_photo(p))
         .collect();
     files.sort();
     let s3 = aws.s3();

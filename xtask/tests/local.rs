@@ -68,7 +68,7 @@ fn uploads_become_thumbnails_failures_and_avatars_and_ctrl_c_stops_everything() 
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let mut running = Running(
         Command::new(env!("CARGO_BIN_EXE_xtask"))
-            .args(["local", "--port", &port.to_string(), "--no-open"])
+            .args(["local", "--port", &port.to_string(), "--no-open", "--seed"])
             .env("CI", "true")
             .env_remove("THUMBSTACK_ENDPOINT")
             .stdin(Stdio::null())
@@ -154,6 +154,20 @@ fn uploads_become_thumbnails_failures_and_avatars_and_ctrl_c_stops_everything() 
     assert_eq!((info.width, info.height), (512, 512));
 
     browser(&base);
+
+    // `--seed`: every corpus photo became a catalog row.
+    let seeded: usize = log
+        .lock()
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("local: seeded ")?.split_whitespace().next()?.parse().ok())
+        .expect("--seed said how many photos it uploaded");
+    assert!(seeded >= 20, "{seeded}");
+    eventually("the seeded photos' rows", || {
+        let (_, page) = api(&base, "GET", "/api/images?sort=recent&limit=100", None);
+        let names: Vec<&str> = page["items"].as_array()?.iter().filter_map(|i| i["source_key"].as_str()).collect();
+        (names.len() >= seeded + 3).then(|| Value::from(names.len()))
+    });
 
     // Ctrl-C: the server, the pollers and the moto it started all stop.
     let moto_port: u16 = text
