@@ -324,9 +324,12 @@ async fn after_deploy(aws: &Aws, stack_name: &str, stack_changed: bool, mode: &M
 
 /// Remembers that this endpoint and region accepted this exact template, so an unchanged
 /// template is not sent to `ValidateTemplate` again (the change set still checks everything).
+/// Keyed by template and region, and by AWS or "an emulator": every `local` run starts moto on a
+/// new port, and the pinned moto judges a template the same on any of them.
 fn validated_marker(aws: &Aws, template: &str) -> std::path::PathBuf {
     use sha2::{Digest, Sha256};
-    let key = format!("{}\n{}\n{template}", aws.endpoint.as_deref().unwrap_or("aws"), aws.region());
+    let target = if aws.endpoint.is_some() { "emulator" } else { "aws" };
+    let key = format!("{target}\n{}\n{template}", aws.region());
     crate::paths::target_dir().join("infra/validated").join(hex::encode(Sha256::digest(key.as_bytes())))
 }
 

@@ -72,3 +72,79 @@ pub async fn poll<F: Function>(
         eprintln!("local: {name}: batch of {}, {} to retry", messages.len(), failed.len());
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use aws_lambda_events::sqs::BatchItemFailure;
+    use aws_sdk_sqs::types::QueueAttributeName;
+
+    use super::*;
+
+    /// Fails every message whose body says "poison"; counts what it saw.
+    struct Picky(std::sync::Mutex<Vec<String>>);
+
+    impl Function for Picky {
+        fn handle(&self, event: SqsEvent) -> impl Future<Output = SqsBatchResponse> + Send {
+            let mut response = SqsBatchResponse::default();
+            for m in event.records {
+                let body = m.body.unwrap_or_default();
+                if body.contains("poison") {
+                    let mut failure = BatchItemFailure::default();
+                    failure.item_identifier = m.message_id.unwrap_or_default();
+                    response.batch_item_failures.push(failure);
+                }
+                self.0.lock().unwrap().push(body);
+            }
+            std::future::ready(response)
+        }
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn partial_failures_are_retried_until_the_dead_letter_queue_and_the_rest_deleted() {
+        let moto = testkit::Moto::start();
+        let sqs = aws_sdk_sqs::Client::new(&moto.sdk_config().await);
+        let dlq = sqs.create_queue().queue_name("dlq").send().await.unwrap().queue_url.unwrap();
+        let dlq_arn =
+            sqs.get_queue_attributes().queue_url(&dlq).attribute_names(QueueAttributeName::QueueArn).send().await.unwrap();
+        let dlq_arn = dlq_arn.attributes().unwrap()[&QueueAttributeName::QueueArn].clone();
+        let queue = sqs
+            .create_queue()
+            .queue_name("work")
+            .attributes(QueueAttributeName::VisibilityTimeout, "1")
+            .attributes(
+                QueueAttributeName::RedrivePolicy,
+                format!(r#"{{"deadLetterTargetArn":"{dlq_arn}","maxReceiveCount":"2"}}"#),
+            )
+            .send()
+            .await
+            .unwrap()
+            .queue_url
+            .unwrap();
+        for body in ["good 1", "poison", "good 2"] {
+            sqs.send_message().queue_url(&queue).message_body(body).send().await.unwrap();
+        }
+        let seen = Arc::new(Picky(std::sync::Mutex::new(Vec::new())));
+        let stop = Arc::new(AtomicBool::new(false));
+        let poller = tokio::spawn(poll("test", sqs.clone(), queue.clone(), 10, Arc::clone(&seen), Arc::clone(&stop)));
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        let in_dlq = loop {
+            let got = sqs.receive_message().queue_url(&dlq).wait_time_seconds(1).send().await.unwrap();
+            if let Some(m) = got.messages.unwrap_or_default().into_iter().next() {
+                break m.body.unwrap_or_default();
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the failing message never reached the DLQ: {:?}",
+                seen.0.lock().unwrap()
+            );
+        };
+        stop.store(true, Ordering::Relaxed);
+        poller.await.unwrap();
+        assert_eq!(in_dlq, "poison");
+        let seen = seen.0.lock().unwrap().clone();
+        assert_eq!(seen.iter().filter(|b| b.starts_with("good")).count(), 2, "processed once each, then deleted: {seen:?}");
+        assert_eq!(seen.iter().filter(|b| *b == "poison").count(), 2, "delivered maxReceiveCount times: {seen:?}");
+        let left = sqs.receive_message().queue_url(&queue).wait_time_seconds(1).send().await.unwrap();
+        assert!(left.messages.unwrap_or_default().is_empty());
+    }
+}
