@@ -71,6 +71,14 @@ try {
     "the keyboard alone moves between sections");
   const unlabeled = await page.$$eval("input, textarea", (els) => els.filter((e) => !e.labels?.length).map((e) => e.id));
   check(unlabeled.length === 0, `every field has a label (${unlabeled})`);
+  const phone = await browser.newPage({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true });
+  for (const view of ["gallery", "smallest", "upload", "profile"]) {
+    await phone.goto(`${base}/#${view}`);
+    await phone.waitForTimeout(300);
+    const overflow = await phone.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    check(overflow <= 0, `#${view} fits a phone's width (overflow ${overflow} px)`);
+    await phone.screenshot({ path: `${shots}/phone-${view}.png`, fullPage: true });
+  }
   check(errors.length === 0, `no console errors (${errors.join(" | ")})`);
 } catch (e) {
   console.log(`FAIL ${e.message}`);

@@ -169,11 +169,34 @@ fn uploads_become_thumbnails_failures_and_avatars_and_ctrl_c_stops_everything() 
         (names.len() >= seeded + 3).then(|| Value::from(names.len()))
     });
 
-    // Ctrl-C: the server, the pollers and the moto it started all stop.
     let moto_port: u16 = text
         .lines()
         .find_map(|l| l.strip_prefix("local: started moto on 127.0.0.1:")?.split_whitespace().next()?.parse().ok())
         .expect("this run started its own moto");
+    // A second `local` for this checkout reuses the running moto, and leaves it running when it stops.
+    let second = Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .args(["local", "--no-open"])
+        .env("CI", "true")
+        .env_remove("THUMBSTACK_ENDPOINT")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut second = Running(second);
+    let errors = second.0.stderr.take().unwrap();
+    let said = std::thread::spawn(move || BufReader::new(errors).lines().map_while(Result::ok).collect::<Vec<_>>().join("\n"));
+    let mut url = String::new();
+    BufReader::new(second.0.stdout.take().unwrap()).read_line(&mut url).unwrap();
+    assert!(url.starts_with("http://127.0.0.1:"), "{url}");
+    drop(second);
+    let said = said.join().unwrap();
+    assert!(said.contains(&format!("reusing the moto server this checkout already runs on 127.0.0.1:{moto_port}")), "{said}");
+    assert!(!said.contains("stopping moto"), "{said}");
+    let (status, _) = api(&base, "GET", "/api/profile", None);
+    assert_eq!(status, 200, "the first system still answers");
+
+    // Ctrl-C: the server, the pollers and the moto it started all stop.
     Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
     let deadline = Instant::now() + Duration::from_secs(30);
     let status = loop {
