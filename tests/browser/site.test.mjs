@@ -72,9 +72,11 @@ try {
   const unlabeled = await page.$$eval("input, textarea", (els) => els.filter((e) => !e.labels?.length).map((e) => e.id));
   check(unlabeled.length === 0, `every field has a label (${unlabeled})`);
   const phone = await browser.newPage({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true });
-  for (const view of ["gallery", "smallest", "upload", "profile"]) {
+  const filled = { gallery: "#gallery-items li img", smallest: "#smallest-rows tr", upload: "#drop", profile: "#profile-form" };
+  for (const [view, selector] of Object.entries(filled)) {
     await phone.goto(`${base}/#${view}`);
-    await phone.waitForTimeout(300);
+    await phone.waitForSelector(selector, long);
+    await phone.waitForLoadState("networkidle");
     const overflow = await phone.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
     check(overflow <= 0, `#${view} fits a phone's width (overflow ${overflow} px)`);
     await phone.screenshot({ path: `${shots}/phone-${view}.png`, fullPage: true });
