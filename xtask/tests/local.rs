@@ -52,6 +52,21 @@ impl Drop for Running {
     }
 }
 
+/// `cargo xtask local --no-open ARGS` as CI runs it, its output piped.
+fn local(args: &[&str]) -> Running {
+    let child = Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .args(["local", "--no-open"])
+        .args(args)
+        .env("CI", "true")
+        .env_remove("THUMBSTACK_ENDPOINT")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    Running(child)
+}
+
 fn eventually(what: &str, mut check: impl FnMut() -> Option<Value>) -> Value {
     let deadline = Instant::now() + Duration::from_secs(90);
     loop {
@@ -66,17 +81,7 @@ fn eventually(what: &str, mut check: impl FnMut() -> Option<Value>) -> Value {
 #[test]
 fn uploads_become_thumbnails_failures_and_avatars_and_ctrl_c_stops_everything() {
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let mut running = Running(
-        Command::new(env!("CARGO_BIN_EXE_xtask"))
-            .args(["local", "--port", &port.to_string(), "--no-open", "--seed"])
-            .env("CI", "true")
-            .env_remove("THUMBSTACK_ENDPOINT")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap(),
-    );
+    let mut running = local(&["--port", &port.to_string(), "--seed"]);
     let child = &mut running.0;
     let (tx, rx) = mpsc::channel();
     let stdout = child.stdout.take().unwrap();
@@ -174,16 +179,7 @@ fn uploads_become_thumbnails_failures_and_avatars_and_ctrl_c_stops_everything() 
         .find_map(|l| l.strip_prefix("local: started moto on 127.0.0.1:")?.split_whitespace().next()?.parse().ok())
         .expect("this run started its own moto");
     // A second `local` for this checkout reuses the running moto, and leaves it running when it stops.
-    let second = Command::new(env!("CARGO_BIN_EXE_xtask"))
-        .args(["local", "--no-open"])
-        .env("CI", "true")
-        .env_remove("THUMBSTACK_ENDPOINT")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut second = Running(second);
+    let mut second = local(&[]);
     let errors = second.0.stderr.take().unwrap();
     let said = std::thread::spawn(move || BufReader::new(errors).lines().map_while(Result::ok).collect::<Vec<_>>().join("\n"));
     let mut url = String::new();
