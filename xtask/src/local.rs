@@ -59,7 +59,8 @@ async fn serve(args: &LocalArgs, emulator: &Emulator, handle: tokio::runtime::Ha
     );
     let port = server.server_addr().to_ip().map(|a| a.port()).context("the server has no IP address")?;
     let origin = format!("http://127.0.0.1:{port}");
-    wire(&aws, &out("UploadsBucketName")?, &out("ThumbnailQueueUrl")?, &out("AvatarQueueUrl")?, &origin).await?;
+    let sqs = aws_sdk_sqs::Client::new(&aws.config);
+    wire(&aws, &sqs, &out("UploadsBucketName")?, &out("ThumbnailQueueUrl")?, &out("AvatarQueueUrl")?, &origin).await?;
 
     let env = function_env(&stage, &outputs);
     let get = |name: &str| env.get(name).cloned();
@@ -68,7 +69,6 @@ async fn serve(args: &LocalArgs, emulator: &Emulator, handle: tokio::runtime::Ha
     let api = api::Api::new(api::config::ApiConfig::from_lookup(get)?, &aws.config);
 
     let stop = Arc::new(AtomicBool::new(false));
-    let sqs = aws_sdk_sqs::Client::new(&aws.config);
     let batch = |f: &crate::stage::QueueFunction| i32::try_from(f.batch_size.get()).unwrap_or(10);
     let pollers = [
         tokio::spawn(workers::poll(
@@ -121,8 +121,7 @@ async fn serve(args: &LocalArgs, emulator: &Emulator, handle: tokio::runtime::Ha
 }
 
 /// What moto's CloudFormation drops but the local system needs, by direct API.
-async fn wire(aws: &Aws, uploads: &str, thumbnails: &str, avatars: &str, origin: &str) -> Result<()> {
-    let sqs = aws_sdk_sqs::Client::new(&aws.config);
+async fn wire(aws: &Aws, sqs: &aws_sdk_sqs::Client, uploads: &str, thumbnails: &str, avatars: &str, origin: &str) -> Result<()> {
     let mut queues = Vec::new();
     for (url, prefix) in [(thumbnails, "images/"), (avatars, "avatars/")] {
         let attrs = sqs
@@ -189,10 +188,7 @@ fn function_env(stage: &Stage, outputs: &BTreeMap<String, String>) -> BTreeMap<S
 
 /// The corpus photos, uploaded as the site would, so the gallery is not empty.
 async fn seed(aws: &Aws, uploads: &str) -> Result<()> {
-    let dir = std::env::var_os("THUMBSTACK_CORPUS")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| crate::paths::root().join("../shared/corpus"))
-        .join("photos");
+    let dir = crate::paths::corpus().join("photos");
     // Photos only: the folder also holds the corpus's MANIFEST.tsv.
     let is_photo = |p: &std::path::Path| {
         let ext = p.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase);

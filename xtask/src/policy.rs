@@ -295,11 +295,8 @@ pub fn run(args: &PolicyArgs) -> Result<Exit> {
     };
     let names = Names { stack: &rendered.stack_name, region: &stage.region.0, account: &account };
     let document = policy(&rendered, &stage, &names)?;
-    let text = serde_json::to_string_pretty(&document)?;
-    if args.json {
-        println!("{text}");
-    } else {
-        println!("{text}");
+    println!("{}", serde_json::to_string_pretty(&document)?);
+    if !args.json {
         eprintln!(
             "policy: {} statements, {} actions, {} bytes minified (IAM allows 10,240 per role's inline policies)",
             document["Statement"].as_array().map_or(0, Vec::len),
