@@ -3,6 +3,7 @@
 # dependencies never meet (checkov pins an older boto3 than moto wants):
 #   moto  -> target/tools/moto  (scripts/requirements/moto.txt)
 #   lint  -> target/tools/lint  (scripts/requirements/lint.txt: cfn-lint, checkov)
+#   bench -> target/tools/bench (scripts/requirements/bench.txt: Pillow, awscli; scripts/install-bench.sh)
 # Usage: install-tools.sh [set...]   (no argument: every set)
 # Idempotent and quiet when a set is already there; safe to call from parallel tests.
 set -euo pipefail

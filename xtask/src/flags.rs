@@ -40,6 +40,8 @@ pub enum Verb {
     Policy(PolicyArgs),
     /// Deploy the stage's CI pipeline stack: CodePipeline + CodeBuild running ci/buildspec.yml.
     Pipeline(PipelineArgs),
+    /// Measure the imaging core against sharp and Pillow, the cold start and the deploy figures.
+    Bench(BenchArgs),
     /// Install the pinned test tools and run every test (what CI runs).
     Ci,
 }
@@ -80,6 +82,19 @@ pub struct DeployArgs {
     /// Wait at most this long for the invalidation to complete (0: do not wait).
     #[arg(long, value_name = "SECS", default_value_t = 300)]
     pub invalidation_wait: u64,
+}
+
+#[derive(Args)]
+pub struct BenchArgs {
+    /// One photo per size group and short repeats: a smoke run (CI runs it), not a measurement.
+    #[arg(long)]
+    pub quick: bool,
+    /// Print the report as JSON on stdout (it is always written to `<out>/report.json`).
+    #[arg(long)]
+    pub json: bool,
+    /// Where the report, the Markdown table and every tool's outputs go [default: target/bench].
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
 }
 
 #[derive(Args)]

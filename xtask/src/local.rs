@@ -3,7 +3,7 @@
 //! direct API; the image functions run in-process on their queues with Lambda's semantics; the
 //! api and the site are served on 127.0.0.1. Ctrl-C stops everything it started.
 
-mod emulator;
+pub(crate) mod emulator;
 mod server;
 mod workers;
 

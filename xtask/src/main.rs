@@ -1,6 +1,7 @@
 //! `cargo xtask <verb>`: the project's own tooling. Thin entry point; one module per verb.
 
 mod aws;
+mod bench;
 mod catalog;
 mod ci;
 mod deploy;
@@ -42,6 +43,7 @@ fn main() -> ExitCode {
         flags::Verb::Local(args) => local::run(&args),
         flags::Verb::Policy(args) => policy::run(&args),
         flags::Verb::Pipeline(args) => pipeline::run(&args),
+        flags::Verb::Bench(args) => bench::run(&args),
         flags::Verb::Ci => ci::run(),
     };
     match result {

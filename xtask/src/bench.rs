@@ -1,0 +1,68 @@
+//! `cargo xtask bench`: the functions' imaging core against the tools a user would pick instead
+//! (sharp/libvips, Pillow), on the corpus photos, one tool at a time in its own process pinned to
+//! one core; then the function's cold-start proxy and the deploy figures. Writes
+//! `<out>/report.json` and `<out>/report.md`; the README's Performance section reproduces the table.
+
+mod coldstart;
+mod deploy;
+mod photos;
+mod report;
+mod ssim;
+mod tools;
+
+use anyhow::{Context, Result};
+
+use crate::flags::{BenchArgs, Exit};
+use tools::Op;
+
+/// Per photo and tool: warm-up, then repeats until the median moves < 1 % or the budget is spent.
+struct Effort {
+    budget_ms: u32,
+    min_runs: u32,
+    cold_starts: usize,
+    deploys: usize,
+}
+
+pub fn run(args: &BenchArgs) -> Result<Exit> {
+    let out = args.out.clone().unwrap_or_else(|| crate::paths::target_dir().join("bench"));
+    std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
+    let effort = if args.quick {
+        Effort { budget_ms: 400, min_runs: 3, cold_starts: 3, deploys: 1 }
+    } else {
+        Effort { budget_ms: 4000, min_runs: 10, cold_starts: 10, deploys: 3 }
+    };
+    let photos = photos::select(args.quick)?;
+    let hostile = photos::hostile()?;
+    let (tools, skipped) = tools::prepare()?;
+    let core = tools::bench_core();
+    let mut samples = Vec::new();
+    for op in [Op::Thumbnail, Op::Avatar] {
+        for tool in &tools {
+            eprintln!("bench: {} {} on {} photo(s), core {core}", tool.name, op.name(), photos.len());
+            for photo in &photos {
+                samples.push(tool.measure(op, photo, &out, &effort, core)?);
+            }
+        }
+    }
+    eprintln!("bench: the functions' core on {} hostile file(s)", hostile.len());
+    let mut hostile_samples = Vec::new();
+    for file in &hostile {
+        hostile_samples.push(tools[0].measure(Op::Thumbnail, file, &out, &effort, core)?);
+    }
+    eprintln!("bench: SSIM of every 256 px thumbnail against a reference downscale");
+    ssim::score_all(&mut samples, &photos)?;
+    let cold = coldstart::measure(effort.cold_starts)?;
+    let deploy = deploy::measure(effort.deploys)?;
+    let report = report::Report::new(args.quick, &tools, skipped, &photos, samples, hostile_samples, cold, deploy);
+    let json = serde_json::to_string_pretty(&report)?;
+    std::fs::write(out.join("report.json"), format!("{json}\n"))?;
+    let markdown = report.markdown();
+    std::fs::write(out.join("report.md"), &markdown)?;
+    if args.json {
+        println!("{json}");
+    } else {
+        println!("{markdown}");
+    }
+    eprintln!("bench: wrote {} and report.md", out.join("report.json").display());
+    Ok(Exit::Success)
+}

@@ -1,0 +1,122 @@
+//! The function's cold-start proxy: the release `bootstrap` (what the zip holds) started against a
+//! stub of the Lambda runtime API on loopback; measured from spawn to its first
+//! `GET /2018-06-01/runtime/invocation/next`, and its peak RSS at that moment. No AWS call is
+//! made: config comes from the environment, credentials are fake and never used before an event.
+
+use std::io::Read;
+use std::net::TcpListener;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result, bail};
+use serde::Serialize;
+
+#[derive(Debug, Serialize)]
+pub struct ColdStart {
+    pub function: &'static str,
+    pub runs: usize,
+    pub median_ms_to_next: f64,
+    pub max_ms_to_next: f64,
+    pub peak_rss_mib: f64,
+    /// Every function's zip, as `package` writes it.
+    pub zip_bytes: Vec<(String, u64)>,
+    /// `package` again with nothing changed (the build is a no-op, the zips are reused).
+    pub package_no_change_s: f64,
+}
+
+pub fn measure(runs: usize) -> Result<ColdStart> {
+    eprintln!("bench: packaging the functions (release; a no-op when nothing changed)");
+    crate::package::package()?;
+    let started = Instant::now();
+    let report = crate::package::package()?;
+    let package_no_change_s = started.elapsed().as_secs_f64();
+    let zip_bytes = report.functions.iter().map(|a| (a.function.clone(), a.zip_bytes)).collect();
+    let bootstrap = crate::paths::target_dir().join(crate::package::TARGET).join("release/thumbnail");
+    eprintln!("bench: cold-start proxy of {} ({runs} starts)", bootstrap.display());
+    let mut times = Vec::new();
+    let mut rss = 0u64;
+    for _ in 0..runs {
+        let (ms, kib) = start_once(&bootstrap)?;
+        times.push(ms);
+        rss = rss.max(kib);
+    }
+    times.sort_by(f64::total_cmp);
+    Ok(ColdStart {
+        function: "thumbnail",
+        runs,
+        median_ms_to_next: times[times.len() / 2],
+        max_ms_to_next: times[times.len() - 1],
+        peak_rss_mib: rss as f64 / 1024.0,
+        zip_bytes,
+        package_no_change_s,
+    })
+}
+
+fn start_once(bootstrap: &std::path::Path) -> Result<(f64, u64)> {
+    let listener = TcpListener::bind("127.0.0.1:0")?;
+    listener.set_nonblocking(true)?;
+    let api = listener.local_addr()?.to_string();
+    let started = Instant::now();
+    let mut child = Command::new(bootstrap)
+        .env_clear()
+        .envs([
+            ("AWS_LAMBDA_RUNTIME_API", api.as_str()),
+            ("AWS_LAMBDA_FUNCTION_NAME", "thumbstack-bench-thumbnail"),
+            ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "1024"),
+            ("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST"),
+            ("AWS_LAMBDA_LOG_GROUP_NAME", "/aws/lambda/thumbstack-bench-thumbnail"),
+            ("AWS_LAMBDA_LOG_STREAM_NAME", "bench"),
+            ("AWS_REGION", "us-east-1"),
+            ("AWS_ACCESS_KEY_ID", "bench-fake"),
+            ("AWS_SECRET_ACCESS_KEY", "bench-fake"),
+            ("ASSETS_BUCKET", "bench-assets"),
+            ("LOG_BUCKET", "bench-logs"),
+            ("CATALOG_TABLE", "bench-catalog"),
+            ("ALARM_TOPIC_ARN", "arn:aws:sns:us-east-1:123456789012:bench"),
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .with_context(|| format!("starting {}", bootstrap.display()))?;
+    let deadline = started + Duration::from_secs(10);
+    let result = loop {
+        match listener.accept() {
+            Ok((mut conn, _)) => {
+                let elapsed = started.elapsed().as_secs_f64() * 1e3;
+                let mut request = [0u8; 256];
+                conn.set_nonblocking(false)?;
+                conn.set_read_timeout(Some(Duration::from_secs(2)))?;
+                let n = conn.read(&mut request)?;
+                let line = String::from_utf8_lossy(&request[..n]);
+                if !line.starts_with("GET /2018-06-01/runtime/invocation/next") {
+                    break Err(anyhow::anyhow!("the first request was not `next`: {line}"));
+                }
+                break Ok((elapsed, peak_rss_kib(child.id())?));
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
+                if let Some(status) = child.try_wait()? {
+                    let mut err = String::new();
+                    child.stderr.take().map(|mut s| s.read_to_string(&mut err));
+                    bail!("the bootstrap exited ({status}) before asking for an event: {err}");
+                }
+                if Instant::now() > deadline {
+                    break Err(anyhow::anyhow!("no `next` request within 10 s"));
+                }
+                std::thread::sleep(Duration::from_micros(100));
+            }
+            Err(e) => break Err(e.into()),
+        }
+    };
+    let _ = child.kill();
+    let _ = child.wait();
+    result
+}
+
+fn peak_rss_kib(pid: u32) -> Result<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .context("no VmHWM in /proc/<pid>/status")
+}
