@@ -19,6 +19,7 @@ pub fn run() -> Result<Exit> {
         check_template(stage)?;
     }
     check_package_is_reproducible()?;
+    bench_smoke()?;
     // One closing line for the whole run: the last of cargo's own lines is a doc-test binary's "0 passed".
     println!("ci: {} passed, {} failed", totals.passed, totals.failed);
     if totals.passed == 0 {
@@ -108,6 +109,25 @@ fn check_package_is_reproducible() -> Result<()> {
         println!("package: {} {} bytes, sha256 {} twice, GLIBC {glibc}", b.function, b.zip_bytes, b.sha256);
     }
     eprintln!("==> package twice: ok in {:.0} s", started.elapsed().as_secs_f64());
+    Ok(())
+}
+
+/// `bench --quick`: not a measurement (CI machines vary), but it keeps the bench from rotting:
+/// every tool, the SSIM, the cold start and the deploy figures must still produce numbers.
+fn bench_smoke() -> Result<()> {
+    let out = crate::paths::target_dir().join("bench-smoke");
+    let exe = std::env::current_exe().context("finding xtask's own binary")?;
+    let mut bench = Command::new(exe);
+    bench.args(["bench", "--quick", "--out"]).arg(&out).stdout(std::process::Stdio::null());
+    step("bench --quick (smoke run)", &mut bench)?;
+    let report: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(out.join("report.json"))?)?;
+    for key in ["thumbnail_vs_sharp", "thumbnail_vs_pillow", "avatar_vs_sharp"] {
+        let ratio = report["ratios"][key].as_f64().unwrap_or(f64::NAN);
+        if !(ratio.is_finite() && ratio > 0.0) {
+            bail!("bench --quick: ratios.{key} is {ratio}");
+        }
+        println!("bench: {key} {ratio:.2} (smoke run, not a measurement)");
+    }
     Ok(())
 }
 

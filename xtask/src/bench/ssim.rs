@@ -22,16 +22,19 @@ pub fn score_all(samples: &mut [Sample], photos: &[Photo]) -> Result<()> {
             let Some(output) = &sample.output else { continue };
             let produced = decode(&std::fs::read(output)?, false).with_context(|| format!("decoding {}", output.display()))?;
             let size = (produced.width(), produced.height());
-            if !references.contains_key(&size) {
-                if source.is_none() {
-                    source = Some(decode(&std::fs::read(&photo.path)?, true).with_context(|| photo.name.clone())?);
+            let reference = match references.entry(size) {
+                std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+                std::collections::hash_map::Entry::Vacant(e) => {
+                    if source.is_none() {
+                        source = Some(decode(&std::fs::read(&photo.path)?, true).with_context(|| photo.name.clone())?);
+                    }
+                    let full = DynamicImage::ImageRgb8(source.clone().context("source")?).into_rgb32f();
+                    let small = image::imageops::resize(&full, size.0, size.1, FilterType::Lanczos3);
+                    e.insert(small.pixels().map(|p| luma(p.0[0] * 255.0, p.0[1] * 255.0, p.0[2] * 255.0)).collect())
                 }
-                let full = DynamicImage::ImageRgb8(source.clone().context("source")?).into_rgb32f();
-                let small = image::imageops::resize(&full, size.0, size.1, FilterType::Lanczos3);
-                references.insert(size, small.pixels().map(|p| luma(p.0[0] * 255.0, p.0[1] * 255.0, p.0[2] * 255.0)).collect());
-            }
+            };
             let got: Vec<f32> = produced.pixels().map(|p| luma(p.0[0].into(), p.0[1].into(), p.0[2].into())).collect();
-            sample.ssim = Some(ssim(&references[&size], &got, size.0 as usize, size.1 as usize));
+            sample.ssim = Some(ssim(reference, &got, size.0 as usize, size.1 as usize));
         }
     }
     Ok(())
