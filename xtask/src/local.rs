@@ -3,6 +3,8 @@
 //! direct API; the image functions run in-process on their queues with Lambda's semantics; the
 //! api and the site are served on 127.0.0.1. Ctrl-C stops everything it started.
 
+#[cfg(test)]
+mod accounting;
 pub(crate) mod emulator;
 mod server;
 mod workers;

@@ -2,6 +2,7 @@
 //! `target/tools` by `scripts/install-tools.sh`) on a free 127.0.0.1 port, and SDK configuration
 //! with fake credentials pointed at it. Real AWS is never reachable from a test.
 
+pub mod faults;
 pub mod form;
 pub mod queue;
 
