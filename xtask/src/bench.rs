@@ -29,7 +29,7 @@ pub fn run(args: &BenchArgs) -> Result<Exit> {
     let effort = if args.quick {
         Effort { budget_ms: 400, min_runs: 3, cold_starts: 3, deploys: 1 }
     } else {
-        Effort { budget_ms: 4000, min_runs: 10, cold_starts: 10, deploys: 3 }
+        Effort { budget_ms: 1500, min_runs: 5, cold_starts: 10, deploys: 3 }
     };
     let photos = photos::select(args.quick)?;
     let hostile = photos::hostile()?;

@@ -1,6 +1,7 @@
 //! `cargo xtask ci`: the README's test command and what `.ci/run` calls. Installs the pinned
-//! test tools, runs every test in the workspace (unit, corpus, emulator), then lints the
-//! rendered `dev` and `prod` templates.
+//! test tools, runs every test in the workspace (unit, corpus, emulator, fault accounting),
+//! lints the rendered `dev` and `prod` templates, checks the zips are reproducible, then a short
+//! fuzz run and a `bench --quick` smoke run.
 
 use std::process::Command;
 
@@ -19,6 +20,8 @@ pub fn run() -> Result<Exit> {
         check_template(stage)?;
     }
     check_package_is_reproducible()?;
+    // libFuzzer on the decode path and the S3 event/key decoder: seconds here, longer by hand.
+    step("fuzz (10 s per target)", Command::new("bash").arg(root.join("scripts/fuzz.sh")).arg("10"))?;
     bench_smoke()?;
     // One closing line for the whole run: the last of cargo's own lines is a doc-test binary's "0 passed".
     println!("ci: {} passed, {} failed", totals.passed, totals.failed);

@@ -167,7 +167,7 @@ fn operation(request: &Request) -> Option<(&'static str, String)> {
     let is_object = path.trim_start_matches('/').contains('/') && target_header.is_none();
     let copy = request.head.iter().any(|l| l.to_ascii_lowercase().starts_with("x-amz-copy-source"));
     match method {
-        "GET" if is_object && !target.contains('?') || is_object && target.contains("x-id=GetObject") => {
+        "GET" if is_object && (!target.contains('?') || target.contains("x-id=GetObject")) => {
             Some(("s3:GetObject", path.to_string()))
         }
         "PUT" if is_object && !copy => Some(("s3:PutObject", path.to_string())),

@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Runs every cargo-fuzz target (fuzz/fuzz_targets) under libFuzzer for N seconds each
+# [default 20; CI passes a few]. cargo-fuzz is installed pinned into target/tools/cargo-fuzz;
+# its builds go to target/fuzz. Seeds: fuzz/seeds/<target> (small, one per format and feature).
+# A crash is written to fuzz/artifacts/<target>/ and fails the run: copy it into
+# fuzz/seeds/<target>/ once fixed, so every later run replays it first.
+# Usage: scripts/fuzz.sh [seconds] [target...]
+set -euo pipefail
+root=$(cd "$(dirname "$0")/.." && pwd)
+secs=${1:-20}
+shift || true
+targets=("$@")
+[ ${#targets[@]} -eq 0 ] && targets=(render event)
+target=${CARGO_TARGET_DIR:-$root/target}
+version=0.13.2
+tools="$target/tools/cargo-fuzz"
+if ! "$tools/bin/cargo-fuzz" --version 2>/dev/null | grep -q "$version"; then
+  echo "fuzz: installing cargo-fuzz $version into $tools (first run only)" >&2
+  cargo install cargo-fuzz --locked --version "$version" --root "$tools" --quiet
+fi
+# libFuzzer's instrumentation needs -Z flags, and this machine has only the stable toolchain.
+export RUSTC_BOOTSTRAP=1
+export CARGO_TARGET_DIR="$target/fuzz"
+cd "$root"
+for t in "${targets[@]}"; do
+  work="$target/fuzz-corpus/$t"   # grows between runs; the committed seeds stay small
+  mkdir -p "$work" "fuzz/artifacts/$t"
+  echo "fuzz: $t for ${secs}s" >&2
+  "$tools/bin/cargo-fuzz" run --fuzz-dir fuzz "$t" "$work" "fuzz/seeds/$t" -- \
+    -max_total_time="$secs" -max_len=65536 -rss_limit_mb=1024 -timeout=10 \
+    -artifact_prefix="fuzz/artifacts/$t/" -print_final_stats=1 2>&1 |
+    grep -E "^#[0-9]+[[:space:]]+(INITED|DONE)|stat::number_of_executed_units|stat::peak_rss_mb|ERROR|panicked|SUMMARY|Done [0-9]+ runs" >&2
+done
