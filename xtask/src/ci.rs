@@ -12,6 +12,7 @@ use crate::paths::cargo;
 
 pub fn run() -> Result<Exit> {
     let root = crate::paths::root();
+    step("install build tools (nasm)", Command::new("bash").arg(root.join("scripts/install-build-deps.sh")))?;
     step("install pinned test tools", Command::new("bash").arg(root.join("scripts/install-tools.sh")))?;
     let mut test = Command::new(cargo());
     test.current_dir(&root).args(["test", "--workspace", "--locked"]);

@@ -1,5 +1,7 @@
-//! JPEG through `jpeg-decoder`: it can decode straight to 1/2, 1/4 or 1/8 size in the DCT domain,
-//! which is the main lever for speed and memory when the thumbnail is much smaller than the photo.
+//! JPEG: the header (size, EXIF orientation, ICC profile) through `jpeg-decoder`; colour photos
+//! through libjpeg-turbo (`mozjpeg`), which decodes straight to any n/8 of the size in the DCT
+//! domain — the main lever for speed and memory when the thumbnail is much smaller than the
+//! photo. Grey and CMYK files, rare in uploads, stay on `jpeg-decoder` (1/8, 1/4, 1/2 scaling).
 
 use std::io::Cursor;
 
@@ -34,6 +36,22 @@ pub(crate) fn decode(
         .unwrap_or(Orientation::NoTransforms);
 
     let (want_w, want_h) = want(full_w, full_h, orientation);
+    if info.pixel_format == PixelFormat::RGB24 {
+        let icc = dec.icc_profile();
+        let (w, h, rgb) = turbo::decode_rgb(bytes, want_w, want_h)?;
+        if (w, h) != turbo::scaled_size(full_w, full_h, want_w, want_h) {
+            return Err(corrupt("decoded size does not match the header"));
+        }
+        let rgb = color::rgb_to_srgb(rgb, icc.as_deref());
+        return Ok(Decoded {
+            pixels: Pixels::Rgb8(rgb),
+            width: w,
+            height: h,
+            full_width: full_w,
+            full_height: full_h,
+            orientation,
+        });
+    }
     let (w, h) = dec.scale(clamp_u16(want_w), clamp_u16(want_h)).map_err(map_err)?;
     let data = dec.decode().map_err(map_err)?;
     let icc = dec.icc_profile();
@@ -50,6 +68,66 @@ pub(crate) fn decode(
         PixelFormat::CMYK32 => color::cmyk_to_srgb(&data, icc.as_deref()),
     };
     Ok(Decoded { pixels: Pixels::Rgb8(rgb), width: w, height: h, full_width: full_w, full_height: full_h, orientation })
+}
+
+mod turbo {
+    use super::{NAME, corrupt};
+    use crate::Rejection;
+
+    /// The smallest n/8 (libjpeg-turbo scales by any n in 1..=8) that still covers `want`.
+    fn numerator(full_w: u32, full_h: u32, want_w: u32, want_h: u32) -> u8 {
+        (1..=8u8).find(|&n| scaled(full_w, n) >= want_w && scaled(full_h, n) >= want_h).unwrap_or(8)
+    }
+
+    /// libjpeg's `jdiv_round_up(size * n, 8)`.
+    fn scaled(size: u32, n: u8) -> u32 {
+        (size * u32::from(n)).div_ceil(8)
+    }
+
+    pub(super) fn scaled_size(full_w: u32, full_h: u32, want_w: u32, want_h: u32) -> (u32, u32) {
+        let n = numerator(full_w, full_h, want_w, want_h);
+        (scaled(full_w, n), scaled(full_h, n))
+    }
+
+    /// RGB at the smallest n/8 size covering `want`. libjpeg reports errors by unwinding (the
+    /// crate's error manager); they are caught here and become a rejection.
+    pub(super) fn decode_rgb(bytes: &[u8], want_w: u32, want_h: u32) -> Result<(u32, u32, Vec<u8>), Rejection> {
+        let run = || -> std::io::Result<(u32, u32, Vec<u8>)> {
+            let mut d = mozjpeg::Decompress::new_mem(bytes)?;
+            let (w, h) = d.size();
+            let (w, h) = (u32::try_from(w).unwrap_or(u32::MAX), u32::try_from(h).unwrap_or(u32::MAX));
+            d.scale(numerator(w, h, want_w, want_h));
+            let mut started = d.rgb()?;
+            let (sw, sh) = (started.width() as u32, started.height() as u32);
+            let pixels = started.read_scanlines::<u8>()?;
+            started.finish()?;
+            Ok((sw, sh, pixels))
+        };
+        match std::panic::catch_unwind(std::panic::AssertUnwindSafe(run)) {
+            Ok(Ok(decoded)) => Ok(decoded),
+            Ok(Err(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => Err(Rejection::Truncated(NAME)),
+            Ok(Err(e)) => Err(corrupt(&e.to_string())),
+            Err(panic) => {
+                let detail = panic
+                    .downcast_ref::<String>()
+                    .map(String::as_str)
+                    .or_else(|| panic.downcast_ref::<&str>().copied())
+                    .unwrap_or("libjpeg error");
+                Err(corrupt(detail))
+            }
+        }
+    }
+
+    #[cfg(test)]
+    mod tests {
+        #[test]
+        fn picks_the_smallest_covering_scale() {
+            assert_eq!(super::scaled_size(4000, 3000, 512, 384), (1000, 750)); // 2/8
+            assert_eq!(super::scaled_size(1500, 1000, 512, 341), (563, 375)); // 3/8, where 1/8 steps of 2 gave 1/2
+            assert_eq!(super::scaled_size(300, 200, 300, 200), (300, 200));
+            assert_eq!(super::scaled_size(6028, 3391, 512, 288), (754, 424)); // 1/8
+        }
+    }
 }
 
 fn clamp_u16(v: u32) -> u16 {
