@@ -199,7 +199,8 @@ fn rust_versions() -> Result<String> {
     };
     let rustc = output(Command::new("rustc").arg("--version"))?;
     Ok(format!(
-        "jpeg-decoder {}, fast_image_resize {}, jpeg-encoder {}, image {}, {}",
+        "mozjpeg-sys {} (libjpeg-turbo), jpeg-decoder {}, fast_image_resize {}, jpeg-encoder {}, image {}, {}",
+        version("mozjpeg-sys"),
         version("jpeg-decoder"),
         version("fast_image_resize"),
         version("jpeg-encoder"),
