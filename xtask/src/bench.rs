@@ -10,7 +10,9 @@ mod report;
 mod ssim;
 mod tools;
 
-use anyhow::{Context, Result};
+use std::process::Command;
+
+use anyhow::{Context, Result, bail};
 
 use crate::flags::{BenchArgs, Exit};
 use tools::Op;
@@ -65,4 +67,19 @@ pub fn run(args: &BenchArgs) -> Result<Exit> {
     }
     eprintln!("bench: wrote {} and report.md", out.join("report.json").display());
     Ok(Exit::Success)
+}
+
+/// Runs a helper command (a peer's version, the awscli) and returns its trimmed stdout; a
+/// failure carries everything it printed.
+fn stdout_of(cmd: &mut Command) -> Result<String> {
+    let out = cmd.output().with_context(|| format!("running {cmd:?}"))?;
+    if !out.status.success() {
+        bail!(
+            "{cmd:?} failed ({}):\n{}{}",
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
 }

@@ -6,6 +6,8 @@ use std::process::{Command, Stdio};
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
+
+use super::stdout_of as run;
 use serde::Serialize;
 
 use crate::aws::ENDPOINT_ENV;
@@ -108,19 +110,6 @@ pub fn measure(runs: usize) -> Result<DeployFigures> {
     eprintln!("bench: aws cloudformation deploy, {runs} no-change run(s) on the same template and parameters");
     let awscli_no_change_s = median((0..runs).map(|_| awscli_deploy()).collect::<Result<_>>()?);
     Ok(DeployFigures { runs, xtask_no_change_s, awscli_no_change_s, awscli_version })
-}
-
-fn run(cmd: &mut Command) -> Result<String> {
-    let out = cmd.output().with_context(|| format!("running {cmd:?}"))?;
-    if !out.status.success() {
-        bail!(
-            "{cmd:?} failed ({}):\n{}{}",
-            out.status,
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-    }
-    Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
 }
 
 fn median(mut v: Vec<f64>) -> f64 {

@@ -17,7 +17,8 @@ use super::tools::{Op, Sample};
 pub fn score_all(samples: &mut [Sample], photos: &[Photo]) -> Result<()> {
     for photo in photos {
         let mut references: HashMap<(u32, u32), Vec<f32>> = HashMap::new();
-        let mut source = None;
+        // The full-size float image, made once per photo and resampled to each output size seen.
+        let mut full = None;
         for sample in samples.iter_mut().filter(|s| s.op == Op::Thumbnail && s.photo == photo.name) {
             let Some(output) = &sample.output else { continue };
             let produced = decode(&std::fs::read(output)?, false).with_context(|| format!("decoding {}", output.display()))?;
@@ -25,11 +26,11 @@ pub fn score_all(samples: &mut [Sample], photos: &[Photo]) -> Result<()> {
             let reference = match references.entry(size) {
                 std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
                 std::collections::hash_map::Entry::Vacant(e) => {
-                    if source.is_none() {
-                        source = Some(decode(&std::fs::read(&photo.path)?, true).with_context(|| photo.name.clone())?);
+                    if full.is_none() {
+                        let source = decode(&std::fs::read(&photo.path)?, true).with_context(|| photo.name.clone())?;
+                        full = Some(DynamicImage::ImageRgb8(source).into_rgb32f());
                     }
-                    let full = DynamicImage::ImageRgb8(source.clone().context("source")?).into_rgb32f();
-                    let small = image::imageops::resize(&full, size.0, size.1, FilterType::Lanczos3);
+                    let small = image::imageops::resize(full.as_ref().context("source")?, size.0, size.1, FilterType::Lanczos3);
                     e.insert(small.pixels().map(|p| luma(p.0[0] * 255.0, p.0[1] * 255.0, p.0[2] * 255.0)).collect())
                 }
             };

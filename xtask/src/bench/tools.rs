@@ -14,6 +14,7 @@ use serde::Serialize;
 
 use super::Effort;
 use super::photos::{Group, Photo};
+use super::stdout_of as output;
 use crate::paths::{cargo, root, target_dir};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -174,14 +175,6 @@ fn parse(tool: &'static str, op: Op, photo: &Photo, stdout: &str) -> Result<Samp
         output: result.get("output").and_then(|v| v.as_str()).map(PathBuf::from),
         ssim: None,
     })
-}
-
-fn output(cmd: &mut Command) -> Result<String> {
-    let out = cmd.output().with_context(|| format!("running {cmd:?}"))?;
-    if !out.status.success() {
-        bail!("{cmd:?} failed: {}", String::from_utf8_lossy(&out.stderr));
-    }
-    Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
 }
 
 fn which(program: &str) -> Option<PathBuf> {
