@@ -8,7 +8,7 @@ import path from "node:path";
 const { chromium } = createRequire(path.join(process.env.BROWSER_TOOLS, "package.json"))("playwright-core");
 const base = process.env.THUMBSTACK_URL;
 const shots = process.env.SCREENSHOTS;
-const corpus = process.env.THUMBSTACK_CORPUS;
+const corpus = path.join(import.meta.dirname, "../corpus");
 const photo = path.join(corpus, "photos/s2_greenmeadow_1280x1024.jpg");
 const text = path.join(corpus, "hostile/text.jpg");
 const long = { timeout: 90_000 };

@@ -20,9 +20,9 @@ pub fn target_dir() -> PathBuf {
     std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| root().join("target"))
 }
 
-/// The shared corpus beside the repository (`../shared/corpus`), or `THUMBSTACK_CORPUS`.
+/// The repository's image corpus (`tests/corpus`).
 pub fn corpus() -> PathBuf {
-    std::env::var_os("THUMBSTACK_CORPUS").map(PathBuf::from).unwrap_or_else(|| root().join("../shared/corpus"))
+    root().join("tests/corpus")
 }
 
 /// The cargo that runs us (`CARGO`), so nested builds use the same toolchain.

@@ -221,7 +221,6 @@ fn browser(base: &str) {
         .env("THUMBSTACK_URL", base)
         .env("BROWSER_TOOLS", target.join("tools/browser"))
         .env("SCREENSHOTS", &shots)
-        .env("THUMBSTACK_CORPUS", testkit::corpus())
         .output()
         .unwrap();
     let report = String::from_utf8_lossy(&out.stdout);

@@ -1,4 +1,4 @@
-//! The shared corpus (`../shared/corpus`): every file gives its MANIFEST's expected outcome,
+//! The corpus (`tests/corpus`): every file gives its MANIFEST's expected outcome,
 //! and the tricky variants come out looking right.
 
 use std::path::PathBuf;
@@ -6,9 +6,7 @@ use std::path::PathBuf;
 use imaging::{Fit, Limits, OutputFormat, Rejection, Rendition, Spec, render};
 
 fn corpus() -> PathBuf {
-    std::env::var_os("THUMBSTACK_CORPUS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/corpus"))
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/corpus")
 }
 
 fn read(rel: &str) -> Vec<u8> {

@@ -22,9 +22,10 @@ fn target_dir() -> PathBuf {
     std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| repo_root().join("target"))
 }
 
-/// The shared corpus beside the repository (`../shared/corpus`), or `THUMBSTACK_CORPUS`.
+/// The repository's image corpus (`tests/corpus`): photos, variants and hostile files, each
+/// folder with its MANIFEST.
 pub fn corpus() -> PathBuf {
-    std::env::var_os("THUMBSTACK_CORPUS").map(PathBuf::from).unwrap_or_else(|| repo_root().join("../shared/corpus"))
+    repo_root().join("tests/corpus")
 }
 
 pub fn corpus_file(rel: &str) -> Vec<u8> {
