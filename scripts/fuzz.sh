@@ -21,6 +21,10 @@ fi
 # libFuzzer's instrumentation needs -Z flags, and this machine has only the stable toolchain.
 export RUSTC_BOOTSTRAP=1
 export CARGO_TARGET_DIR="$target/fuzz"
+# The workspace's release profile is tuned for Lambda zips (fat LTO, size); a fuzz build wants
+# a quick link and speed. This folder is the fuzzer's own, so no other build sees the change.
+export CARGO_PROFILE_RELEASE_LTO=false CARGO_PROFILE_RELEASE_OPT_LEVEL=3 CARGO_PROFILE_RELEASE_STRIP=false \
+  CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16
 cd "$root"
 for t in "${targets[@]}"; do
   work="$target/fuzz-corpus/$t"   # grows between runs; the committed seeds stay small

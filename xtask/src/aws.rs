@@ -86,11 +86,14 @@ fn endpoint(stage: &Stage) -> Result<Option<String>> {
     }
     match std::env::var(ENDPOINT_ENV) {
         Ok(url) if !url.is_empty() => Ok(Some(url)),
-        _ => bail!(
-            "this stage runs on an emulator, and none is named: start moto \
-             (`bash scripts/install-tools.sh moto && target/tools/moto/bin/moto_server -p 5000`) and set \
-             {ENDPOINT_ENV}=http://127.0.0.1:5000, or set `emulator.endpoint` in the stage file"
-        ),
+        _ => match crate::emulator::running() {
+            Some(url) => Ok(Some(url)),
+            None => bail!(
+                "this stage runs on the local emulator, and it is not running: start it with \
+                 `cargo xtask local` (in another terminal), or name a running emulator with \
+                 {ENDPOINT_ENV}=http://127.0.0.1:PORT or `emulator.endpoint` in the stage file"
+            ),
+        },
     }
 }
 

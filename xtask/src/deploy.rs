@@ -94,22 +94,31 @@ async fn deploy(target: &StageArgs, mode: &Mode, report: &mut Report) -> Result<
         report.timings.insert("validate", phase.elapsed().as_secs_f64());
     }
 
-    let packaged = timed(report, "package", crate::package::package).map_err(|e| {
-        if e.is::<crate::package::Incompatible>() { Stop::new(Exit::Incompatible, format!("{e:#}")).into() } else { e }
-    })?;
-    let phase = Instant::now();
     let s3 = aws.s3();
-    let bucket = artifacts::bucket_name(&aws.account().await?, &aws.region());
-    if artifacts::ensure_bucket(&s3, &bucket, &aws.region(), aws.endpoint.is_none()).await? {
-        eprintln!("deploy: created the artifacts bucket {bucket} (private, encrypted, versioned, TLS only)");
-    }
-    report.artifacts = artifacts::upload(&s3, &bucket, &packaged.functions).await?;
-    for a in &report.artifacts {
-        let what = if a.uploaded { "uploaded" } else { "already there" };
-        eprintln!("deploy: {:<10} s3://{bucket}/{} ({what})", a.function, a.key);
-    }
-    report.artifacts_bucket = Some(bucket.clone());
-    report.timings.insert("artifacts", phase.elapsed().as_secs_f64());
+    // An emulator stage's template leaves the functions out (`OnAws=false`): `local` runs the
+    // handlers in-process, so there is nothing to build, zip or upload.
+    let in_process = stage.emulator.is_some();
+    let bucket = if in_process {
+        eprintln!("deploy: {name} runs the functions in-process: no release build, no zips (code keys marked {LOCAL_CODE})");
+        LOCAL_CODE.to_string()
+    } else {
+        let packaged = timed(report, "package", crate::package::package).map_err(|e| {
+            if e.is::<crate::package::Incompatible>() { Stop::new(Exit::Incompatible, format!("{e:#}")).into() } else { e }
+        })?;
+        let phase = Instant::now();
+        let bucket = artifacts::bucket_name(&aws.account().await?, &aws.region());
+        if artifacts::ensure_bucket(&s3, &bucket, &aws.region(), aws.endpoint.is_none()).await? {
+            eprintln!("deploy: created the artifacts bucket {bucket} (private, encrypted, versioned, TLS only)");
+        }
+        report.artifacts = artifacts::upload(&s3, &bucket, &packaged.functions).await?;
+        for a in &report.artifacts {
+            let what = if a.uploaded { "uploaded" } else { "already there" };
+            eprintln!("deploy: {:<10} s3://{bucket}/{} ({what})", a.function, a.key);
+        }
+        report.artifacts_bucket = Some(bucket.clone());
+        report.timings.insert("artifacts", phase.elapsed().as_secs_f64());
+        bucket
+    };
 
     let mut parameters: Vec<(String, String)> = rendered.parameters.iter().map(|(k, v)| ((*k).to_string(), v.clone())).collect();
     if let (Some(cert_template), Some(cert_parameters)) = (rendered.file("certificate.yaml"), &rendered.certificate_parameters) {
@@ -136,8 +145,13 @@ async fn deploy(target: &StageArgs, mode: &Mode, report: &mut Report) -> Result<
         };
         parameters.push(("CertificateArn".into(), arn));
     }
-    parameters.extend(deploy_time_parameters(template, &bucket, &report.artifacts)?);
+    parameters.extend(deploy_time_parameters(template, &bucket, in_process, &report.artifacts)?);
     let body = if template.len() > artifacts::TEMPLATE_BODY_LIMIT {
+        // An in-process stage has no artifacts bucket until its template needs one.
+        let bucket = if in_process { artifacts::bucket_name(&aws.account().await?, &aws.region()) } else { bucket.clone() };
+        if in_process {
+            artifacts::ensure_bucket(&s3, &bucket, &aws.region(), aws.endpoint.is_none()).await?;
+        }
         Template::Url(artifacts::upload_template(&s3, &bucket, &aws.region(), &rendered.stack_name, template).await?)
     } else {
         Template::Body(template.to_string())
@@ -334,7 +348,15 @@ fn validated_marker(aws: &Aws, template: &str) -> std::path::PathBuf {
 }
 
 /// `ArtifactsBucket` and each function's `<Function>CodeKey`, for the parameters the template declares.
-fn deploy_time_parameters(template: &str, bucket: &str, uploaded: &[artifacts::Uploaded]) -> Result<Vec<(String, String)>> {
+/// What an in-process stage passes for the artifacts bucket and every code key: no zip exists.
+pub(crate) const LOCAL_CODE: &str = "local-in-process";
+
+fn deploy_time_parameters(
+    template: &str,
+    bucket: &str,
+    in_process: bool,
+    uploaded: &[artifacts::Uploaded],
+) -> Result<Vec<(String, String)>> {
     let template: Value = serde_norway::from_str(template).context("parsing the rendered template")?;
     let declared: Vec<&str> = template
         .get("Parameters")
@@ -343,6 +365,10 @@ fn deploy_time_parameters(template: &str, bucket: &str, uploaded: &[artifacts::U
         .unwrap_or_default();
     let mut out = vec![("ArtifactsBucket".to_string(), bucket.to_string())];
     for key in declared.iter().filter(|k| k.ends_with("CodeKey")) {
+        if in_process {
+            out.push(((*key).to_string(), LOCAL_CODE.to_string()));
+            continue;
+        }
         let zip = uploaded.iter().find(|u| artifacts::code_key_parameter(&u.function) == *key);
         let Some(zip) = zip else {
             anyhow::bail!("the template wants {key}, but no function crate under functions/ was packaged for it");
@@ -373,9 +399,11 @@ mod tests {
             bytes: 1,
             uploaded: true,
         };
-        let got = deploy_time_parameters(template, "b", &[zip("thumbnail"), zip("avatar")]).unwrap();
+        let got = deploy_time_parameters(template, "b", false, &[zip("thumbnail"), zip("avatar")]).unwrap();
         assert_eq!(got, [("ArtifactsBucket".into(), "b".into()), ("ThumbnailCodeKey".into(), "thumbnail/abc.zip".into())]);
-        let e = deploy_time_parameters(template, "b", &[zip("avatar")]).unwrap_err().to_string();
+        let e = deploy_time_parameters(template, "b", false, &[zip("avatar")]).unwrap_err().to_string();
         assert!(e.contains("ThumbnailCodeKey"), "{e}");
+        let local = deploy_time_parameters(template, LOCAL_CODE, true, &[]).unwrap();
+        assert_eq!(local, [("ArtifactsBucket".into(), LOCAL_CODE.into()), ("ThumbnailCodeKey".into(), LOCAL_CODE.into())]);
     }
 }

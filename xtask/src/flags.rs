@@ -14,8 +14,13 @@ pub struct Xtask {
 
 #[derive(Subcommand)]
 pub enum Verb {
-    /// Run the imaging core on local files: write thumbnails, report each outcome.
-    Thumbnail(ThumbnailArgs),
+    /// Run the imaging core on local files: write thumbnails, report each outcome (`thumbnail --help`).
+    #[command(disable_help_flag = true)]
+    Thumbnail {
+        /// Passed to `thumbstack-local thumbnail`, which links the imaging core (xtask does not).
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<std::ffi::OsString>,
+    },
     /// Render the CloudFormation template and parameter file for a stage.
     Render(RenderArgs),
     /// Release-build every function for Lambda x86_64 and zip it, named by its sha256.
@@ -34,6 +39,8 @@ pub enum Verb {
     Outputs(OutputsArgs),
     /// Print the stack's status and its last events.
     Status(StatusArgs),
+    /// Print the functions' log lines (CloudWatch Logs; on `local`, the in-process handlers' own).
+    Logs(LogsArgs),
     /// The whole system on this machine: moto, the local stage, the functions, the site and api.
     Local(LocalArgs),
     /// Print the least-privilege IAM policy a deploy role needs for this stage.
@@ -108,6 +115,61 @@ pub struct LocalArgs {
     /// Do not open a browser.
     #[arg(long)]
     pub no_open: bool,
+    /// Start empty instead of restoring the data the last run saved (`target/local/state`).
+    #[arg(long)]
+    pub fresh: bool,
+}
+
+#[derive(Args)]
+pub struct LogsArgs {
+    #[command(flatten)]
+    pub target: StageArgs,
+    /// Only this function's lines [default: every function].
+    pub function: Option<LogFunction>,
+    /// Keep printing new lines until Ctrl-C.
+    #[arg(long, short = 'f')]
+    pub follow: bool,
+    /// How far back to start: `30s`, `10m`, `2h`, `1d`.
+    #[arg(long, default_value = "10m", value_parser = parse_age)]
+    pub since: std::time::Duration,
+    /// One JSON object per line on stdout (time, function, and the line itself).
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LogFunction {
+    Thumbnail,
+    Avatar,
+    Api,
+}
+
+impl LogFunction {
+    pub const ALL: [LogFunction; 3] = [LogFunction::Thumbnail, LogFunction::Avatar, LogFunction::Api];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            LogFunction::Thumbnail => "thumbnail",
+            LogFunction::Avatar => "avatar",
+            LogFunction::Api => "api",
+        }
+    }
+}
+
+/// `90s`, `10m`, `2h`, `1d` (a bare number is seconds).
+fn parse_age(text: &str) -> Result<std::time::Duration, String> {
+    let text = text.trim();
+    let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
+    let (number, unit) = text.split_at(split);
+    let n: u64 = number.parse().map_err(|_| format!("{text:?}: expected a number and a unit, such as 10m"))?;
+    let seconds = match unit {
+        "" | "s" => 1,
+        "m" => 60,
+        "h" => 3600,
+        "d" => 86_400,
+        _ => return Err(format!("{text:?}: the unit is one of s, m, h, d")),
+    };
+    Ok(std::time::Duration::from_secs(n * seconds))
 }
 
 #[derive(Args)]
@@ -192,12 +254,6 @@ pub struct CatalogArgs {
     pub json: bool,
 }
 
-#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ImageKind {
-    Thumbnail,
-    Avatar,
-}
-
 #[derive(clap::ValueEnum, Clone, Copy, Debug)]
 pub enum CatalogOrder {
     Smallest,
@@ -231,28 +287,6 @@ pub struct RenderArgs {
     #[arg(long)]
     pub check: bool,
     /// Print the stack name, written files and parameters as JSON on stdout.
-    #[arg(long)]
-    pub json: bool,
-}
-
-#[derive(Args)]
-pub struct ThumbnailArgs {
-    /// Image files to process.
-    #[arg(required = true)]
-    pub files: Vec<PathBuf>,
-    /// Folder for the thumbnails (created if missing).
-    #[arg(long, default_value = "thumbnails")]
-    pub out: PathBuf,
-    /// `thumbnail`: fit inside a square (PNG kept for transparency); `avatar`: fill a square, cropping the centre, JPEG.
-    #[arg(long, value_enum, default_value = "thumbnail")]
-    pub kind: ImageKind,
-    /// Edge of the square, in pixels [default: 256 for thumbnails, 512 for avatars].
-    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=8192))]
-    pub max_edge: Option<u32>,
-    /// JPEG quality (1-100).
-    #[arg(long, default_value_t = 80, value_parser = clap::value_parser!(u8).range(1..=100))]
-    pub quality: u8,
-    /// One JSON object per file on stdout instead of human lines on stderr.
     #[arg(long)]
     pub json: bool,
 }
@@ -318,5 +352,19 @@ pub fn exit_of(err: &anyhow::Error) -> Exit {
         Exit::Usage
     } else {
         Exit::Failure
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn ages_read_as_people_write_them() {
+        let secs = |t: &str| super::parse_age(t).map(|d| d.as_secs());
+        assert_eq!(secs("90"), Ok(90));
+        assert_eq!(secs("10m"), Ok(600));
+        assert_eq!(secs("2h"), Ok(7200));
+        assert_eq!(secs("1d"), Ok(86_400));
+        assert!(secs("ten minutes").is_err());
+        assert!(secs("5w").is_err());
     }
 }

@@ -1,35 +1,35 @@
 //! `cargo xtask local`: the whole system on this machine. moto stands in for AWS; the `local`
-//! stage is deployed to it by `deploy` itself; what moto's CloudFormation ignores is wired by
-//! direct API; the image functions run in-process on their queues with Lambda's semantics; the
-//! api and the site are served on 127.0.0.1. Ctrl-C stops everything it started.
+//! stage is deployed to it by `deploy` itself (no release build: the functions run in-process);
+//! the data of the last run is put back; what moto's CloudFormation ignores is wired by direct
+//! API; then `thumbstack-local` (the runtime crate) runs the handlers on their queues and serves
+//! the site and api on 127.0.0.1. Ctrl-C stops everything this started, and saves the data.
 
-#[cfg(test)]
-mod accounting;
-pub(crate) mod emulator;
-mod server;
-mod workers;
+mod state;
 
 use std::collections::BTreeMap;
-use std::process::Command;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
 
 use anyhow::{Context, Result};
 use aws_sdk_s3::types::{
     CorsConfiguration, CorsRule, Event, FilterRule, FilterRuleName, NotificationConfiguration, NotificationConfigurationFilter,
     QueueConfiguration, S3KeyFilter,
 };
-use shared::config::{Config, Kind};
+use local_spec::{Function, QueueFunction, Spec};
 
 use crate::aws::{Aws, AwsContext, ENDPOINT_ENV};
+use crate::emulator::Emulator;
 use crate::flags::{Exit, LocalArgs, Stop};
 use crate::stage::Stage;
-use emulator::Emulator;
 
 const STAGE: &str = "local";
 
 pub fn run(args: &LocalArgs) -> Result<Exit> {
     let emulator = Emulator::ensure()?;
+    if args.fresh && emulator.started_here() {
+        let _ = std::fs::remove_dir_all(state::dir());
+        eprintln!("local: --fresh: starting empty (the saved data is gone)");
+    }
     // The same deploy as for AWS: this binary's `deploy` verb, pointed at the emulator.
     let deploy = Command::new(std::env::current_exe().context("finding xtask's own binary")?)
         .args(["deploy", STAGE, "--yes", "--no-invalidate"])
@@ -40,92 +40,113 @@ pub fn run(args: &LocalArgs) -> Result<Exit> {
         let code = deploy.code().unwrap_or(1);
         return Err(Stop::new(Exit::DeployFailed, format!("deploying the local stage failed (exit {code}); see above")).into());
     }
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
-    let result = runtime.block_on(serve(args, &emulator, runtime.handle().clone()));
-    if emulator.started_here() {
-        eprintln!("local: stopping moto");
-    }
-    drop(emulator);
-    result
+    let runtime = crate::runtime::build()?;
+    crate::aws::block_on(serve(args, &emulator, &runtime))
 }
 
-async fn serve(args: &LocalArgs, emulator: &Emulator, handle: tokio::runtime::Handle) -> Result<Exit> {
+async fn serve(args: &LocalArgs, emulator: &Emulator, runtime: &std::path::Path) -> Result<Exit> {
     let stage = Stage::load(&crate::paths::infra(), STAGE)?;
     let aws = Aws::at(&stage, Some(emulator.endpoint.clone())).await;
-    let outputs = crate::stack::deployed_outputs(&aws, &stage, STAGE).await?;
-    let out = |name: &str| outputs.get(name).cloned().with_context(|| format!("the local stack has no output {name}"));
+    let rendered = crate::render::render(&crate::paths::infra(), STAGE, &stage)?;
+    let resources = crate::stack::physical_ids(&aws, &rendered.stack_name).await?;
+    let resource = |logical: &str| resources.get(logical).cloned().with_context(|| format!("the local stack has no {logical}"));
+    if emulator.started_here() {
+        if let Some(restored) = state::restore(&aws, &resources).await? {
+            eprintln!(
+                "local: restored {} objects and {} catalog items from {} (`--fresh` starts empty)",
+                restored.objects,
+                restored.items,
+                state::dir().display()
+            );
+        }
+    }
 
-    let server = Arc::new(
-        tiny_http::Server::http(("127.0.0.1", args.port))
-            .map_err(|e| anyhow::anyhow!("listening on 127.0.0.1:{}: {e}", args.port))?,
-    );
-    let port = server.server_addr().to_ip().map(|a| a.port()).context("the server has no IP address")?;
-    let origin = format!("http://127.0.0.1:{port}");
-    let sqs = aws_sdk_sqs::Client::new(&aws.config);
-    wire(&aws, &sqs, &out("UploadsBucketName")?, &out("ThumbnailQueueUrl")?, &out("AvatarQueueUrl")?, &origin).await?;
-
-    let env = function_env(&stage, &outputs);
-    let get = |name: &str| env.get(name).cloned();
-    let thumbnail = Arc::new(thumbnail::handler::Handler::new(Config::from_lookup(Kind::Thumbnail, get)?, &aws.config));
-    let avatar = Arc::new(avatar::handler::Handler::new(Config::from_lookup(Kind::Avatar, get)?, &aws.config));
-    let api = api::Api::new(api::config::ApiConfig::from_lookup(get)?, &aws.config);
-
-    let stop = Arc::new(AtomicBool::new(false));
-    let batch = |f: &crate::stage::QueueFunction| i32::try_from(f.batch_size.get()).unwrap_or(10);
-    let pollers = [
-        tokio::spawn(workers::poll(
-            "thumbnail",
-            sqs.clone(),
-            out("ThumbnailQueueUrl")?,
-            batch(&stage.functions.thumbnail),
-            thumbnail,
-            Arc::clone(&stop),
-        )),
-        tokio::spawn(workers::poll(
-            "avatar",
-            sqs,
-            out("AvatarQueueUrl")?,
-            batch(&stage.functions.avatar),
-            avatar,
-            Arc::clone(&stop),
-        )),
-    ];
-
-    let site = Arc::new(server::Site {
-        api,
-        s3: aws.s3(),
-        assets_bucket: out("AssetsBucketName")?,
-        site_dir: crate::paths::root().join("site"),
-        runtime: handle,
-    });
-    let http = {
-        let server = Arc::clone(&server);
-        std::thread::spawn(move || server::serve(server, site))
+    let spec = spec(args, &aws, &stage, &rendered, &resources)?;
+    let spec_path = crate::paths::target_dir().join("local/runtime.json");
+    std::fs::write(&spec_path, serde_json::to_vec_pretty(&spec)?)?;
+    let mut child = Command::new(runtime)
+        .arg("serve")
+        .arg(&spec_path)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .spawn()
+        .with_context(|| format!("starting {}", runtime.display()))?;
+    let mut lines = BufReader::new(child.stdout.take().context("the runtime's stdout")?).lines();
+    let Some(Ok(origin)) = lines.next() else {
+        let status = child.wait()?;
+        anyhow::bail!("{} stopped before it served ({status}); see above", runtime.display());
     };
+    wire(&aws, &resource("UploadsBucket")?, &spec, &origin).await?;
     eprintln!("local: ready at {origin}  (api: {origin}/api/openapi.json; Ctrl-C stops everything this started)");
+    eprintln!("local: in another terminal, `cargo xtask catalog local smallest`, `logs local --follow`, `deploy local` find it");
     println!("{origin}");
     if args.seed {
-        seed(&aws, &out("UploadsBucketName")?).await?;
+        seed(&aws, &resource("UploadsBucket")?).await?;
     }
     if !args.no_open && crate::ui::interactive() {
         let _ = Command::new("xdg-open").arg(&origin).spawn();
     }
 
-    tokio::signal::ctrl_c().await.context("waiting for Ctrl-C")?;
-    eprintln!("local: stopping");
-    stop.store(true, Ordering::Relaxed);
-    server.unblock();
-    let _ = http.join();
-    for poller in pollers {
-        let _ = poller.await;
+    let pid = child.id().to_string();
+    let waiter = tokio::task::spawn_blocking(move || child.wait());
+    tokio::pin!(waiter);
+    let status = tokio::select! {
+        status = &mut waiter => status??,
+        r = tokio::signal::ctrl_c() => {
+            r.context("waiting for Ctrl-C")?;
+            eprintln!("local: stopping");
+            // A terminal's Ctrl-C reaches the runtime too; a signal sent to xtask alone does not.
+            let _ = Command::new("kill").args(["-INT", &pid]).status();
+            waiter.await??
+        }
+    };
+    if emulator.started_here() {
+        let saved = state::save(&aws, &resources).await?;
+        eprintln!("local: saved {} objects and {} catalog items to {}; stopping moto", saved.objects, saved.items, state::dir().display());
     }
-    Ok(Exit::Success)
+    if status.success() { Ok(Exit::Success) } else { anyhow::bail!("the local runtime ended with {status}") }
+}
+
+/// What the runtime needs: each function's environment as the template gives it, resolved
+/// against the stage's parameters and the stack's resources.
+fn spec(args: &LocalArgs, aws: &Aws, stage: &Stage, rendered: &crate::render::Rendered, resources: &BTreeMap<String, String>) -> Result<Spec> {
+    let template = rendered.file("template.yaml").context("render wrote no template.yaml")?;
+    let resolve = |name: &str| rendered.parameters.get(name).cloned().or_else(|| resources.get(name).cloned());
+    let function = |name: &str| -> Result<Function> {
+        let mut env = local_spec::function_env(template, name, resolve)?;
+        // The emulator has no authorizer: the stage's `api.dev_user` stands in for a signed-in user.
+        if let (Some(user), "api") = (&stage.api.dev_user, name) {
+            env.insert("DEV_USER".into(), user.to_string());
+        }
+        let group = local_spec::logical_id(name, "LogGroup");
+        let log_group = resources.get(&group).cloned().with_context(|| format!("the local stack has no {group}"))?;
+        Ok(Function { env, log_group })
+    };
+    let queue = |name: &str, f: &crate::stage::QueueFunction| -> Result<QueueFunction> {
+        let logical = local_spec::logical_id(name, "Queue");
+        Ok(QueueFunction {
+            function: function(name)?,
+            queue_url: resources.get(&logical).cloned().with_context(|| format!("the local stack has no {logical}"))?,
+            batch_size: i32::try_from(f.batch_size.get()).unwrap_or(10),
+        })
+    };
+    Ok(Spec {
+        endpoint: aws.endpoint.clone().context("local runs on the emulator")?,
+        region: stage.region.to_string(),
+        port: args.port,
+        site_dir: crate::paths::root().join("site"),
+        assets_bucket: resources.get("AssetsBucket").cloned().context("the local stack has no AssetsBucket")?,
+        thumbnail: queue("thumbnail", &stage.functions.thumbnail)?,
+        avatar: queue("avatar", &stage.functions.avatar)?,
+        api: function("api")?,
+    })
 }
 
 /// What moto's CloudFormation drops but the local system needs, by direct API.
-async fn wire(aws: &Aws, sqs: &aws_sdk_sqs::Client, uploads: &str, thumbnails: &str, avatars: &str, origin: &str) -> Result<()> {
+async fn wire(aws: &Aws, uploads: &str, spec: &Spec, origin: &str) -> Result<()> {
+    let sqs = aws_sdk_sqs::Client::new(&aws.config);
     let mut queues = Vec::new();
-    for (url, prefix) in [(thumbnails, "images/"), (avatars, "avatars/")] {
+    for (url, prefix) in [(&spec.thumbnail.queue_url, "images/"), (&spec.avatar.queue_url, "avatars/")] {
         let attrs = sqs
             .get_queue_attributes()
             .queue_url(url)
@@ -164,30 +185,6 @@ async fn wire(aws: &Aws, sqs: &aws_sdk_sqs::Client, uploads: &str, thumbnails: &
     Ok(())
 }
 
-/// The environment the template gives each function, from the stack's outputs and the stage.
-fn function_env(stage: &Stage, outputs: &BTreeMap<String, String>) -> BTreeMap<String, String> {
-    let mut env = BTreeMap::new();
-    for (name, output) in [
-        ("ASSETS_BUCKET", "AssetsBucketName"),
-        ("LOG_BUCKET", "LogBucketName"),
-        ("CATALOG_TABLE", "CatalogTableName"),
-        ("ALARM_TOPIC_ARN", "AlarmTopicArn"),
-        ("UPLOADS_BUCKET", "UploadsBucketName"),
-    ] {
-        if let Some(v) = outputs.get(output) {
-            env.insert(name.to_string(), v.clone());
-        }
-    }
-    env.insert("MAX_BYTES".into(), stage.limits.max_upload_bytes.get().to_string());
-    env.insert("MAX_PIXELS".into(), stage.limits.max_pixels.get().to_string());
-    env.insert("JPEG_QUALITY".into(), stage.images.jpeg_quality.get().to_string());
-    env.insert("UPLOAD_EXPIRY_S".into(), stage.api.upload_expiry_s.get().to_string());
-    if let Some(user) = &stage.api.dev_user {
-        env.insert("DEV_USER".into(), user.to_string());
-    }
-    env
-}
-
 /// The corpus photos, uploaded as the site would, so the gallery is not empty.
 async fn seed(aws: &Aws, uploads: &str) -> Result<()> {
     let dir = crate::paths::corpus().join("photos");
@@ -206,7 +203,8 @@ async fn seed(aws: &Aws, uploads: &str) -> Result<()> {
     let s3 = aws.s3();
     for file in &files {
         let name = file.file_name().and_then(|n| n.to_str()).context("a corpus file name is not UTF-8")?;
-        let key = format!("images/{}/{name}", api::uploads::new_upload_id());
+        // The api's id scheme (uuid v7), so seeded photos sort by upload time like any other.
+        let key = format!("images/{}/{name}", uuid::Uuid::now_v7().simple());
         let body = aws_sdk_s3::primitives::ByteStream::from_path(file).await.context("reading a corpus photo")?;
         s3.put_object().bucket(uploads).key(&key).body(body).send().await.aws("seeding a photo")?;
     }

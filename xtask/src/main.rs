@@ -6,21 +6,23 @@ mod catalog;
 mod ci;
 mod deploy;
 mod elf;
+mod emulator;
 mod flags;
 mod invalidate;
 mod lint;
 mod local;
+mod logs;
 mod outputs;
 mod package;
 mod paths;
 mod pipeline;
 mod policy;
 mod render;
+mod runtime;
 mod site;
 mod stack;
 mod stage;
 mod teardown;
-mod thumbnail;
 mod ui;
 
 use std::process::ExitCode;
@@ -30,7 +32,11 @@ use clap::Parser;
 fn main() -> ExitCode {
     let flags = flags::Xtask::parse();
     let result = match flags.verb {
-        flags::Verb::Thumbnail(args) => thumbnail::run(&args),
+        // Its exit code is the runtime's own (0, 1, or 3 when an input was rejected).
+        flags::Verb::Thumbnail { args } => return runtime::thumbnail(&args).unwrap_or_else(|e| {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }),
         flags::Verb::Render(args) => render::run(&args),
         flags::Verb::Package(args) => package::run(&args),
         flags::Verb::Deploy(args) => deploy::run(&args),
@@ -40,6 +46,7 @@ fn main() -> ExitCode {
         flags::Verb::Catalog(args) => catalog::run(&args),
         flags::Verb::Outputs(args) => outputs::outputs(&args),
         flags::Verb::Status(args) => outputs::status(&args),
+        flags::Verb::Logs(args) => logs::run(&args),
         flags::Verb::Local(args) => local::run(&args),
         flags::Verb::Policy(args) => policy::run(&args),
         flags::Verb::Pipeline(args) => pipeline::run(&args),

@@ -55,6 +55,17 @@ pub async fn deployed_outputs(aws: &Aws, stage: &crate::stage::Stage, name: &str
     outputs(aws, &stack).await
 }
 
+/// The stack's resources: logical id → physical id (what `!Ref` gives for buckets, tables, topics).
+pub async fn physical_ids(aws: &Aws, stack: &str) -> Result<BTreeMap<String, String>> {
+    let resources =
+        aws.cloudformation().describe_stack_resources().stack_name(stack).send().await.aws("listing the stack's resources")?;
+    Ok(resources
+        .stack_resources()
+        .iter()
+        .filter_map(|r| Some((r.logical_resource_id()?.to_string(), r.physical_resource_id()?.to_string())))
+        .collect())
+}
+
 /// The stack's outputs. A stack the emulator created through a change set reports none, so there
 /// each `!Ref` output of the deployed template is resolved from the stack's resources instead.
 pub async fn outputs(aws: &Aws, stack: &Stack) -> Result<BTreeMap<String, String>> {
@@ -66,13 +77,11 @@ pub async fn outputs(aws: &Aws, stack: &Stack) -> Result<BTreeMap<String, String
     let name = stack.stack_id().or(stack.stack_name()).unwrap_or_default();
     let cfn = aws.cloudformation();
     let template = cfn.get_template().stack_name(name).send().await.aws("reading the deployed template")?;
-    let resources = cfn.describe_stack_resources().stack_name(name).send().await.aws("listing the stack's resources")?;
-    let physical: BTreeMap<&str, &str> =
-        resources.stack_resources().iter().filter_map(|r| Some((r.logical_resource_id()?, r.physical_resource_id()?))).collect();
+    let physical = physical_ids(aws, name).await?;
     let parameters: BTreeMap<&str, &str> =
         stack.parameters().iter().filter_map(|p| Some((p.parameter_key()?, p.parameter_value()?))).collect();
     let template: Value = serde_norway::from_str(template.template_body().unwrap_or_default())?;
-    Ok(ref_outputs(&template, |id| physical.get(id).or(parameters.get(id)).map(|v| v.to_string())))
+    Ok(ref_outputs(&template, |id| physical.get(id).cloned().or_else(|| parameters.get(id).map(|v| v.to_string()))))
 }
 
 /// Outputs whose value is a plain `!Ref` (or `{"Ref": ..}`), resolved by `lookup`.

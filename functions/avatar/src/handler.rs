@@ -8,8 +8,8 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_s3::primitives::ByteStream;
 use chrono::SecondsFormat;
 use shared::Failure;
-use shared::batch::{self, Context, Process};
-use shared::config::Config;
+use worker::batch::{self, Context, Process};
+use worker::config::Config;
 use shared::event::ObjectCreated;
 use shared::key::{AvatarKey, avatar_output_key as avatar_key, parse_avatar_key, profile_pk};
 

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use avatar::handler::Handler;
 use aws_lambda_events::sqs::SqsEvent;
 use lambda_runtime::{Error, LambdaEvent, service_fn};
-use shared::config::{Config, Kind};
+use worker::config::{Config, Kind};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use avatar::handler::{AVATAR_CACHE_CONTROL, Handler};
 use aws_sdk_dynamodb::types::AttributeValue;
-use shared::config::{Config, Kind};
+use worker::config::{Config, Kind};
 use testkit::queue::{ASSETS, LOGS, Pipeline, TABLE, UPLOADS, failed_ids, receive, sqs_event};
 use testkit::{Moto, corpus_file};
 
@@ -21,7 +21,7 @@ struct World {
 
 async fn world() -> World {
     let p = Pipeline::start("avatars", "avatars/").await;
-    let config = Config::from_lookup(Kind::Avatar, |name| p.env(name)).unwrap();
+    let config = Config::from_lookup(Kind::Avatar, p.env("avatar")).unwrap();
     let Pipeline { moto, sdk, s3, sqs, queue_url, inbox_url, .. } = p;
     let dynamodb = testkit::queue::create_catalog(&sdk).await;
     let handler = Handler::new(config, &sdk);

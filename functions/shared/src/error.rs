@@ -31,8 +31,3 @@ impl Failure {
     }
 }
 
-impl From<imaging::Rejection> for Failure {
-    fn from(r: imaging::Rejection) -> Self {
-        Failure::BadInput { code: r.code(), reason: r.to_string() }
-    }
-}

@@ -22,29 +22,11 @@ pub struct UploadKey {
     pub file_name: String,
 }
 
-impl crate::batch::Upload for UploadKey {
-    fn id(&self) -> &str {
-        &self.id
-    }
-    fn file_name(&self) -> Option<&str> {
-        Some(&self.file_name)
-    }
-}
-
 /// `avatars/<user-id>/<upload-id>`: whose picture, and which upload of it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AvatarKey {
     pub user: String,
     pub upload_id: String,
-}
-
-impl crate::batch::Upload for AvatarKey {
-    fn id(&self) -> &str {
-        &self.upload_id
-    }
-    fn file_name(&self) -> Option<&str> {
-        None
-    }
 }
 
 /// `avatars/<user>.jpg` in the assets bucket: the stable URL of a user's picture.

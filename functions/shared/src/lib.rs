@@ -1,15 +1,16 @@
-//! What every function shares, so the thumbnail and avatar paths cannot drift apart:
-//! decoding S3 notifications from SQS, the upload key layout, the failure classes,
-//! the record types written to S3/DynamoDB, and the AWS side of reporting a rejection.
+//! What every function shares, so the thumbnail, avatar and api paths cannot drift apart:
+//! decoding S3 notifications from SQS, the upload key layout, the failure classes and the
+//! record types. With the default `aws` feature also the SDK clients and the DynamoDB catalog;
+//! without it (the fuzz targets) it is pure and builds no AWS SDK.
 
+#[cfg(feature = "aws")]
 pub mod aws;
-pub mod batch;
+#[cfg(feature = "aws")]
 pub mod catalog;
 pub mod config;
 pub mod error;
 pub mod event;
 pub mod key;
 pub mod record;
-pub mod report;
 
 pub use error::Failure;

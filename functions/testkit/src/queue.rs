@@ -47,15 +47,19 @@ impl Pipeline {
         Pipeline { moto, sdk, s3, sqs, queue_url, inbox_url, topic_arn }
     }
 
-    /// The environment the template gives the function, for `Config::from_lookup`.
-    pub fn env(&self, name: &str) -> Option<String> {
-        match name {
-            "ASSETS_BUCKET" => Some(ASSETS.into()),
-            "LOG_BUCKET" => Some(LOGS.into()),
-            "CATALOG_TABLE" => Some(TABLE.into()),
-            "ALARM_TOPIC_ARN" => Some(self.topic_arn.clone()),
+    /// The environment the template gives `function` (`thumbnail`, `avatar`, `api`), for
+    /// `Config::from_lookup`: read from the rendered `dev` template by `local_spec::function_env`
+    /// (the same code `cargo xtask local` uses), its resources resolved to this fixture's.
+    pub fn env(&self, function: &str) -> impl Fn(&str) -> Option<String> + use<> {
+        let env = crate::function_env(function, |resource| match resource {
+            "UploadsBucket" => Some(UPLOADS.into()),
+            "AssetsBucket" => Some(ASSETS.into()),
+            "LogBucket" => Some(LOGS.into()),
+            "CatalogTable" => Some(TABLE.into()),
+            "AlarmTopic" => Some(self.topic_arn.clone()),
             _ => None,
-        }
+        });
+        move |name| env.get(name).cloned()
     }
 }
 

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use aws_lambda_events::sqs::SqsEvent;
 use lambda_runtime::{Error, LambdaEvent, service_fn};
-use shared::config::{Config, Kind};
+use worker::config::{Config, Kind};
 use thumbnail::handler::Handler;
 
 #[tokio::main]

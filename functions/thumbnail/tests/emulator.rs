@@ -5,7 +5,7 @@ use aws_lambda_events::sqs::SqsEvent;
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_sqs::types::Message;
-use shared::config::{Config, Kind};
+use worker::config::{Config, Kind};
 use testkit::queue::{ASSETS, LOGS, Pipeline, TABLE, UPLOADS, failed_ids, receive, sqs_event};
 use testkit::{Moto, corpus_file};
 use thumbnail::handler::{Handler, THUMBNAIL_CACHE_CONTROL};
@@ -22,7 +22,7 @@ struct World {
 
 async fn world() -> World {
     let p = Pipeline::start("thumbnails", "images/").await;
-    let config = Config::from_lookup(Kind::Thumbnail, |name| p.env(name)).unwrap();
+    let config = Config::from_lookup(Kind::Thumbnail, p.env("thumbnail")).unwrap();
     let Pipeline { moto, sdk, s3, sqs, queue_url, inbox_url, .. } = p;
     let dynamodb = testkit::queue::create_catalog(&sdk).await;
     let handler = Handler::new(config, &sdk);

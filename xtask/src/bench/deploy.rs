@@ -11,7 +11,7 @@ use super::stdout_of as run;
 use serde::Serialize;
 
 use crate::aws::ENDPOINT_ENV;
-use crate::local::emulator::Emulator;
+use crate::emulator::Emulator;
 
 const STACK: &str = "thumbstack-local";
 

@@ -153,7 +153,5 @@ pub async fn upload_template(s3: &Client, bucket: &str, region: &str, stack: &st
 
 /// `thumbnail` → `ThumbnailCodeKey`, the template parameter that carries the zip's key.
 pub fn code_key_parameter(function: &str) -> String {
-    let mut chars = function.chars();
-    let first = chars.next().map(|c| c.to_ascii_uppercase().to_string()).unwrap_or_default();
-    format!("{first}{}CodeKey", chars.as_str())
+    local_spec::logical_id(function, "CodeKey")
 }

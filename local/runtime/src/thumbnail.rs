@@ -1,4 +1,5 @@
-//! `cargo xtask thumbnail`: the Lambda's imaging core on local files, for trying it by hand.
+//! `cargo xtask thumbnail` (`thumbstack-local thumbnail`): the Lambda's imaging core on local
+//! files, for trying it by hand.
 
 use std::fs;
 use std::path::Path;
@@ -8,7 +9,7 @@ use anyhow::{Context, Result};
 use imaging::{Fit, Limits, Rendition, Spec};
 use serde_json::json;
 
-use crate::flags::{Exit, ImageKind, ThumbnailArgs};
+use crate::{Exit, ImageKind, ThumbnailArgs};
 
 pub fn run(args: &ThumbnailArgs) -> Result<Exit> {
     fs::create_dir_all(&args.out).with_context(|| format!("creating {}", args.out.display()))?;

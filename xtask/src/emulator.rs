@@ -1,5 +1,6 @@
-//! The moto server `cargo xtask local` runs: installed pinned on first use, on a free loopback
-//! port, recorded in `target/local/moto.json` so a second `local` for this checkout reuses it.
+//! The moto server of this checkout's `local` stage: installed pinned on first use, started by
+//! `cargo xtask local` on a free loopback port and recorded in `target/local/moto.json`. Every
+//! other verb finds the running stage through that record.
 
 use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
@@ -18,11 +19,16 @@ fn state_file() -> PathBuf {
     crate::paths::target_dir().join("local/moto.json")
 }
 
+/// The endpoint of the moto that `cargo xtask local` runs for this checkout, if it is running.
+pub fn running() -> Option<String> {
+    recorded_port().filter(|p| listening(*p)).map(|port| format!("http://127.0.0.1:{port}"))
+}
+
 impl Emulator {
     pub fn ensure() -> Result<Emulator> {
-        if let Some(port) = recorded_port().filter(|p| listening(*p)) {
-            eprintln!("local: reusing the moto server this checkout already runs on 127.0.0.1:{port}");
-            return Ok(Emulator { endpoint: format!("http://127.0.0.1:{port}"), child: None });
+        if let Some(endpoint) = running() {
+            eprintln!("local: reusing the moto server this checkout already runs at {endpoint}");
+            return Ok(Emulator { endpoint, child: None });
         }
         let bin = crate::paths::tools("moto")?.join("moto_server");
         let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();

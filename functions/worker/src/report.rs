@@ -4,9 +4,9 @@
 use aws_sdk_s3::primitives::ByteStream;
 use chrono::{SecondsFormat, Utc};
 
-use crate::Failure;
-use crate::event::ObjectCreated;
-use crate::record::FailureRecord;
+use shared::Failure;
+use shared::event::ObjectCreated;
+use shared::record::FailureRecord;
 
 pub struct Reporter {
     pub s3: aws_sdk_s3::Client,

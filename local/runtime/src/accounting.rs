@@ -10,11 +10,11 @@ use std::time::{Duration, Instant};
 
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
 use aws_sdk_sqs::types::QueueAttributeName;
-use shared::config::{Config, Kind};
+use worker::config::{Config, Kind};
 use testkit::faults::{Plan, Proxy};
 use testkit::queue::{ASSETS, LOGS, Pipeline, TABLE, UPLOADS};
 
-use super::workers::{Function, poll};
+use crate::workers::{Function, poll};
 
 const UPLOADS_N: usize = 500;
 const MAX_RECEIVE: u32 = 3;
@@ -108,7 +108,7 @@ async fn every_upload_is_accounted_for_exactly_once_under_injected_faults() {
     // The SDK's standard retries, with a short backoff so the test does not sleep for minutes.
     let retry = aws_config::retry::RetryConfig::standard().with_initial_backoff(Duration::from_millis(20));
     let faulty = pipeline.sdk.to_builder().endpoint_url(&proxy.endpoint).retry_config(retry).build();
-    let config = Config::from_lookup(Kind::Thumbnail, |n| pipeline.env(n)).unwrap();
+    let config = Config::from_lookup(Kind::Thumbnail, pipeline.env("thumbnail")).unwrap();
     let function = Arc::new(Recording { handler: thumbnail::handler::Handler::new(config, &faulty), bodies: Mutex::default() });
 
     let started = Instant::now();

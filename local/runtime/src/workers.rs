@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
+use tracing::Instrument;
 
 /// One function's handler, as the poller calls it.
 pub trait Function: Send + Sync + 'static {
@@ -58,7 +59,7 @@ pub async fn poll<F: Function>(
                 continue;
             }
         };
-        let response = function.handle(event).await;
+        let response = function.handle(event).instrument(tracing::info_span!(crate::logs::SPAN, function = name)).await;
         let failed: Vec<&str> = response.batch_item_failures.iter().map(|f| f.item_identifier.as_str()).collect();
         for m in &messages {
             if failed.contains(&m.message_id().unwrap_or_default()) {

@@ -6,6 +6,7 @@ use std::path::{Component, Path, PathBuf};
 use std::sync::Arc;
 
 use tiny_http::{Header, Request, Response};
+use tracing::Instrument;
 
 pub struct Site {
     pub api: api::Api,
@@ -47,7 +48,8 @@ fn answer(site: &Site, mut request: Request) -> std::io::Result<()> {
             body: Some(body),
             subject: None,
         };
-        let response = site.runtime.block_on(site.api.handle(&api_request));
+        let invocation = tracing::info_span!(crate::logs::SPAN, function = "api");
+        let response = site.runtime.block_on(site.api.handle(&api_request).instrument(invocation));
         let out = Response::from_string(response.body)
             .with_status_code(response.status)
             .with_header(header("Content-Type", response.content_type))

@@ -6,9 +6,12 @@ use aws_config::SdkConfig;
 use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
 use imaging::{Limits, Rendition, Spec};
 
-use crate::Failure;
+use shared::Failure;
+use shared::event::{Notification, ObjectCreated, parse_body};
+use shared::key::{AvatarKey, UploadKey};
+
 use crate::config::Config;
-use crate::event::{Notification, ObjectCreated, parse_body};
+use crate::rejected;
 use crate::report::Reporter;
 
 /// A key the function accepted, as the failure record names it.
@@ -27,7 +30,7 @@ pub struct Context {
 
 impl Context {
     pub fn new(config: Config, sdk: &SdkConfig, function: &'static str) -> Context {
-        let s3 = crate::aws::s3_client(sdk);
+        let s3 = shared::aws::s3_client(sdk);
         let reporter = Reporter {
             s3: s3.clone(),
             sns: aws_sdk_sns::Client::new(sdk),
@@ -36,6 +39,24 @@ impl Context {
             function,
         };
         Context { s3, dynamodb: aws_sdk_dynamodb::Client::new(sdk), reporter, config }
+    }
+}
+
+impl Upload for UploadKey {
+    fn id(&self) -> &str {
+        &self.id
+    }
+    fn file_name(&self) -> Option<&str> {
+        Some(&self.file_name)
+    }
+}
+
+impl Upload for AvatarKey {
+    fn id(&self) -> &str {
+        &self.upload_id
+    }
+    fn file_name(&self) -> Option<&str> {
+        None
     }
 }
 
@@ -110,7 +131,7 @@ async fn on_object<P: Process>(function: &P, reporter: &Reporter, object: &Objec
 /// The upload's bytes, refused by size before a byte is downloaded and again by what S3 says.
 pub async fn download(s3: &aws_sdk_s3::Client, object: &ObjectCreated, limits: &Limits) -> Result<bytes::Bytes, Failure> {
     if let Some(size) = object.size {
-        limits.check_bytes(size)?;
+        limits.check_bytes(size).map_err(rejected)?;
     }
     let got = match s3.get_object().bucket(&object.bucket).key(&object.key).send().await {
         Ok(got) => got,
@@ -119,7 +140,7 @@ pub async fn download(s3: &aws_sdk_s3::Client, object: &ObjectCreated, limits: &
         }
         Err(e) => return Err(Failure::transient("downloading the upload", e)),
     };
-    limits.check_bytes(got.content_length().and_then(|l| u64::try_from(l).ok()).unwrap_or(0).max(1))?;
+    limits.check_bytes(got.content_length().and_then(|l| u64::try_from(l).ok()).unwrap_or(0).max(1)).map_err(rejected)?;
     Ok(got.body.collect().await.map_err(|e| Failure::transient("reading the upload", e))?.into_bytes())
 }
 
@@ -128,5 +149,5 @@ pub async fn render(bytes: bytes::Bytes, spec: Spec, limits: Limits) -> Result<R
     tokio::task::spawn_blocking(move || imaging::render(&bytes, &spec, &limits))
         .await
         .map_err(|e| Failure::transient("imaging task", e))?
-        .map_err(Failure::from)
+        .map_err(rejected)
 }

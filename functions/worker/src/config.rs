@@ -1,0 +1,100 @@
+//! Every setting an image function reads, by environment variable name, in one place.
+//! The template sets them from the stage config; the two functions differ only in defaults.
+
+use imaging::{Fit, Limits, Spec};
+
+/// Which function reads the config: it decides the defaults for `INPUT_PREFIX` and the output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// `images/` → fit inside `MAX_EDGE` (256), transparency kept as PNG.
+    Thumbnail,
+    /// `avatars/` → a `MAX_EDGE` (512) square, centre-cropped, always JPEG.
+    Avatar,
+}
+
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub assets_bucket: String,
+    pub log_bucket: String,
+    pub catalog_table: String,
+    pub alarm_topic_arn: String,
+    /// Only keys under this prefix are processed; anything else is refused (no recursion).
+    pub input_prefix: String,
+    pub limits: Limits,
+    pub spec: Spec,
+}
+
+pub use shared::config::ConfigError;
+
+impl Config {
+    pub fn from_env(kind: Kind) -> Result<Self, ConfigError> {
+        Self::from_lookup(kind, |name| std::env::var(name).ok())
+    }
+
+    pub fn from_lookup(kind: Kind, get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let required = |name: &'static str| get(name).filter(|v| !v.is_empty()).ok_or(ConfigError::Missing(name));
+        let defaults = Limits::default();
+        let spec = Spec::default();
+        let (prefix, edge) = match kind {
+            Kind::Thumbnail => ("images/", 256u32),
+            Kind::Avatar => ("avatars/", 512),
+        };
+        let edge = number(&get, "MAX_EDGE", edge)?;
+        let (fit, keep_alpha) = match kind {
+            Kind::Thumbnail => (Fit::Inside { max_edge: edge }, true),
+            Kind::Avatar => (Fit::Cover { width: edge, height: edge }, false),
+        };
+        Ok(Config {
+            assets_bucket: required("ASSETS_BUCKET")?,
+            log_bucket: required("LOG_BUCKET")?,
+            catalog_table: required("CATALOG_TABLE")?,
+            alarm_topic_arn: required("ALARM_TOPIC_ARN")?,
+            input_prefix: get("INPUT_PREFIX").unwrap_or_else(|| prefix.into()),
+            limits: Limits {
+                max_bytes: number(&get, "MAX_BYTES", defaults.max_bytes)?,
+                max_pixels: number(&get, "MAX_PIXELS", defaults.max_pixels)?,
+            },
+            spec: Spec { fit, keep_alpha, jpeg_quality: number(&get, "JPEG_QUALITY", spec.jpeg_quality)? },
+        })
+    }
+}
+
+fn number<T: std::str::FromStr>(get: &impl Fn(&str) -> Option<String>, name: &'static str, default: T) -> Result<T, ConfigError> {
+    match get(name) {
+        None => Ok(default),
+        Some(v) => v.trim().parse().map_err(|_| ConfigError::Invalid { name, value: v, what: "number" }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_required_and_defaults() {
+        let env = |pairs: &'static [(&'static str, &'static str)]| {
+            move |k: &str| pairs.iter().find(|(n, _)| *n == k).map(|(_, v)| v.to_string())
+        };
+        let base = [("ASSETS_BUCKET", "a"), ("LOG_BUCKET", "l"), ("CATALOG_TABLE", "t"), ("ALARM_TOPIC_ARN", "arn")];
+        let c = Config::from_lookup(Kind::Thumbnail, env(Box::leak(Box::new(base)))).unwrap();
+        assert_eq!(c.input_prefix, "images/");
+        assert_eq!(c.spec.fit, Fit::Inside { max_edge: 256 });
+        assert!(c.spec.keep_alpha);
+        let a = Config::from_lookup(Kind::Avatar, env(Box::leak(Box::new(base)))).unwrap();
+        assert_eq!(a.input_prefix, "avatars/");
+        assert_eq!(a.spec.fit, Fit::Cover { width: 512, height: 512 });
+        assert!(!a.spec.keep_alpha);
+        assert!(matches!(Config::from_lookup(Kind::Thumbnail, env(&[])), Err(ConfigError::Missing("ASSETS_BUCKET"))));
+        let bad = [
+            ("ASSETS_BUCKET", "a"),
+            ("LOG_BUCKET", "l"),
+            ("CATALOG_TABLE", "t"),
+            ("ALARM_TOPIC_ARN", "arn"),
+            ("MAX_EDGE", "big"),
+        ];
+        assert!(matches!(
+            Config::from_lookup(Kind::Thumbnail, env(Box::leak(Box::new(bad)))),
+            Err(ConfigError::Invalid { name: "MAX_EDGE", .. })
+        ));
+    }
+}

@@ -1,0 +1,83 @@
+//! `thumbstack-local`: what `cargo xtask local` and `cargo xtask thumbnail` start, so that the
+//! deployer itself links no handler, codec or Lambda runtime. Thin entry point; flags here.
+
+mod logs;
+mod serve;
+mod server;
+mod thumbnail;
+mod workers;
+#[cfg(test)]
+mod accounting;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+#[derive(Parser)]
+#[command(name = "thumbstack-local", about = "The local runtime of `cargo xtask local`, and `cargo xtask thumbnail`")]
+struct Flags {
+    #[command(subcommand)]
+    verb: Verb,
+}
+
+#[derive(Subcommand)]
+enum Verb {
+    /// Run the image functions on their queues and serve the site and api, as `SPEC` says.
+    Serve {
+        /// The JSON file `cargo xtask local` writes (`local_spec::Spec`).
+        spec: PathBuf,
+    },
+    /// Run the imaging core on local files: write thumbnails, report each outcome.
+    Thumbnail(ThumbnailArgs),
+}
+
+#[derive(clap::Args)]
+struct ThumbnailArgs {
+    /// Image files to process.
+    #[arg(required = true)]
+    files: Vec<PathBuf>,
+    /// Folder for the thumbnails (created if missing).
+    #[arg(long, default_value = "thumbnails")]
+    out: PathBuf,
+    /// `thumbnail`: fit inside a square (PNG kept for transparency); `avatar`: fill a square, cropping the centre, JPEG.
+    #[arg(long, value_enum, default_value = "thumbnail")]
+    kind: ImageKind,
+    /// Edge of the square, in pixels [default: 256 for thumbnails, 512 for avatars].
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=8192))]
+    max_edge: Option<u32>,
+    /// JPEG quality (1-100).
+    #[arg(long, default_value_t = 80, value_parser = clap::value_parser!(u8).range(1..=100))]
+    quality: u8,
+    /// One JSON object per file on stdout instead of human lines on stderr.
+    #[arg(long)]
+    json: bool,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum ImageKind {
+    Thumbnail,
+    Avatar,
+}
+
+/// The exit codes of xtask's table (README) that these verbs can end with.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Exit {
+    Success = 0,
+    /// Some inputs were rejected as bad input; the rest succeeded.
+    Rejected = 3,
+}
+
+fn main() -> ExitCode {
+    let result = match Flags::parse().verb {
+        Verb::Serve { spec } => serve::run(&spec),
+        Verb::Thumbnail(args) => thumbnail::run(&args),
+    };
+    match result {
+        Ok(exit) => ExitCode::from(exit as u8),
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

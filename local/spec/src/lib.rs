@@ -1,0 +1,152 @@
+//! The contract between `cargo xtask local` (the deployer, which knows the stack) and
+//! `thumbstack-local` (the runtime, which links the handlers): one JSON file. Also the one place
+//! a function's environment is derived from the template, for `local` and for `testkit`, so
+//! neither writes it out again.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+use serde_norway::Value;
+
+/// Everything the runtime needs; written by `xtask local` to `target/local/runtime.json`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Spec {
+    /// The emulator every client talks to (fake credentials).
+    pub endpoint: String,
+    pub region: String,
+    /// 0: any free port. The runtime prints `http://127.0.0.1:<port>` as its first stdout line.
+    pub port: u16,
+    pub site_dir: PathBuf,
+    pub assets_bucket: String,
+    pub thumbnail: QueueFunction,
+    pub avatar: QueueFunction,
+    pub api: Function,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Function {
+    /// The template's `Environment.Variables`, resolved.
+    pub env: BTreeMap<String, String>,
+    /// Where its log lines go (the stack's `<Function>LogGroup`), as Lambda sends them.
+    pub log_group: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QueueFunction {
+    #[serde(flatten)]
+    pub function: Function,
+    pub queue_url: String,
+    pub batch_size: i32,
+}
+
+/// `thumbnail` → `ThumbnailFunction`, `ThumbnailLogGroup`, ...: the template's logical ids.
+pub fn logical_id(function: &str, suffix: &str) -> String {
+    let mut chars = function.chars();
+    let first = chars.next().map(|c| c.to_ascii_uppercase().to_string()).unwrap_or_default();
+    format!("{first}{}{suffix}", chars.as_str())
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum EnvError {
+    #[error("the template is not YAML: {0}")]
+    Yaml(#[from] serde_norway::Error),
+    #[error("the template has no resource {0} with Properties.Environment.Variables")]
+    NoFunction(String),
+    #[error("{function}: {name} is {value}, which can only be resolved on AWS")]
+    Unresolvable { function: String, name: String, value: String },
+    #[error("{function}: {name} refers to {reference}, which is neither a parameter nor a resource of the stack")]
+    Unknown { function: String, name: String, reference: String },
+}
+
+/// The environment the template gives `function` (`thumbnail`, `avatar`, `api`): literals as
+/// they are, `!Ref X` through `resolve` (parameters and the stack's physical resource ids).
+pub fn function_env(
+    template: &str,
+    function: &str,
+    resolve: impl Fn(&str) -> Option<String>,
+) -> Result<BTreeMap<String, String>, EnvError> {
+    let doc: Value = serde_norway::from_str(template)?;
+    let resource = logical_id(function, "Function");
+    let variables = doc
+        .get("Resources")
+        .and_then(|r| r.get(resource.as_str()))
+        .and_then(|r| r.get("Properties"))
+        .and_then(|p| p.get("Environment"))
+        .and_then(|e| e.get("Variables"))
+        .and_then(Value::as_mapping)
+        .ok_or_else(|| EnvError::NoFunction(resource.clone()))?;
+    let mut env = BTreeMap::new();
+    for (name, value) in variables {
+        let name = name.as_str().unwrap_or_default().to_string();
+        let resolved = match value {
+            Value::String(s) => s.clone(),
+            Value::Number(n) => n.to_string(),
+            Value::Bool(b) => b.to_string(),
+            Value::Tagged(tagged) if tagged.tag == "Ref" => {
+                let reference = tagged.value.as_str().unwrap_or_default().to_string();
+                resolve(&reference).ok_or(EnvError::Unknown { function: function.into(), name: name.clone(), reference })?
+            }
+            other => {
+                let value = serde_norway::to_string(other).unwrap_or_default().trim().to_string();
+                return Err(EnvError::Unresolvable { function: function.into(), name, value });
+            }
+        };
+        env.insert(name, resolved);
+    }
+    Ok(env)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TEMPLATE: &str = r#"
+Resources:
+  ThumbnailFunction:
+    Type: AWS::Lambda::Function
+    Properties:
+      Environment:
+        Variables:
+          ASSETS_BUCKET: !Ref AssetsBucket
+          MAX_EDGE: !Ref ThumbnailEdge
+          INPUT_PREFIX: images/
+          RETRIES: 3
+"#;
+
+    #[test]
+    fn literals_stay_and_refs_resolve() {
+        let env = function_env(TEMPLATE, "thumbnail", |name| match name {
+            "AssetsBucket" => Some("assets-123".into()),
+            "ThumbnailEdge" => Some("256".into()),
+            _ => None,
+        })
+        .unwrap();
+        let pairs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        assert_eq!(
+            pairs,
+            [("ASSETS_BUCKET", "assets-123"), ("INPUT_PREFIX", "images/"), ("MAX_EDGE", "256"), ("RETRIES", "3")]
+        );
+    }
+
+    #[test]
+    fn an_unknown_ref_or_function_is_an_error() {
+        assert!(matches!(function_env(TEMPLATE, "thumbnail", |_| None), Err(EnvError::Unknown { .. })));
+        assert!(matches!(function_env(TEMPLATE, "avatar", |_| Some(String::new())), Err(EnvError::NoFunction(_))));
+        let sub = TEMPLATE.replace("!Ref ThumbnailEdge", "!Sub \"${AWS::Region}\"");
+        assert!(matches!(function_env(&sub, "thumbnail", |_| Some("x".into())), Err(EnvError::Unresolvable { .. })));
+    }
+
+    #[test]
+    fn the_real_template_resolves_for_every_function() {
+        let template = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../infra/template.yaml")).unwrap();
+        for function in ["thumbnail", "avatar", "api"] {
+            let env = function_env(&template, function, |name| Some(format!("<{name}>"))).unwrap();
+            assert_eq!(env.get("RUST_LOG").map(String::as_str), Some("info"), "{function}");
+            assert!(env.contains_key("LOG_BUCKET"), "{function}");
+        }
+    }
+}

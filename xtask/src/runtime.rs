@@ -1,0 +1,28 @@
+//! `thumbstack-local` (crate `local/runtime`): the process that links the handlers, the codecs
+//! and the api's router, so xtask does not. Built on demand, in the same target folder and
+//! profile as xtask, so an unchanged runtime costs a no-op cargo check.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use anyhow::{Result, bail};
+
+const PACKAGE: &str = "thumbstack-local";
+
+/// Builds the runtime (first run: the handlers and codecs; later: nothing) and returns its path.
+pub fn build() -> Result<PathBuf> {
+    let status = Command::new(crate::paths::cargo())
+        .current_dir(crate::paths::root())
+        .args(["build", "--quiet", "--package", PACKAGE, "--bin", PACKAGE])
+        .status()?;
+    if !status.success() {
+        bail!("building {PACKAGE} failed ({status})");
+    }
+    Ok(crate::paths::target_dir().join("debug").join(PACKAGE))
+}
+
+/// `cargo xtask thumbnail ARGS`: the runtime's `thumbnail` verb, exit code passed through.
+pub fn thumbnail(args: &[std::ffi::OsString]) -> Result<std::process::ExitCode> {
+    let status = Command::new(build()?).arg("thumbnail").args(args).status()?;
+    Ok(std::process::ExitCode::from(status.code().and_then(|c| u8::try_from(c).ok()).unwrap_or(1)))
+}
