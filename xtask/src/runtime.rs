@@ -1,6 +1,6 @@
 //! `thumbstack-local` (crate `local/runtime`): the process that links the handlers, the codecs
 //! and the api's router, so xtask does not. Built on demand, in the same target folder and
-//! profile as xtask, so an unchanged runtime costs a no-op cargo check.
+//! profile as xtask, so an unchanged runtime costs cargo a look at its fingerprints.
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -13,7 +13,9 @@ const PACKAGE: &str = "thumbstack-local";
 pub fn build() -> Result<PathBuf> {
     let status = Command::new(crate::paths::cargo())
         .current_dir(crate::paths::root())
-        .args(["build", "--quiet", "--package", PACKAGE, "--bin", PACKAGE])
+        // With xtask, so both resolve features as the workspace does (`xtask/tests/features.rs`)
+        // and reuse its build of the SDK; xtask itself is fresh, so only the runtime is built.
+        .args(["build", "--quiet", "--package", PACKAGE, "--package", "xtask", "--bins"])
         .status()?;
     if !status.success() {
         bail!("building {PACKAGE} failed ({status})");

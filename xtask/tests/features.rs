@@ -1,7 +1,8 @@
-//! `cargo xtask` builds xtask alone; `cargo test --workspace` builds every member. Cargo picks
-//! dependency features per build, so unless both resolve every dependency with the same
-//! features, CI compiles the AWS SDK twice. The `unify-*` entries in the workspace
-//! `Cargo.toml` keep them equal; this test says which to add when they drift.
+//! `cargo xtask` builds xtask alone, `cargo xtask local` builds `thumbstack-local` with xtask, and
+//! `cargo test --workspace` builds every member. Cargo picks dependency features per build, so
+//! unless each resolves every dependency with the same features, CI compiles the AWS SDK more
+//! than once. The `unify-*` entries (workspace `Cargo.toml`, asked for by `functions/unify`)
+//! keep them equal; this test says which to add when they drift.
 
 use std::collections::BTreeMap;
 use std::process::Command;
@@ -27,16 +28,27 @@ fn features(args: &[&str]) -> BTreeMap<String, String> {
         .collect()
 }
 
-#[test]
-fn xtask_alone_and_the_workspace_share_one_build() {
-    let alone = features(&["--package", "xtask", "--edges", "normal,build"]);
+fn drift(packages: &[&str]) -> Vec<String> {
+    let mut args = vec!["--edges", "normal,build"];
+    for p in packages {
+        args.extend(["--package", p]);
+    }
+    let alone = features(&args);
     let workspace = features(&["--workspace"]);
     let drift: Vec<String> = alone
         .iter()
         .filter_map(|(id, f)| {
             let all = workspace.get(id)?;
-            (all != f).then(|| format!("{id}: xtask alone [{f}], workspace [{all}]"))
+            (all != f).then(|| format!("{id}: {packages:?} alone [{f}], workspace [{all}]"))
         })
         .collect();
-    assert!(drift.is_empty(), "add the missing features to the unify-* entries in Cargo.toml:\n{}", drift.join("\n"));
+    drift
+}
+
+#[test]
+fn each_separately_built_package_and_the_workspace_share_one_build() {
+    for packages in [&["xtask"][..], &["xtask", "thumbstack-local"]] {
+        let drift = drift(packages);
+        assert!(drift.is_empty(), "add the missing features to the unify-* entries in Cargo.toml:\n{}", drift.join("\n"));
+    }
 }

@@ -2,7 +2,9 @@
 //! stage, and serves the site and api; an upload through the presigned POST becomes a thumbnail, a
 //! text file named `.jpg` a failure, an avatar a 512×512 picture on the profile — first over plain
 //! HTTP, then in headless Chromium (tests/browser/site.test.mjs, screenshots under
-//! `target/browser/`); Ctrl-C stops it all.
+//! `target/browser/`). Meanwhile other verbs in a second process find the running stack, and the
+//! functions' log lines are readable with `logs`. Ctrl-C stops it all; started again, the data is
+//! still there.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
@@ -67,6 +69,51 @@ fn local(args: &[&str]) -> Running {
     Running(child)
 }
 
+fn target_dir() -> std::path::PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR").map(std::path::PathBuf::from).unwrap_or_else(|| testkit::repo_root().join("target"))
+}
+
+/// Another verb in a second process, as a person types it while `local` runs: no endpoint given.
+fn verb(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_xtask"))
+        .args(args)
+        .env("CI", "true")
+        .env_remove("THUMBSTACK_ENDPOINT")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    (out.status.code().unwrap_or(-1), text(&out.stdout), text(&out.stderr))
+}
+
+/// Files under `dir` written since `since`.
+fn written_since(dir: &std::path::Path, since: std::time::SystemTime) -> Vec<std::path::PathBuf> {
+    let Ok(entries) = std::fs::read_dir(dir) else { return Vec::new() };
+    let mut out = Vec::new();
+    for entry in entries.flatten() {
+        let path = entry.path();
+        if path.is_dir() {
+            out.extend(written_since(&path, since));
+        } else if entry.metadata().and_then(|m| m.modified()).is_ok_and(|t| t >= since) {
+            out.push(path);
+        }
+    }
+    out
+}
+
+/// Sends Ctrl-C (SIGINT) and waits for the process to end.
+fn ctrl_c(child: &mut std::process::Child) -> std::process::ExitStatus {
+    Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            return status;
+        }
+        assert!(Instant::now() < deadline, "`xtask local` did not stop on Ctrl-C");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
 fn eventually(what: &str, mut check: impl FnMut() -> Option<Value>) -> Value {
     let deadline = Instant::now() + Duration::from_secs(90);
     loop {
@@ -81,7 +128,8 @@ fn eventually(what: &str, mut check: impl FnMut() -> Option<Value>) -> Value {
 #[test]
 fn uploads_become_thumbnails_failures_and_avatars_and_ctrl_c_stops_everything() {
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let mut running = local(&["--port", &port.to_string(), "--seed"]);
+    let started = std::time::SystemTime::now();
+    let mut running = local(&["--port", &port.to_string(), "--seed", "--fresh"]);
     let child = &mut running.0;
     let (tx, rx) = mpsc::channel();
     let stdout = child.stdout.take().unwrap();
@@ -99,11 +147,14 @@ fn uploads_become_thumbnails_failures_and_avatars_and_ctrl_c_stops_everything() 
             log_writer.lock().unwrap().push_str(&(line + "\n"));
         }
     });
-    // The first run may build the release zips the deploy uploads.
+    // The first run may build the runtime (the handlers, in debug), never the release zips.
     let base = rx.recv_timeout(Duration::from_secs(1500)).expect("`xtask local` printed no URL");
     assert_eq!(base, format!("http://127.0.0.1:{port}"));
     let text = log.lock().unwrap().clone();
     assert!(text.contains("wired by direct API what moto's CloudFormation ignores"), "{text}");
+    assert!(text.contains("no release build, no zips"), "{text}");
+    let zips = written_since(&target_dir().join("lambda"), started);
+    assert!(zips.is_empty(), "`local` built release zips it never runs: {zips:?}");
     assert!(!text.contains('\x1b'), "escape codes in CI output");
 
     // The site, from site/.
@@ -131,6 +182,25 @@ fn uploads_become_thumbnails_failures_and_avatars_and_ctrl_c_stops_everything() 
     let thumb = request("GET", &format!("{base}{}", row["thumbnail_url"].as_str().unwrap()), None, b"");
     assert_eq!((thumb.status, thumb.header("Content-Type")), (200, Some("image/jpeg")));
     assert_eq!(thumb.body.len() as u64, row["thumbnail_size"].as_u64().unwrap());
+
+    // A second terminal: the verbs find the running stack without being told where it is.
+    let (code, out, err) = verb(&["catalog", "local", "smallest", "-n", "5", "--json"]);
+    assert_eq!(code, 0, "{err}");
+    let rows: Value = serde_json::from_str(&out).unwrap_or_else(|e| panic!("catalog --json ({e}): {out}"));
+    assert!(rows.as_array().is_some_and(|r| !r.is_empty() && r.len() <= 5), "{rows}");
+    let (code, out, err) = verb(&["deploy", "local", "--yes", "--json"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(serde_json::from_str::<Value>(&out).unwrap()["outcome"], "no_changes", "{err}");
+    let logged = eventually("the thumbnail_written line in `logs`", || {
+        let (code, out, err) = verb(&["logs", "local", "thumbnail", "--since", "5m"]);
+        assert_eq!(code, 0, "{err}");
+        out.lines().find(|l| l.contains("thumbnail_written") && l.contains(&id)).map(Value::from)
+    });
+    assert!(logged.as_str().unwrap().contains("INFO"), "{logged}");
+    let (code, out, _) = verb(&["logs", "local", "thumbnail", "--since", "5m", "--json"]);
+    assert_eq!(code, 0);
+    let line: Value = serde_json::from_str(out.lines().find(|l| l.contains("thumbnail_written")).unwrap()).unwrap();
+    assert_eq!((line["function"].as_str(), line["message"]["event"].as_str()), (Some("thumbnail"), Some("thumbnail_written")));
 
     // A second, different photo, so the 5-smallest view has sizes to order.
     let other = upload(&base, "image", "evening.jpg", &testkit::corpus_file("photos/m1_eveningglow_2560x1600.jpg"));
@@ -187,25 +257,39 @@ fn uploads_become_thumbnails_failures_and_avatars_and_ctrl_c_stops_everything() 
     assert!(url.starts_with("http://127.0.0.1:"), "{url}");
     drop(second);
     let said = said.join().unwrap();
-    assert!(said.contains(&format!("reusing the moto server this checkout already runs on 127.0.0.1:{moto_port}")), "{said}");
+    assert!(said.contains(&format!("reusing the moto server this checkout already runs at http://127.0.0.1:{moto_port}")), "{said}");
     assert!(!said.contains("stopping moto"), "{said}");
     let (status, _) = api(&base, "GET", "/api/profile", None);
     assert_eq!(status, 200, "the first system still answers");
 
     // Ctrl-C: the server, the pollers and the moto it started all stop.
-    Command::new("kill").args(["-INT", &child.id().to_string()]).status().unwrap();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break status;
-        }
-        assert!(Instant::now() < deadline, "`xtask local` did not stop on Ctrl-C");
-        std::thread::sleep(Duration::from_millis(100));
-    };
+    let status = ctrl_c(child);
     assert!(status.success(), "{status}");
     for port in [port, moto_port] {
         assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_err(), "port {port} still answers after Ctrl-C");
     }
+    let (code, _, err) = verb(&["catalog", "local", "recent"]);
+    assert_ne!(code, 0);
+    assert!(err.contains("not running") && err.contains("cargo xtask local"), "says how to start it: {err}");
+
+    // Started again: the photos, their thumbnails and the profile are still there.
+    let mut again = local(&[]);
+    let errors = again.0.stderr.take().unwrap();
+    let said = std::thread::spawn(move || BufReader::new(errors).lines().map_while(Result::ok).collect::<Vec<_>>().join("\n"));
+    let mut url = String::new();
+    BufReader::new(again.0.stdout.take().unwrap()).read_line(&mut url).unwrap();
+    let base = url.trim().to_string();
+    assert!(base.starts_with("http://127.0.0.1:"), "{base}");
+    let (_, page) = api(&base, "GET", "/api/images?sort=recent&limit=100", None);
+    let row = page["items"].as_array().unwrap().iter().find(|i| i["id"] == id.as_str()).cloned();
+    let row = row.unwrap_or_else(|| panic!("the photo uploaded before the restart is gone: {page}"));
+    let thumb = request("GET", &format!("{base}{}", row["thumbnail_url"].as_str().unwrap()), None, b"");
+    assert_eq!((thumb.status, thumb.body.len() as u64), (200, row["thumbnail_size"].as_u64().unwrap()));
+    let (_, profile) = api(&base, "GET", "/api/profile", None);
+    assert_eq!(profile["avatar_version"], avatar_id.as_str(), "{profile}");
+    assert!(ctrl_c(&mut again.0).success());
+    let said = said.join().unwrap();
+    assert!(said.contains("local: restored "), "{said}");
 }
 
 /// The same flows in Debian's headless Chromium, driven by playwright-core.

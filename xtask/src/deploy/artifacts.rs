@@ -155,3 +155,37 @@ pub async fn upload_template(s3: &Client, bucket: &str, region: &str, stack: &st
 pub fn code_key_parameter(function: &str) -> String {
     local_spec::logical_id(function, "CodeKey")
 }
+
+#[cfg(test)]
+mod emulator_tests {
+    use super::*;
+
+    /// What a stage on AWS goes through (the emulator stages skip it): the bucket is made once,
+    /// a zip is uploaded once under its hash, and an unchanged zip is not uploaded again.
+    #[tokio::test(flavor = "multi_thread")]
+    async fn a_zip_is_uploaded_once_under_its_hash() {
+        let moto = testkit::Moto::start();
+        let s3 = shared::aws::s3_client(&moto.sdk_config().await);
+        let bucket = bucket_name("123456789012", "us-east-1");
+        assert!(ensure_bucket(&s3, &bucket, "us-east-1", false).await.unwrap(), "created");
+        assert!(!ensure_bucket(&s3, &bucket, "us-east-1", false).await.unwrap(), "found the second time");
+        let zip = std::env::temp_dir().join(format!("thumbstack-artifact-{}.zip", std::process::id()));
+        std::fs::write(&zip, b"PK\x05\x06not really a zip").unwrap();
+        let artifact = Artifact {
+            function: "thumbnail".into(),
+            zip: zip.clone(),
+            sha256: "abc123".into(),
+            zip_bytes: 22,
+            bootstrap_bytes: 0,
+            architecture: "x86_64",
+            max_glibc: None,
+        };
+        let first = upload(&s3, &bucket, std::slice::from_ref(&artifact)).await.unwrap();
+        assert_eq!((first[0].key.as_str(), first[0].uploaded), ("thumbnail/abc123.zip", true));
+        let again = upload(&s3, &bucket, std::slice::from_ref(&artifact)).await.unwrap();
+        assert!(!again[0].uploaded, "uploaded twice");
+        let versions = s3.list_object_versions().bucket(&bucket).send().await.unwrap();
+        assert_eq!(versions.versions().len(), 1, "{:?}", versions.versions());
+        let _ = std::fs::remove_file(zip);
+    }
+}
