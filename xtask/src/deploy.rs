@@ -19,7 +19,6 @@ use crate::invalidate::AVATARS;
 use crate::site::Synced;
 use crate::stack::Settled;
 pub(crate) use artifacts::TEMPLATE_BODY_LIMIT;
-pub use artifacts::bucket_name as artifacts_bucket_name;
 pub(crate) use changeset::{StackSpec, Template};
 pub(crate) use report::Report;
 use report::{failed_message, summary};
@@ -76,7 +75,7 @@ pub(crate) fn finish(stage: &str, verb: &str, json: bool, run: impl AsyncFnOnce(
 async fn deploy(target: &StageArgs, mode: &Mode, report: &mut Report) -> Result<Exit> {
     let name = &target.stage;
     let stage = target.load()?;
-    let rendered = timed(report, "render", || crate::render::render(&target.infra_dir(), name, &stage))?;
+    let rendered = timed(report, "render", || crate::template::render_stack(&target.infra_dir(), name, &stage))?;
     let aws = Aws::connect(&stage).await?;
     report.stack = rendered.stack_name.clone();
     report.region = aws.region();

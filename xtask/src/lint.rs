@@ -9,7 +9,7 @@ use anyhow::{Context, Result, bail};
 use serde::Deserialize;
 
 use crate::flags::Exit;
-use crate::render::Rendered;
+use crate::template::Rendered;
 use crate::stage::Stage;
 
 pub fn check(dir: &Path, rendered: &Rendered, stage: &Stage) -> Result<Exit> {
@@ -183,7 +183,7 @@ mod tests {
     fn a_broken_template_fails_both_linters() {
         let infra = crate::paths::infra();
         let stage = Stage::load(&infra, "dev").unwrap();
-        let mut rendered = crate::render::render(&infra, "dev", &stage).unwrap();
+        let mut rendered = crate::template::render_stack(&infra, "dev", &stage).unwrap();
         let (_, template) = rendered.files.iter_mut().find(|(n, _)| *n == "template.yaml").unwrap();
         *template = template.replacen("Runtime: provided.al2023", "Runtime: provided.al1999", 1).replacen(
             "BlockPublicPolicy: true",
@@ -191,7 +191,7 @@ mod tests {
             1,
         );
         let dir = crate::paths::target_dir().join("tmp/lint-broken");
-        crate::render::write(&rendered, &dir).unwrap();
+        crate::template::write(&rendered, &dir).unwrap();
         let linters = Linters::install().unwrap();
         assert!(linters.cfn_lint(&dir.join("template.yaml"), "eu-west-1").unwrap() >= 1);
         assert!(linters.checkov(&dir.join("template.yaml")).unwrap() >= 1);

@@ -47,7 +47,7 @@ pub fn run(args: &LocalArgs) -> Result<Exit> {
 async fn serve(args: &LocalArgs, emulator: &Emulator, runtime: &std::path::Path) -> Result<Exit> {
     let stage = Stage::load(&crate::paths::infra(), STAGE)?;
     let aws = Aws::at(&stage, Some(emulator.endpoint.clone())).await;
-    let rendered = crate::render::render(&crate::paths::infra(), STAGE, &stage)?;
+    let rendered = crate::template::render_stack(&crate::paths::infra(), STAGE, &stage)?;
     let resources = crate::stack::physical_ids(&aws, &rendered.stack_name).await?;
     let resource = |logical: &str| resources.get(logical).cloned().with_context(|| format!("the local stack has no {logical}"));
     if emulator.started_here() {
@@ -109,7 +109,7 @@ async fn serve(args: &LocalArgs, emulator: &Emulator, runtime: &std::path::Path)
 
 /// What the runtime needs: each function's environment as the template gives it, resolved
 /// against the stage's parameters and the stack's resources.
-fn spec(args: &LocalArgs, aws: &Aws, stage: &Stage, rendered: &crate::render::Rendered, resources: &BTreeMap<String, String>) -> Result<Spec> {
+fn spec(args: &LocalArgs, aws: &Aws, stage: &Stage, rendered: &crate::template::Rendered, resources: &BTreeMap<String, String>) -> Result<Spec> {
     let template = rendered.file("template.yaml").context("render wrote no template.yaml")?;
     let resolve = |name: &str| rendered.parameters.get(name).cloned().or_else(|| resources.get(name).cloned());
     let function = |name: &str| -> Result<Function> {

@@ -18,6 +18,7 @@ mod paths;
 mod pipeline;
 mod policy;
 mod render;
+mod template;
 mod runtime;
 mod site;
 mod stack;

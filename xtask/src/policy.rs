@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use serde_norway::Value as Yaml;
 
 use crate::flags::{Exit, PolicyArgs};
-use crate::render::Rendered;
+use crate::template::Rendered;
 use crate::stage::Stage;
 
 /// Where a group of actions may act.
@@ -288,7 +288,7 @@ pub struct Names<'a> {
 pub fn run(args: &PolicyArgs) -> Result<Exit> {
     let name = &args.target.stage;
     let stage = args.target.load()?;
-    let rendered = crate::render::render(&args.target.infra_dir(), name, &stage)?;
+    let rendered = crate::template::render_stack(&args.target.infra_dir(), name, &stage)?;
     let account = match &args.account {
         Some(account) => account.clone(),
         None => crate::aws::block_on(async { crate::aws::Aws::connect(&stage).await?.account().await })?,
@@ -347,7 +347,7 @@ fn own_calls(rendered: &Rendered, n: &Names) -> Vec<Value> {
     if rendered.file("certificate.yaml").is_some() {
         stacks.push(format!("arn:aws:cloudformation:us-east-1:{account}:stack/{stack}-certificate/*"));
     }
-    let artifacts = format!("arn:aws:s3:::{}", crate::deploy::artifacts_bucket_name(account, region));
+    let artifacts = format!("arn:aws:s3:::{}", crate::stage::artifacts_bucket(account, region));
     vec![
         statement(
             "ChangeSetsOnTheStageStacks",
@@ -465,7 +465,7 @@ mod tests {
     fn policy_for(stage_name: &str) -> Value {
         let infra = Path::new(env!("CARGO_MANIFEST_DIR")).join("../infra");
         let stage = Stage::load(&infra, stage_name).unwrap();
-        let rendered = crate::render::render(&infra, stage_name, &stage).unwrap();
+        let rendered = crate::template::render_stack(&infra, stage_name, &stage).unwrap();
         let names = Names { stack: &rendered.stack_name, region: &stage.region.0, account: "123456789012" };
         policy(&rendered, &stage, &names).unwrap()
     }
@@ -518,7 +518,7 @@ mod tests {
     fn a_resource_type_without_permissions_is_refused() {
         let infra = Path::new(env!("CARGO_MANIFEST_DIR")).join("../infra");
         let stage = Stage::load(&infra, "dev").unwrap();
-        let mut rendered = crate::render::render(&infra, "dev", &stage).unwrap();
+        let mut rendered = crate::template::render_stack(&infra, "dev", &stage).unwrap();
         rendered.files[0].1 =
             rendered.files[0].1.replacen("Resources:\n", "Resources:\n  Extra:\n    Type: AWS::EC2::Instance\n", 1);
         let names = Names { stack: "s", region: "eu-west-1", account: "1" };

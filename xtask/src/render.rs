@@ -1,37 +1,15 @@
-//! `cargo xtask render <stage>`: `infra/template.yaml` + `infra/stages/<stage>.yaml` → the
-//! template and parameter file CloudFormation gets. Same input, same bytes.
+//! `cargo xtask render <stage>`: the stage's stack (`template::render_stack`) plus, for a stage with
+//! a `pipeline`, its CI stack with the deploy policy computed from that stack (`policy`).
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use anyhow::{Context, Result, bail};
-use serde_norway::{Mapping, Value};
+use anyhow::{Context, Result};
+use serde_norway::Value;
 
 use crate::flags::{Exit, RenderArgs};
-use crate::stage::{OnDelete, Stage};
-
-/// Resource types that hold data: they follow the stage's `retention.on_delete`. The key goes
-/// with them, since a retained table or log group is unreadable without it.
-const DATA_TYPES: [&str; 4] = ["AWS::S3::Bucket", "AWS::DynamoDB::Table", "AWS::Logs::LogGroup", "AWS::KMS::Key"];
-
-/// One stage's rendered files, in the order they are written.
-pub struct Rendered {
-    pub stack_name: String,
-    pub files: Vec<(&'static str, String)>,
-    /// The stage's parameter values (deploy adds the deploy-time ones) and stack tags.
-    pub parameters: BTreeMap<&'static str, String>,
-    pub tags: BTreeMap<String, String>,
-    /// The us-east-1 companion stack's parameters, when there is one (`certificate.yaml`).
-    pub certificate_parameters: Option<BTreeMap<&'static str, String>>,
-    /// The CI pipeline stack's parameters, when the stage has a `pipeline` (`pipeline.yaml`).
-    pub pipeline_parameters: Option<BTreeMap<&'static str, String>>,
-}
-
-impl Rendered {
-    pub fn file(&self, name: &str) -> Option<&str> {
-        self.files.iter().find(|(n, _)| *n == name).map(|(_, text)| text.as_str())
-    }
-}
+use crate::stage::Stage;
+use crate::template::{Rendered, header, render_stack, template_configuration, write};
 
 pub fn run(args: &RenderArgs) -> Result<Exit> {
     let name = &args.target.stage;
@@ -65,56 +43,9 @@ pub fn default_dir(stage: &str) -> PathBuf {
     crate::paths::target_dir().join("infra").join(stage)
 }
 
-pub fn write(rendered: &Rendered, out: &Path) -> Result<Vec<PathBuf>> {
-    std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
-    rendered
-        .files
-        .iter()
-        .map(|(name, text)| {
-            let path = out.join(name);
-            std::fs::write(&path, text).with_context(|| format!("writing {}", path.display()))?;
-            Ok(path)
-        })
-        .collect()
-}
-
+/// Every file of the stage: its stack, and its pipeline stack when it has one.
 pub fn render(infra: &Path, name: &str, stage: &Stage) -> Result<Rendered> {
-    let source = infra.join("template.yaml");
-    let text = std::fs::read_to_string(&source).with_context(|| format!("reading {}", source.display()))?;
-    let mut template: Value = serde_norway::from_str(&text).with_context(|| format!("parsing {}", source.display()))?;
-    let resources =
-        template.get_mut("Resources").and_then(Value::as_mapping_mut).context("infra/template.yaml has no Resources")?;
-    apply_retention(resources, stage.retention.on_delete);
-    add_email_subscriptions(resources, stage)?;
-    let values = parameters(name, stage);
-    check_parameters(&template, &values)?;
-    let tags = tags(name, stage);
-
-    let header = |from: &str| {
-        format!("# Rendered by `cargo xtask render {name}` from {from} and infra/stages/{name}.yaml. Do not edit.\n")
-    };
-    let mut certificate_parameters = None;
-    let mut files = vec![
-        ("template.yaml", header("infra/template.yaml") + &serde_norway::to_string(&template)?),
-        ("parameters.json", template_configuration(&values, &tags)?),
-    ];
-    if let Some(domain) = stage.domain.as_ref().filter(|d| d.certificate_arn.is_none()) {
-        let cert = std::fs::read_to_string(infra.join("certificate.yaml")).context("reading infra/certificate.yaml")?;
-        let cert: Value = serde_norway::from_str(&cert).context("parsing infra/certificate.yaml")?;
-        let params =
-            BTreeMap::from([("DomainName", domain.name.to_string()), ("HostedZoneId", domain.hosted_zone_id.to_string())]);
-        files.push(("certificate.yaml", header("infra/certificate.yaml") + &serde_norway::to_string(&cert)?));
-        files.push(("certificate-parameters.json", template_configuration(&params, &tags)?));
-        certificate_parameters = Some(params);
-    }
-    let mut rendered = Rendered {
-        stack_name: stage.stack_name(name),
-        files,
-        parameters: values,
-        tags,
-        certificate_parameters,
-        pipeline_parameters: None,
-    };
+    let mut rendered = render_stack(infra, name, stage)?;
     if let Some(pipeline) = &stage.pipeline {
         let text = std::fs::read_to_string(infra.join("pipeline.yaml")).context("reading infra/pipeline.yaml")?;
         let mut template: Value = serde_norway::from_str(&text).context("parsing infra/pipeline.yaml")?;
@@ -123,7 +54,7 @@ pub fn render(infra: &Path, name: &str, stage: &Stage) -> Result<Rendered> {
         let document = crate::policy::policy(&rendered, stage, &names)?;
         fill_deploy_policy(&mut template, with_sub(&document))?;
         let params = pipeline_parameters(name, &rendered.stack_name, pipeline);
-        rendered.files.push(("pipeline.yaml", header("infra/pipeline.yaml") + &serde_norway::to_string(&template)?));
+        rendered.files.push(("pipeline.yaml", header(name, "infra/pipeline.yaml") + &serde_norway::to_string(&template)?));
         rendered.files.push(("pipeline-parameters.json", template_configuration(&params, &rendered.tags)?));
         rendered.pipeline_parameters = Some(params);
     }
@@ -174,136 +105,6 @@ fn with_sub(json: &serde_json::Value) -> Value {
         }
         other => serde_norway::to_value(other).unwrap_or(Value::Null),
     }
-}
-
-/// Parameter values from the stage file. `ArtifactsBucket`, the code keys and, for a domain
-/// without a given certificate, `CertificateArn` are known only at deploy time.
-pub fn parameters(name: &str, stage: &Stage) -> BTreeMap<&'static str, String> {
-    let (t, a, api) = (&stage.functions.thumbnail, &stage.functions.avatar, &stage.functions.api);
-    let mut p = BTreeMap::from([
-        ("Stage", name.to_string()),
-        ("OnAws", stage.emulator.is_none().to_string()),
-        ("MaxUploadBytes", stage.limits.max_upload_bytes.get().to_string()),
-        ("MaxPixels", stage.limits.max_pixels.get().to_string()),
-        ("ThumbnailEdge", stage.images.thumbnail_edge.get().to_string()),
-        ("JpegQuality", stage.images.jpeg_quality.get().to_string()),
-        ("ThumbnailMemory", t.memory_mb.get().to_string()),
-        ("ThumbnailTimeout", t.timeout_s.get().to_string()),
-        // Lambda's advice for SQS sources: at least six times the function timeout.
-        ("ThumbnailVisibilityTimeout", (6 * t.timeout_s.get()).to_string()),
-        ("ThumbnailMaxConcurrency", t.max_concurrency.get().to_string()),
-        ("ThumbnailBatchSize", t.batch_size.get().to_string()),
-        ("AvatarEdge", stage.images.avatar_edge.get().to_string()),
-        ("AvatarMemory", a.memory_mb.get().to_string()),
-        ("AvatarTimeout", a.timeout_s.get().to_string()),
-        ("AvatarVisibilityTimeout", (6 * a.timeout_s.get()).to_string()),
-        ("AvatarMaxConcurrency", a.max_concurrency.get().to_string()),
-        ("AvatarBatchSize", a.batch_size.get().to_string()),
-        ("ApiMemory", api.memory_mb.get().to_string()),
-        ("ApiTimeout", api.timeout_s.get().to_string()),
-        ("UploadExpirySeconds", stage.api.upload_expiry_s.get().to_string()),
-        ("MaxReceiveCount", stage.queues.max_receive_count.get().to_string()),
-        ("DlqAlarmMessages", stage.alarms.dlq_messages.get().to_string()),
-        ("RejectionsAlarmCount", stage.alarms.rejections_per_5_minutes.get().to_string()),
-        ("LogRetentionDays", stage.retention.log_days.get().to_string()),
-        ("FailureRecordDays", stage.retention.failure_record_days.get().to_string()),
-        ("NoncurrentVersionDays", stage.retention.noncurrent_version_days.get().to_string()),
-    ]);
-    if let Some(jwt) = &stage.api.jwt {
-        p.insert("JwtIssuer", jwt.issuer.to_string());
-        p.insert("JwtAudience", jwt.audience.iter().map(ToString::to_string).collect::<Vec<_>>().join(","));
-    }
-    if let Some(domain) = &stage.domain {
-        p.insert("DomainName", domain.name.to_string());
-        p.insert("HostedZoneId", domain.hosted_zone_id.to_string());
-        if let Some(arn) = &domain.certificate_arn {
-            p.insert("CertificateArn", arn.to_string());
-        }
-    }
-    p
-}
-
-/// The stage's tags plus `thumbstack:stage`; CloudFormation copies stack tags to the resources.
-pub fn tags(name: &str, stage: &Stage) -> BTreeMap<String, String> {
-    let mut tags: BTreeMap<String, String> = stage.tags.iter().map(|(k, v)| (k.to_string(), v.clone())).collect();
-    tags.insert("thumbstack:stage".into(), name.into());
-    tags
-}
-
-/// CodePipeline's template configuration format: `{"Parameters": {..}, "Tags": {..}}`.
-fn template_configuration(parameters: &BTreeMap<&'static str, String>, tags: &BTreeMap<String, String>) -> Result<String> {
-    let doc = serde_json::json!({ "Parameters": parameters, "Tags": tags });
-    Ok(serde_json::to_string_pretty(&doc)? + "\n")
-}
-
-/// Every stage value must name a declared parameter, and every parameter without a default
-/// must come from the stage or from deploy; a typo on either side fails here, not in AWS.
-fn check_parameters(template: &Value, values: &BTreeMap<&'static str, String>) -> Result<()> {
-    // `<Function>CodeKey`: one per crate under functions/, named by deploy's artifacts phase.
-    let from_deploy = |key: &str| ["ArtifactsBucket", "CertificateArn"].contains(&key) || key.ends_with("CodeKey");
-    let declared = template.get("Parameters").and_then(Value::as_mapping).context("infra/template.yaml has no Parameters")?;
-    for key in values.keys() {
-        if !declared.contains_key(*key) {
-            bail!("the stage sets parameter {key}, which infra/template.yaml does not declare");
-        }
-    }
-    for (key, spec) in declared {
-        let key = key.as_str().context("parameter names are strings")?;
-        if spec.get("Default").is_none() && !values.contains_key(key) && !from_deploy(key) {
-            bail!("infra/template.yaml declares parameter {key}, which neither the stage nor deploy sets");
-        }
-    }
-    Ok(())
-}
-
-fn apply_retention(resources: &mut Mapping, on_delete: OnDelete) {
-    let policy = match on_delete {
-        OnDelete::Retain => "Retain",
-        OnDelete::Delete => "Delete",
-    };
-    for (_, resource) in resources.iter_mut() {
-        let Some(body) = resource.as_mapping_mut() else { continue };
-        let holds_data = body.get("Type").and_then(Value::as_str).is_some_and(|t| DATA_TYPES.contains(&t));
-        if holds_data {
-            // Right after `Type`, where a reader looks for them.
-            insert_after(
-                body,
-                "Type",
-                vec![("DeletionPolicy".into(), policy.into()), ("UpdateReplacePolicy".into(), policy.into())],
-            );
-        }
-    }
-}
-
-/// One `AWS::SNS::Subscription` per address, placed after the topic.
-fn add_email_subscriptions(resources: &mut Mapping, stage: &Stage) -> Result<()> {
-    if !resources.contains_key("AlarmTopic") {
-        bail!("infra/template.yaml has no AlarmTopic to subscribe the alarm e-mails to");
-    }
-    let mut subscriptions = Vec::new();
-    for (i, email) in stage.alarms.emails.iter().enumerate() {
-        let yaml = format!(
-            "Type: AWS::SNS::Subscription\nProperties:\n  Protocol: email\n  Endpoint: {:?}\n  TopicArn: !Ref AlarmTopic\n",
-            email.0
-        );
-        subscriptions.push((format!("AlarmEmail{}", i + 1).into(), serde_norway::from_str(&yaml)?));
-    }
-    insert_after(resources, "AlarmTopic", subscriptions);
-    Ok(())
-}
-
-/// Puts `entries` right after `key`, keeping the mapping's order (a mapping can only append).
-fn insert_after(mapping: &mut Mapping, key: &str, entries: Vec<(Value, Value)>) {
-    let mut entries = Some(entries);
-    let mut with = Mapping::new();
-    for (k, v) in std::mem::take(mapping) {
-        let found = k.as_str() == Some(key);
-        with.insert(k, v);
-        if found {
-            with.extend(entries.take().into_iter().flatten());
-        }
-    }
-    *mapping = with;
 }
 
 #[cfg(test)]
@@ -369,18 +170,4 @@ mod tests {
         assert!(t.contains("!Ref AlarmTopic") && t.contains("!GetAtt ThumbnailQueue.Arn") && t.contains("!Sub "), "{t}");
         assert!(!t.contains("Fn::"), "long-form intrinsics crept in");
     }
-
-    #[test]
-    fn a_parameter_typo_is_caught() {
-        let template: Value = serde_norway::from_str("Parameters:\n  Stage: {Type: String}\n").unwrap();
-        let values = BTreeMap::from([("Stag", "dev".to_string())]);
-        let e = check_parameters(&template, &values).unwrap_err().to_string();
-        assert!(e.contains("Stag,"), "{e}");
-        let e = check_parameters(&template, &BTreeMap::new()).unwrap_err().to_string();
-        assert!(e.contains("parameter Stage, which neither"), "{e}");
-    }
 }
-
-/// The rendered `local` template against moto, through a change set as deploy will use it.
-#[cfg(test)]
-mod emulator_tests;

@@ -440,6 +440,11 @@ impl TryFrom<u64> for LogRetentionDays {
     }
 }
 
+/// The account's bucket for function zips (one per account and region, shared by its stages).
+pub fn artifacts_bucket(account: &str, region: &str) -> String {
+    format!("thumbstack-artifacts-{account}-{region}")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

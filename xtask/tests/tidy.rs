@@ -50,3 +50,71 @@ fn the_corpus_matches_its_manifests() {
     }
     assert!(rows >= 30, "the MANIFESTs list only {rows} files");
 }
+
+/// xtask's modules (`src/<module>.rs` with its `src/<module>/` files) and the modules each names
+/// through `crate::<module>`.
+fn xtask_imports() -> std::collections::BTreeMap<String, std::collections::BTreeSet<String>> {
+    fn files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
+        for entry in std::fs::read_dir(dir).unwrap().flatten() {
+            let path = entry.path();
+            if path.is_dir() { files(&path, out) } else if path.extension().is_some_and(|e| e == "rs") { out.push(path) }
+        }
+    }
+    let src = testkit::repo_root().join("xtask/src");
+    let mut all = Vec::new();
+    files(&src, &mut all);
+    let mut graph = std::collections::BTreeMap::<String, std::collections::BTreeSet<String>>::new();
+    for path in all {
+        let rel = path.strip_prefix(&src).unwrap();
+        let first = rel.components().next().unwrap().as_os_str().to_string_lossy();
+        let module = first.trim_end_matches(".rs").to_string();
+        if module == "main" {
+            continue;
+        }
+        let text = std::fs::read_to_string(&path).unwrap();
+        let used = graph.entry(module.clone()).or_default();
+        for part in text.split("crate::").skip(1) {
+            let name: String = part.chars().take_while(|c| c.is_ascii_lowercase() || *c == '_').collect();
+            if !name.is_empty() && name != module {
+                used.insert(name);
+            }
+        }
+    }
+    graph
+}
+
+#[test]
+fn xtask_modules_do_not_import_each_other_in_circles() {
+    let graph = xtask_imports();
+    assert!(graph.len() > 10 && graph["deploy"].contains("stack"), "the scan found too little: {graph:?}");
+    // Depth-first search; a module met again on the current path closes a circle.
+    fn visit<'a>(
+        graph: &'a std::collections::BTreeMap<String, std::collections::BTreeSet<String>>,
+        module: &'a str,
+        path: &mut Vec<&'a str>,
+        done: &mut std::collections::BTreeSet<&'a str>,
+    ) -> Option<Vec<&'a str>> {
+        if let Some(at) = path.iter().position(|m| *m == module) {
+            let mut circle = path[at..].to_vec();
+            circle.push(module);
+            return Some(circle);
+        }
+        if !done.insert(module) {
+            return None;
+        }
+        path.push(module);
+        for next in graph.get(module).into_iter().flatten() {
+            if let Some(circle) = visit(graph, next, path, done) {
+                return Some(circle);
+            }
+        }
+        path.pop();
+        None
+    }
+    let mut done = std::collections::BTreeSet::new();
+    for module in graph.keys() {
+        if let Some(circle) = visit(&graph, module, &mut Vec::new(), &mut done) {
+            panic!("xtask's modules import each other in a circle: {}", circle.join(" -> "));
+        }
+    }
+}

@@ -30,9 +30,7 @@ pub struct Uploaded {
     pub uploaded: bool,
 }
 
-pub fn bucket_name(account: &str, region: &str) -> String {
-    format!("thumbstack-artifacts-{account}-{region}")
-}
+pub use crate::stage::artifacts_bucket as bucket_name;
 
 /// Creates the bucket unless it exists; returns whether it was created. `tls_only` adds the
 /// policy that denies plain HTTP (off for the emulator, which only speaks plain HTTP and

@@ -8,7 +8,7 @@ use super::*;
 async fn the_local_stack_deploys_on_the_emulator() {
     let infra = crate::paths::infra();
     let stage = Stage::load(&infra, "local").unwrap();
-    let rendered = render(&infra, "local", &stage).unwrap();
+    let rendered = render_stack(&infra, "local", &stage).unwrap();
     let template = &rendered.files.iter().find(|(n, _)| *n == "template.yaml").unwrap().1;
     let moto = testkit::Moto::start();
     let sdk = moto.sdk_config().await;
@@ -66,7 +66,7 @@ async fn the_local_stack_deploys_on_the_emulator() {
     );
 
     // Rendering again changes nothing, and CloudFormation agrees: nothing to deploy.
-    let again = render(&infra, "local", &stage).unwrap();
+    let again = render_stack(&infra, "local", &stage).unwrap();
     assert_eq!(again.files, rendered.files);
     let empty = change_set("second", ChangeSetType::Update).await;
     let reason = match empty {
