@@ -3,6 +3,7 @@
 
 mod logs;
 mod serve;
+mod ssim;
 mod server;
 mod thumbnail;
 mod workers;
@@ -30,6 +31,12 @@ enum Verb {
     },
     /// Run the imaging core on local files: write thumbnails, report each outcome.
     Thumbnail(ThumbnailArgs),
+    /// SSIM of each OUTPUT against an independent downscale of PHOTO (for `cargo xtask bench`).
+    Ssim {
+        photo: PathBuf,
+        #[arg(required = true)]
+        outputs: Vec<PathBuf>,
+    },
 }
 
 #[derive(clap::Args)]
@@ -72,6 +79,7 @@ fn main() -> ExitCode {
     let result = match Flags::parse().verb {
         Verb::Serve { spec } => serve::run(&spec),
         Verb::Thumbnail(args) => thumbnail::run(&args),
+        Verb::Ssim { photo, outputs } => ssim::run(&photo, &outputs),
     };
     match result {
         Ok(exit) => ExitCode::from(exit as u8),
