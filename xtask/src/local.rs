@@ -29,6 +29,8 @@ pub fn run(args: &LocalArgs) -> Result<Exit> {
     if args.fresh && emulator.started_here() {
         let _ = std::fs::remove_dir_all(state::dir());
         eprintln!("local: --fresh: starting empty (the saved data is gone)");
+    } else if args.fresh {
+        eprintln!("local: --fresh does nothing here: the moto already running keeps its data (stop that `local` first)");
     }
     // The same deploy as for AWS: this binary's `deploy` verb, pointed at the emulator.
     let deploy = Command::new(std::env::current_exe().context("finding xtask's own binary")?)
