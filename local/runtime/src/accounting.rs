@@ -52,7 +52,12 @@ async fn every_upload_is_accounted_for_exactly_once_under_injected_faults() {
     let dlq_arn = testkit::queue::queue_arn(&sqs, &dlq).await;
     sqs.set_queue_attributes()
         .queue_url(&pipeline.queue_url)
-        .attributes(QueueAttributeName::VisibilityTimeout, "2")
+        // Short, so the DLQ path ends within the test, yet longer than one delivery takes on a
+        // loaded 2-core machine: a message that becomes visible again while its first delivery is
+        // still being handled is a concurrent duplicate (two e-mails for one record), which the
+        // template rules out with a visibility timeout of 6x the function's timeout. At 2 s a
+        // cold CI run saw it once.
+        .attributes(QueueAttributeName::VisibilityTimeout, "5")
         .attributes(
             QueueAttributeName::RedrivePolicy,
             format!(r#"{{"deadLetterTargetArn":"{dlq_arn}","maxReceiveCount":"{MAX_RECEIVE}"}}"#),
