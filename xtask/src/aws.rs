@@ -4,7 +4,6 @@
 
 use anyhow::{Result, bail};
 use aws_config::{BehaviorVersion, Region, SdkConfig};
-use aws_sdk_s3::config::Credentials;
 use aws_sdk_s3::error::{DisplayErrorContext, SdkError};
 
 use crate::stage::Stage;
@@ -27,13 +26,9 @@ impl Aws {
     /// The stage's region at `endpoint` (fake credentials), or on AWS when `None`.
     pub async fn at(stage: &Stage, endpoint: Option<String>) -> Aws {
         let region = Region::new(stage.region.to_string());
-        let loader = aws_config::defaults(BehaviorVersion::latest()).region(region);
         let config = match &endpoint {
-            Some(url) => {
-                let fake = Credentials::new("thumbstack-emulator", "thumbstack-emulator", None, None, "emulator");
-                loader.endpoint_url(url).credentials_provider(fake).load().await
-            }
-            None => loader.load().await,
+            Some(url) => shared::aws::emulator_config(&stage.region.to_string(), url).await,
+            None => aws_config::defaults(BehaviorVersion::latest()).region(region).load().await,
         };
         Aws { config, endpoint }
     }

@@ -51,7 +51,7 @@ async fn serve(args: &LocalArgs, emulator: &Emulator, runtime: &std::path::Path)
     let aws = Aws::at(&stage, Some(emulator.endpoint.clone())).await;
     let rendered = crate::template::render_stack(&crate::paths::infra(), STAGE, &stage)?;
     let resources = crate::stack::physical_ids(&aws, &rendered.stack_name).await?;
-    let resource = |logical: &str| resources.get(logical).cloned().with_context(|| format!("the local stack has no {logical}"));
+    let resource = |logical: &str| resource(&resources, logical);
     if emulator.started_here() {
         if let Some(restored) = state::restore(&aws, &resources).await? {
             eprintln!(
@@ -120,15 +120,12 @@ fn spec(args: &LocalArgs, aws: &Aws, stage: &Stage, rendered: &crate::template::
         if let (Some(user), "api") = (&stage.api.dev_user, name) {
             env.insert("DEV_USER".into(), user.to_string());
         }
-        let group = local_spec::logical_id(name, "LogGroup");
-        let log_group = resources.get(&group).cloned().with_context(|| format!("the local stack has no {group}"))?;
-        Ok(Function { env, log_group })
+        Ok(Function { env, log_group: resource(resources, &local_spec::logical_id(name, "LogGroup"))? })
     };
     let queue = |name: &str, f: &crate::stage::QueueFunction| -> Result<QueueFunction> {
-        let logical = local_spec::logical_id(name, "Queue");
         Ok(QueueFunction {
             function: function(name)?,
-            queue_url: resources.get(&logical).cloned().with_context(|| format!("the local stack has no {logical}"))?,
+            queue_url: resource(resources, &local_spec::logical_id(name, "Queue"))?,
             batch_size: i32::try_from(f.batch_size.get()).unwrap_or(10),
         })
     };
@@ -137,11 +134,16 @@ fn spec(args: &LocalArgs, aws: &Aws, stage: &Stage, rendered: &crate::template::
         region: stage.region.to_string(),
         port: args.port,
         site_dir: crate::paths::root().join("site"),
-        assets_bucket: resources.get("AssetsBucket").cloned().context("the local stack has no AssetsBucket")?,
+        assets_bucket: resource(resources, "AssetsBucket")?,
         thumbnail: queue("thumbnail", &stage.functions.thumbnail)?,
         avatar: queue("avatar", &stage.functions.avatar)?,
         api: function("api")?,
     })
+}
+
+/// The physical id of the stack's resource `logical`.
+fn resource(resources: &BTreeMap<String, String>, logical: &str) -> Result<String> {
+    resources.get(logical).cloned().with_context(|| format!("the local stack has no {logical}"))
 }
 
 /// What moto's CloudFormation drops but the local system needs, by direct API.

@@ -7,8 +7,6 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::{Context, Result};
-use aws_config::{BehaviorVersion, Region};
-use aws_sdk_s3::config::Credentials;
 use local_spec::Spec;
 use worker::config::{Config, Kind};
 
@@ -23,14 +21,7 @@ pub fn run(spec_path: &Path) -> Result<Exit> {
 }
 
 async fn serve(spec: Spec, handle: tokio::runtime::Handle) -> Result<Exit> {
-    // Fixed fake credentials: a laptop's real ones never reach the emulator.
-    let fake = Credentials::new("thumbstack-emulator", "thumbstack-emulator", None, None, "emulator");
-    let sdk = aws_config::defaults(BehaviorVersion::latest())
-        .region(Region::new(spec.region.clone()))
-        .endpoint_url(&spec.endpoint)
-        .credentials_provider(fake)
-        .load()
-        .await;
+    let sdk = shared::aws::emulator_config(&spec.region, &spec.endpoint).await;
     let shipper = logs::install(&sdk, &spec);
 
     let lookup = |env: &std::collections::BTreeMap<String, String>| {
