@@ -4,20 +4,34 @@
 # its builds go to target/fuzz. Seeds: fuzz/seeds/<target> (small, one per format and feature).
 # A crash is written to fuzz/artifacts/<target>/ and fails the run: copy it into
 # fuzz/seeds/<target>/ once fixed, so every later run replays it first.
-# Usage: scripts/fuzz.sh [seconds] [target...]
+# Usage: scripts/fuzz.sh [seconds] [target...]   |   scripts/fuzz.sh --install (cargo-fuzz only)
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
+target=${CARGO_TARGET_DIR:-$root/target}
+version=0.13.2
+tools="$target/tools/cargo-fuzz"
+install() {
+  # Serialised like the other installers: `cargo xtask ci` starts this early, in the background.
+  mkdir -p "$target/tools"
+  exec 8>"$target/tools/.lock-cargo-fuzz"
+  flock 8
+  if ! "$tools/bin/cargo-fuzz" --version 2>/dev/null | grep -q "$version"; then
+    echo "fuzz: installing cargo-fuzz $version into $tools (first run only)" >&2
+    # Its own build folder: the shared one is locked by whatever cargo runs beside this.
+    CARGO_TARGET_DIR="$tools/build" cargo install cargo-fuzz --locked --version "$version" --root "$tools" --quiet
+    rm -rf "$tools/build"
+  fi
+  exec 8>&-
+}
+if [ "${1:-}" = "--install" ]; then
+  install
+  exit 0
+fi
 secs=${1:-20}
 shift || true
 targets=("$@")
 [ ${#targets[@]} -eq 0 ] && targets=(render event)
-target=${CARGO_TARGET_DIR:-$root/target}
-version=0.13.2
-tools="$target/tools/cargo-fuzz"
-if ! "$tools/bin/cargo-fuzz" --version 2>/dev/null | grep -q "$version"; then
-  echo "fuzz: installing cargo-fuzz $version into $tools (first run only)" >&2
-  cargo install cargo-fuzz --locked --version "$version" --root "$tools" --quiet
-fi
+install
 # libFuzzer's instrumentation needs -Z flags, and this machine has only the stable toolchain.
 export RUSTC_BOOTSTRAP=1
 export CARGO_TARGET_DIR="$target/fuzz"

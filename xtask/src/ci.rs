@@ -13,10 +13,18 @@ use crate::paths::cargo;
 pub fn run() -> Result<Exit> {
     let root = crate::paths::root();
     step("install build tools (nasm)", Command::new("bash").arg(root.join("scripts/install-build-deps.sh")))?;
-    step("install pinned test tools", Command::new("bash").arg(root.join("scripts/install-tools.sh")))?;
+    // First run only, and mostly downloads: done while cargo compiles. Each installer takes a lock,
+    // so a test that needs a tool before it is ready waits for it instead of installing it twice.
+    let installs = Background::start(&[
+        ("pinned test tools", vec!["scripts/install-tools.sh"]),
+        ("the bench's peers", vec!["scripts/install-bench.sh"]),
+        ("the browser test's tools", vec!["scripts/install-browser.sh"]),
+        ("cargo-fuzz", vec!["scripts/fuzz.sh", "--install"]),
+    ])?;
     let mut test = Command::new(cargo());
     test.current_dir(&root).args(["test", "--workspace", "--locked"]);
     let totals = tests("cargo test", &mut test)?;
+    installs.wait()?;
     for stage in ["dev", "prod"] {
         check_template(stage)?;
     }
@@ -87,10 +95,17 @@ fn check_template(stage: &str) -> Result<()> {
     Ok(())
 }
 
-/// Packages, rebuilds the function crates from scratch (their dependencies stay built), packages
-/// again: unchanged code must give byte-identical zips, or every deploy would upload new code.
+/// The function whose crate the check rebuilds. One, not three: each rebuild is a fat-LTO link of
+/// the whole binary (about 150 s on 2 cores), and this one links every library of ours but the
+/// api's handler.
+const REBUILT: &str = "thumbnail";
+
+/// Packages, rebuilds a function crate from scratch (its dependencies stay built), packages again:
+/// unchanged code must give byte-identical zips, or every deploy would upload new code. On a warm
+/// cache the first zip was usually built by an earlier run, in another clone's folder, so this
+/// also shows that the folder does not leak into the binary.
 fn check_package_is_reproducible() -> Result<()> {
-    eprintln!("==> package, rebuild, package again");
+    eprintln!("==> package, rebuild {REBUILT}, package again");
     let started = std::time::Instant::now();
     let first = crate::package::package()?;
     let first_bytes = first.functions.iter().map(|a| std::fs::read(&a.zip)).collect::<Result<Vec<_>, _>>()?;
@@ -99,21 +114,62 @@ fn check_package_is_reproducible() -> Result<()> {
         std::fs::remove_file(&a.zip).with_context(|| format!("removing {}", a.zip.display()))?;
     }
     let mut clean = Command::new(cargo());
-    clean.current_dir(crate::paths::root()).args(["clean", "--release", "--target", crate::package::TARGET]);
-    for a in &first.functions {
-        clean.args(["--package", &a.function]);
-    }
-    step("cargo clean the function crates", &mut clean)?;
+    clean.current_dir(crate::paths::root()).args(["clean", "--release", "--target", crate::package::TARGET, "--package", REBUILT]);
+    step(&format!("cargo clean -p {REBUILT}"), &mut clean)?;
     let second = crate::package::package()?;
     for ((a, bytes), b) in first.functions.iter().zip(&first_bytes).zip(&second.functions) {
         if a.sha256 != b.sha256 || *bytes != std::fs::read(&b.zip)? {
             bail!("{}: rebuilding unchanged code changed the zip ({} -> {})", a.function, a.sha256, b.sha256);
         }
         let glibc = b.max_glibc.as_deref().unwrap_or("none");
-        println!("package: {} {} bytes, sha256 {} twice, GLIBC {glibc}", b.function, b.zip_bytes, b.sha256);
+        let how = if a.function == REBUILT { "rebuilt, same sha256" } else { "zipped twice, same sha256" };
+        println!("package: {} {} bytes, sha256 {}, {how}, GLIBC {glibc}", b.function, b.zip_bytes, b.sha256);
+    }
+    if !first.functions.iter().any(|a| a.function == REBUILT) {
+        bail!("package built no {REBUILT}: the reproducibility check would rebuild nothing");
     }
     eprintln!("==> package twice: ok in {:.0} s", started.elapsed().as_secs_f64());
     Ok(())
+}
+
+/// Installers running beside the build; `wait` reports how long each took and fails if any did.
+struct Background(Vec<(&'static str, std::thread::JoinHandle<std::io::Result<Finished>>)>);
+
+/// How an installer ended, and after how many seconds.
+type Finished = (std::process::ExitStatus, f64);
+
+impl Background {
+    fn start(jobs: &[(&'static str, Vec<&str>)]) -> Result<Background> {
+        let root = crate::paths::root();
+        let mut running = Vec::new();
+        for (name, script) in jobs {
+            eprintln!("==> {name} (in the background)");
+            let started = std::time::Instant::now();
+            let mut child = Command::new("bash")
+                .current_dir(&root)
+                .args(script)
+                .stdout(std::process::Stdio::null())
+                .spawn()
+                .with_context(|| format!("starting {}", script.join(" ")))?;
+            running.push((*name, std::thread::spawn(move || Ok((child.wait()?, started.elapsed().as_secs_f64())))));
+        }
+        Ok(Background(running))
+    }
+
+    fn wait(self) -> Result<()> {
+        let mut failed = Vec::new();
+        for (name, thread) in self.0 {
+            let (status, secs) = thread.join().map_err(|_| anyhow::anyhow!("waiting for {name}"))??;
+            eprintln!("==> {name}: {} in {secs:.0} s", if status.success() { "ok" } else { "FAILED" });
+            if !status.success() {
+                failed.push(name);
+            }
+        }
+        if !failed.is_empty() {
+            bail!("installing {} failed", failed.join(", "));
+        }
+        Ok(())
+    }
 }
 
 /// `bench --quick`: not a measurement (CI machines vary), but it keeps the bench from rotting:

@@ -52,15 +52,15 @@ async fn serve(args: &LocalArgs, emulator: &Emulator, runtime: &std::path::Path)
     let rendered = crate::template::render_stack(&crate::paths::infra(), STAGE, &stage)?;
     let resources = crate::stack::physical_ids(&aws, &rendered.stack_name).await?;
     let resource = |logical: &str| resource(&resources, logical);
-    if emulator.started_here() {
-        if let Some(restored) = state::restore(&aws, &resources).await? {
-            eprintln!(
-                "local: restored {} objects and {} catalog items from {} (`--fresh` starts empty)",
-                restored.objects,
-                restored.items,
-                state::dir().display()
-            );
-        }
+    if emulator.started_here()
+        && let Some(restored) = state::restore(&aws, &resources).await?
+    {
+        eprintln!(
+            "local: restored {} objects and {} catalog items from {} (`--fresh` starts empty)",
+            restored.objects,
+            restored.items,
+            state::dir().display()
+        );
     }
 
     let spec = spec(args, &aws, &stage, &rendered, &resources)?;

@@ -5,10 +5,7 @@ use std::process::Command;
 
 use anyhow::{Result, bail};
 
-pub fn root() -> PathBuf {
-    let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
-    manifest.parent().map(PathBuf::from).unwrap_or(manifest)
-}
+pub use local_spec::repo_root as root;
 
 /// `infra/`: the template and the stage files.
 pub fn infra() -> PathBuf {

@@ -458,12 +458,10 @@ fn action_count(document: &Value) -> usize {
 
 #[cfg(test)]
 mod tests {
-    use std::path::Path;
-
     use super::*;
 
     fn policy_for(stage_name: &str) -> Value {
-        let infra = Path::new(env!("CARGO_MANIFEST_DIR")).join("../infra");
+        let infra = crate::paths::infra();
         let stage = Stage::load(&infra, stage_name).unwrap();
         let rendered = crate::template::render_stack(&infra, stage_name, &stage).unwrap();
         let names = Names { stack: &rendered.stack_name, region: &stage.region.0, account: "123456789012" };
@@ -516,7 +514,7 @@ mod tests {
 
     #[test]
     fn a_resource_type_without_permissions_is_refused() {
-        let infra = Path::new(env!("CARGO_MANIFEST_DIR")).join("../infra");
+        let infra = crate::paths::infra();
         let stage = Stage::load(&infra, "dev").unwrap();
         let mut rendered = crate::template::render_stack(&infra, "dev", &stage).unwrap();
         rendered.files[0].1 =

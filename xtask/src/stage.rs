@@ -450,7 +450,7 @@ mod tests {
     use super::*;
 
     fn root() -> PathBuf {
-        Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+        crate::paths::root()
     }
 
     fn error_of(text: &str) -> String {

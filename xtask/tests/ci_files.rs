@@ -28,7 +28,7 @@ fn xtask(args: &[&str], endpoint: Option<&str>) -> Run {
 }
 
 fn root() -> std::path::PathBuf {
-    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+    std::path::PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").expect("run by cargo")).join("..")
 }
 
 fn read(path: &str) -> String {

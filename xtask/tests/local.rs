@@ -298,7 +298,7 @@ fn uploads_become_thumbnails_failures_and_avatars_and_ctrl_c_stops_everything() 
 
 /// The same flows in Debian's headless Chromium, driven by playwright-core.
 fn browser(base: &str) {
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let root = std::path::PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").expect("run by cargo")).join("..");
     let target = std::env::var_os("CARGO_TARGET_DIR").map(std::path::PathBuf::from).unwrap_or_else(|| root.join("target"));
     let status = Command::new("bash").arg(root.join("scripts/install-browser.sh")).status().unwrap();
     assert!(status.success(), "scripts/install-browser.sh failed");

@@ -29,6 +29,21 @@ fn no_tracked_file_refers_to_the_folder_beside_the_clone() {
     assert!(offenders.is_empty(), "these tracked files refer to {outside}: {offenders:?}");
 }
 
+/// `.ci/run` reuses built crates across clones in other folders (see `scripts/ci-mtimes.py`), and
+/// cargo does not rebuild a crate when only its folder moved: a path baked in at compile time
+/// would name an old clone. So the code finds the repository at run time (`local_spec::repo_root`).
+#[test]
+fn no_code_bakes_in_the_folder_it_was_compiled_in() {
+    let root = testkit::repo_root();
+    let baked = format!("{}!(\"CARGO_MANIFEST_DIR\")", "env");
+    let offenders: Vec<String> = tracked_files(&root)
+        .into_iter()
+        .filter(|path| path.ends_with(".rs"))
+        .filter(|path| std::fs::read_to_string(root.join(path)).is_ok_and(|text| text.contains(&baked)))
+        .collect();
+    assert!(offenders.is_empty(), "these files use {baked}; read CARGO_MANIFEST_DIR at run time instead: {offenders:?}");
+}
+
 #[test]
 fn the_corpus_matches_its_manifests() {
     let corpus = testkit::corpus();

@@ -9,6 +9,18 @@ use std::path::PathBuf;
 use serde::{Deserialize, Serialize};
 use serde_norway::Value;
 
+/// The repository: the nearest folder above `CARGO_MANIFEST_DIR` (as cargo sets it for the
+/// running process), else above the working directory, that holds the workspace's `Cargo.lock`.
+/// Read at run time, never with `env!`: CI reuses built binaries from a cache across clones in
+/// other folders, and cargo does not rebuild a crate when only its folder moved.
+pub fn repo_root() -> PathBuf {
+    let from = std::env::var_os("CARGO_MANIFEST_DIR").map(PathBuf::from).or_else(|| std::env::current_dir().ok());
+    from.as_deref()
+        .and_then(|dir| dir.ancestors().find(|d| d.join("Cargo.lock").is_file() && d.join("xtask/Cargo.toml").is_file()))
+        .map(PathBuf::from)
+        .unwrap_or_else(|| panic!("not inside the thumbstack repository (no Cargo.lock with xtask/ above {from:?})"))
+}
+
 /// Everything the runtime needs; written by `xtask local` to `target/local/runtime.json`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -142,7 +154,7 @@ Resources:
 
     #[test]
     fn the_real_template_resolves_for_every_function() {
-        let template = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../infra/template.yaml")).unwrap();
+        let template = std::fs::read_to_string(repo_root().join("infra/template.yaml")).unwrap();
         for function in ["thumbnail", "avatar", "api"] {
             let env = function_env(&template, function, |name| Some(format!("<{name}>"))).unwrap();
             assert_eq!(env.get("RUST_LOG").map(String::as_str), Some("info"), "{function}");
