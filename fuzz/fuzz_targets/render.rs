@@ -7,7 +7,7 @@ use imaging::{Fit, Limits, Spec, render};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let limits = Limits { max_bytes: 4 << 20, max_pixels: 4_000_000 };
+    let limits = Limits { max_bytes: 4 << 20, max_pixels: 4_000_000, ..Limits::default() };
     let spec = Spec { fit: Fit::Inside { max_edge: 64 }, jpeg_quality: 80, keep_alpha: true };
     if let Ok(out) = render(data, &spec, &limits) {
         assert!(out.width <= 64 && out.height <= 64 && !out.data.is_empty());

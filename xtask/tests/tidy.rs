@@ -44,6 +44,20 @@ fn no_code_bakes_in_the_folder_it_was_compiled_in() {
     assert!(offenders.is_empty(), "these files use {baked}; read CARGO_MANIFEST_DIR at run time instead: {offenders:?}");
 }
 
+/// The workspace denies unsafe code; the one exception is libjpeg's error manager, which is how a
+/// decode gets a deadline. Any other `allow` must be argued for here first.
+#[test]
+fn unsafe_code_is_allowed_in_one_place_only() {
+    let root = testkit::repo_root();
+    let allow = format!("allow({})", "unsafe_code");
+    let allowed: Vec<String> = tracked_files(&root)
+        .into_iter()
+        .filter(|path| path.ends_with(".rs"))
+        .filter(|path| std::fs::read_to_string(root.join(path)).is_ok_and(|text| text.contains(&allow)))
+        .collect();
+    assert_eq!(allowed, ["functions/imaging/src/jpeg.rs"], "files that allow unsafe code");
+}
+
 #[test]
 fn the_corpus_matches_its_manifests() {
     let corpus = testkit::corpus();

@@ -20,8 +20,20 @@ pub enum Rejection {
     Truncated(&'static str),
     #[error("corrupt {format}: {detail}")]
     Corrupt { format: &'static str, detail: String },
+    #[error("decoding would need {} MiB, over the memory budget of {} MiB", mib(*needed), mib(*budget))]
+    OverMemoryBudget { needed: u64, budget: u64 },
+    #[error("{what} is {bytes} bytes or more, over the limit of {limit} bytes")]
+    MetadataTooLarge { what: &'static str, bytes: u64, limit: u64 },
+    #[error("JPEG has {scans} or more scans, over the limit of {limit}")]
+    TooManyScans { scans: u32, limit: u32 },
+    #[error("took longer than {0} ms to decode")]
+    TooSlow(u64),
     #[error("could not encode the output: {0}")]
     Encode(String),
+}
+
+fn mib(bytes: u64) -> u64 {
+    bytes.div_ceil(1 << 20)
 }
 
 fn mp(w: u32, h: u32) -> String {
@@ -40,6 +52,10 @@ impl Rejection {
             Rejection::NotAnImage(_) => "not_an_image",
             Rejection::Truncated(_) => "truncated",
             Rejection::Corrupt { .. } => "corrupt",
+            Rejection::OverMemoryBudget { .. } => "over_memory_budget",
+            Rejection::MetadataTooLarge { .. } => "metadata_too_large",
+            Rejection::TooManyScans { .. } => "too_many_scans",
+            Rejection::TooSlow(_) => "too_slow",
             Rejection::Encode(_) => "encode_failed",
         }
     }

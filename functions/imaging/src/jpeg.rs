@@ -38,7 +38,7 @@ pub(crate) fn decode(
     let (want_w, want_h) = want(full_w, full_h, orientation);
     if info.pixel_format == PixelFormat::RGB24 {
         let icc = dec.icc_profile();
-        let (w, h, rgb) = turbo::decode_rgb(bytes, want_w, want_h)?;
+        let (w, h, rgb) = turbo::decode_rgb(bytes, want_w, want_h, limits.deadline)?;
         if (w, h) != turbo::scaled_size(full_w, full_h, want_w, want_h) {
             return Err(corrupt("decoded size does not match the header"));
         }
@@ -84,16 +84,21 @@ mod turbo {
         (size * u32::from(n)).div_ceil(8)
     }
 
-    pub(super) fn scaled_size(full_w: u32, full_h: u32, want_w: u32, want_h: u32) -> (u32, u32) {
+    pub(crate) fn scaled_size(full_w: u32, full_h: u32, want_w: u32, want_h: u32) -> (u32, u32) {
         let n = numerator(full_w, full_h, want_w, want_h);
         (scaled(full_w, n), scaled(full_h, n))
     }
 
-    /// RGB at the smallest n/8 size covering `want`. libjpeg reports errors by unwinding (the
-    /// crate's error manager); they are caught here and become a rejection.
-    pub(super) fn decode_rgb(bytes: &[u8], want_w: u32, want_h: u32) -> Result<(u32, u32, Vec<u8>), Rejection> {
+    /// RGB at the smallest n/8 size covering `want`. libjpeg reports errors by unwinding (our
+    /// error manager); they are caught here and become a rejection, and so does the deadline.
+    pub(super) fn decode_rgb(
+        bytes: &[u8],
+        want_w: u32,
+        want_h: u32,
+        deadline: Option<crate::Deadline>,
+    ) -> Result<(u32, u32, Vec<u8>), Rejection> {
         let run = || -> std::io::Result<(u32, u32, Vec<u8>)> {
-            let mut d = mozjpeg::Decompress::new_mem(bytes)?;
+            let mut d = mozjpeg::Decompress::with_err(deadline::error_mgr()).from_mem(bytes)?;
             let (w, h) = d.size();
             let (w, h) = (u32::try_from(w).unwrap_or(u32::MAX), u32::try_from(h).unwrap_or(u32::MAX));
             d.scale(numerator(w, h, want_w, want_h));
@@ -103,10 +108,12 @@ mod turbo {
             started.finish()?;
             Ok((sw, sh, pixels))
         };
+        let _armed = deadline::arm(deadline.map(|d| d.at));
         match std::panic::catch_unwind(std::panic::AssertUnwindSafe(run)) {
             Ok(Ok(decoded)) => Ok(decoded),
             Ok(Err(e)) if e.kind() == std::io::ErrorKind::UnexpectedEof => Err(Rejection::Truncated(NAME)),
             Ok(Err(e)) => Err(corrupt(&e.to_string())),
+            Err(panic) if panic.is::<deadline::OutOfTime>() => Err(Rejection::TooSlow(deadline.map_or(0, |d| d.millis))),
             Err(panic) => {
                 let detail = panic
                     .downcast_ref::<String>()
@@ -115,6 +122,71 @@ mod turbo {
                     .unwrap_or("libjpeg error");
                 Err(corrupt(detail))
             }
+        }
+    }
+
+    /// libjpeg has no clock, but it reports every scan and restart marker it reads to the error
+    /// manager's `emit_message` (trace level 1 and 3). That is where the deadline is checked: a
+    /// progressive file's time grows with its scans, and each is bounded by the pixel limit.
+    #[allow(unsafe_code)]
+    mod deadline {
+        use std::cell::Cell;
+        use std::os::raw::c_int;
+        use std::time::Instant;
+
+        use mozjpeg_sys::{jpeg_common_struct, jpeg_error_mgr, jpeg_std_error};
+
+        thread_local! {
+            /// Per thread, because libjpeg calls back on the decoding thread with no user data.
+            static DEADLINE: Cell<Option<Instant>> = const { Cell::new(None) };
+        }
+
+        /// The unwind payload for a decode stopped by its deadline.
+        pub(super) struct OutOfTime;
+
+        pub(super) struct Armed(Option<Instant>);
+
+        pub(super) fn arm(at: Option<Instant>) -> Armed {
+            Armed(DEADLINE.replace(at))
+        }
+
+        impl Drop for Armed {
+            fn drop(&mut self) {
+                DEADLINE.set(self.0);
+            }
+        }
+
+        pub(super) fn error_mgr() -> jpeg_error_mgr {
+            // SAFETY: jpeg_std_error only fills in the struct it is given.
+            let mut err: jpeg_error_mgr = unsafe { std::mem::zeroed() };
+            unsafe { jpeg_std_error(&mut err) };
+            err.error_exit = Some(error_exit);
+            err.emit_message = Some(emit_message);
+            err
+        }
+
+        extern "C-unwind" fn emit_message(_cinfo: &mut jpeg_common_struct, _level: c_int) {
+            if DEADLINE.get().is_some_and(|at| Instant::now() >= at) {
+                std::panic::resume_unwind(Box::new(OutOfTime));
+            }
+        }
+
+        /// As mozjpeg's own: libjpeg's message, unwound to `decode_rgb` (libjpeg's default exits).
+        extern "C-unwind" fn error_exit(cinfo: &mut jpeg_common_struct) {
+            let mut buffer = [0u8; 80];
+            // SAFETY: `err` is the manager above; format_message writes at most 80 bytes (JMSG_LENGTH_MAX).
+            let message = unsafe {
+                match cinfo.err.as_ref().and_then(|e| e.format_message) {
+                    Some(format) => {
+                        let format: unsafe extern "C-unwind" fn(&mut jpeg_common_struct, &mut [u8; 80]) =
+                            std::mem::transmute(format);
+                        format(cinfo, &mut buffer);
+                        String::from_utf8_lossy(buffer.split(|&c| c == 0).next().unwrap_or_default()).into_owned()
+                    }
+                    None => "unknown".into(),
+                }
+            };
+            std::panic::resume_unwind(Box::new(format!("libjpeg fatal error: {message}")));
         }
     }
 
@@ -128,6 +200,17 @@ mod turbo {
             assert_eq!(super::scaled_size(6028, 3391, 512, 288), (754, 424)); // 1/8
         }
     }
+}
+
+pub(crate) use turbo::scaled_size as turbo_scaled_size;
+
+/// jpeg-decoder's choice: the smallest of 1/8, 1/4, 1/2 and 1 that covers `want`.
+pub(crate) fn decoder_scaled_size(full_w: u32, full_h: u32, want_w: u32, want_h: u32) -> (u32, u32) {
+    [8u32, 4, 2, 1]
+        .into_iter()
+        .map(|d| (full_w.div_ceil(d), full_h.div_ceil(d)))
+        .find(|&(w, h)| w >= want_w && h >= want_h)
+        .unwrap_or((full_w, full_h))
 }
 
 fn clamp_u16(v: u32) -> u16 {

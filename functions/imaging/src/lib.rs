@@ -4,10 +4,12 @@
 //! decode (DCT-scaled for JPEG) → colour to sRGB → resize → EXIF orientation →
 //! encode. Nothing here does I/O, so it is unit-tested and fuzzed directly.
 
+mod budget;
 mod color;
 mod decode;
 mod encode;
 mod error;
+mod inspect;
 mod jpeg;
 mod limits;
 mod render;
@@ -15,6 +17,6 @@ mod resize;
 mod sniff;
 
 pub use error::Rejection;
-pub use limits::Limits;
+pub use limits::{DEFAULT_MAX_MEMORY, Deadline, Limits};
 pub use render::{Fit, OutputFormat, Rendition, SourceInfo, Spec, render};
 pub use sniff::{Format, sniff};

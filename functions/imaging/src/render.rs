@@ -3,7 +3,7 @@ use image::{DynamicImage, RgbImage, RgbaImage};
 use serde::{Deserialize, Serialize};
 
 use crate::decode::{self, Pixels};
-use crate::{Format, Limits, Rejection, encode, resize, sniff};
+use crate::{Format, Limits, Rejection, budget, encode, inspect, resize, sniff};
 
 /// How the output frames the source.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -76,10 +76,16 @@ pub fn render(bytes: &[u8], spec: &Spec, limits: &Limits) -> Result<Rendition, R
     limits.check_bytes(bytes.len() as u64)?;
     let format = sniff(bytes)?;
     let fit = spec.fit;
+    let header = inspect::inspect(bytes, format, limits)?;
+    let needed = budget::bytes_needed(&header, fit);
+    if needed > limits.max_memory {
+        return Err(Rejection::OverMemoryBudget { needed, budget: limits.max_memory });
+    }
     let decoded = decode::decode(bytes, format, limits, |w, h, o| {
         let (dw, dh) = transpose_if(o, (w, h));
         transpose_if(o, decode_size(fit, dw, dh))
     })?;
+    limits.check_deadline()?;
     let o = decoded.orientation;
     let (src_w, src_h) = transpose_if(o, (decoded.full_width, decoded.full_height));
     let (out_w, out_h) = output_size(fit, src_w, src_h);
@@ -97,6 +103,7 @@ pub fn render(bytes: &[u8], spec: &Spec, limits: &Limits) -> Result<Rendition, R
             DynamicImage::ImageRgba8(RgbaImage::from_raw(stored_out.0, stored_out.1, px).ok_or_else(size_bug)?)
         }
     };
+    limits.check_deadline()?;
     let mut image = image;
     image.apply_orientation(o);
     let (width, height) = (image.width(), image.height());

@@ -97,6 +97,11 @@ fn hostile_files_are_rejected_for_the_right_reason() {
         ("hostile/bomb_20000x20000.png", "too_many_pixels"),
         ("hostile/bomb_100000x100000_rgb_partial.png", "too_many_pixels"),
         ("hostile/vector.svg", "unsupported_format"),
+        ("hostile/icc_bomb.png", "metadata_too_large"),
+        ("hostile/text_bomb.png", "metadata_too_large"),
+        ("hostile/exif_oversized.png", "metadata_too_large"),
+        ("hostile/deep_100mp_rgba16.png", "over_memory_budget"),
+        ("hostile/scan_bomb.jpg", "too_many_scans"),
         ("variants/heic_photo.heic", "unsupported_format"),
         ("variants/avif_photo.avif", "unsupported_format"),
     ];

@@ -53,9 +53,24 @@ impl Config {
             limits: Limits {
                 max_bytes: number(&get, "MAX_BYTES", defaults.max_bytes)?,
                 max_pixels: number(&get, "MAX_PIXELS", defaults.max_pixels)?,
+                max_memory: memory_budget(&get)?,
+                ..defaults
             },
             spec: Spec { fit, keep_alpha, jpeg_quality: number(&get, "JPEG_QUALITY", spec.jpeg_quality)? },
         })
+    }
+}
+
+/// The decode's memory budget: `MEMORY_BUDGET_MIB` when set, else 40 % of the memory Lambda gives
+/// the function (`AWS_LAMBDA_FUNCTION_MEMORY_SIZE`, in MB, from the stage's `memory_mb`): the rest
+/// holds the runtime, the SDK, the download and the output. Off Lambda, imaging's default.
+fn memory_budget(get: &impl Fn(&str) -> Option<String>) -> Result<u64, ConfigError> {
+    if get("MEMORY_BUDGET_MIB").is_some() {
+        return Ok(number(get, "MEMORY_BUDGET_MIB", 0u64)? << 20);
+    }
+    match get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE") {
+        Some(_) => Ok(number(get, "AWS_LAMBDA_FUNCTION_MEMORY_SIZE", 0u64)? * 1_000_000 * 2 / 5),
+        None => Ok(imaging::DEFAULT_MAX_MEMORY),
     }
 }
 
@@ -84,6 +99,10 @@ mod tests {
         assert_eq!(a.input_prefix, "avatars/");
         assert_eq!(a.spec.fit, Fit::Cover { width: 512, height: 512 });
         assert!(!a.spec.keep_alpha);
+        assert_eq!(a.limits.max_memory, imaging::DEFAULT_MAX_MEMORY);
+        let lambda = [("ASSETS_BUCKET", "a"), ("LOG_BUCKET", "l"), ("CATALOG_TABLE", "t"), ("ALARM_TOPIC_ARN", "arn"), ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "1024")];
+        let c = Config::from_lookup(Kind::Thumbnail, env(Box::leak(Box::new(lambda)))).unwrap();
+        assert_eq!(c.limits.max_memory, 409_600_000);
         assert!(matches!(Config::from_lookup(Kind::Thumbnail, env(&[])), Err(ConfigError::Missing("ASSETS_BUCKET"))));
         let bad = [
             ("ASSETS_BUCKET", "a"),

@@ -59,6 +59,16 @@ struct ThumbnailArgs {
     /// One JSON object per file on stdout instead of human lines on stderr.
     #[arg(long)]
     json: bool,
+    /// Memory budget of the decode, in MiB [default: the functions' default].
+    #[arg(long, value_parser = clap::value_parser!(u64).range(16..=10240))]
+    memory_mib: Option<u64>,
+    /// Time budget of each decode, in seconds.
+    #[arg(long, default_value_t = 10.0)]
+    seconds: f64,
+    /// Internal: handle the one file here. Without it each file runs in a process of its own, so
+    /// each line's peak memory is that file's alone.
+    #[arg(long, hide = true)]
+    in_process: bool,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, ValueEnum)]

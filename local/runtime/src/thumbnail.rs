@@ -1,18 +1,62 @@
 //! `cargo xtask thumbnail` (`thumbstack-local thumbnail`): the Lambda's imaging core on local
-//! files, for trying it by hand.
+//! files, for trying it by hand. Each file runs in a process of its own, which reports its time
+//! and its peak resident memory (`VmHWM`): what a hostile file costs, measured, not assumed.
 
 use std::fs;
 use std::path::Path;
-use std::time::Instant;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result};
-use imaging::{Fit, Limits, Rendition, Spec};
-use serde_json::json;
+use anyhow::{Context, Result, bail};
+use imaging::{Deadline, Fit, Limits, Rendition, Spec};
+use serde_json::{Value, json};
 
 use crate::{Exit, ImageKind, ThumbnailArgs};
 
 pub fn run(args: &ThumbnailArgs) -> Result<Exit> {
     fs::create_dir_all(&args.out).with_context(|| format!("creating {}", args.out.display()))?;
+    if args.in_process {
+        let [file] = &args.files[..] else { bail!("--in-process takes one file") };
+        emit(&one(args, file)?)?;
+        return Ok(Exit::Success);
+    }
+    let mut exit = Exit::Success;
+    for file in &args.files {
+        let line = isolated(args, file)?;
+        if line["outcome"] != "ok" {
+            exit = Exit::Rejected;
+        }
+        if args.json {
+            emit(&line)?;
+        } else {
+            eprintln!("{}", human(&line));
+        }
+    }
+    Ok(exit)
+}
+
+/// Runs `file` in a child of this binary and returns the JSON line it printed.
+fn isolated(args: &ThumbnailArgs, file: &Path) -> Result<Value> {
+    let mut child = Command::new(std::env::current_exe().context("finding this binary")?);
+    child.args(["thumbnail", "--in-process", "--out"]).arg(&args.out);
+    child.args(["--kind", if args.kind == ImageKind::Avatar { "avatar" } else { "thumbnail" }]);
+    child.args(["--quality", &args.quality.to_string(), "--seconds", &args.seconds.to_string()]);
+    if let Some(edge) = args.max_edge {
+        child.args(["--max-edge", &edge.to_string()]);
+    }
+    if let Some(mib) = args.memory_mib {
+        child.args(["--memory-mib", &mib.to_string()]);
+    }
+    let out = child.arg(file).stderr(Stdio::inherit()).output().with_context(|| format!("running {}", file.display()))?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    match serde_json::from_str::<Value>(text.trim()) {
+        Ok(line) if out.status.success() => Ok(line),
+        // A crash or an out-of-memory kill is an outcome too, and the one this verb exists to show.
+        _ => Ok(json!({ "file": file, "outcome": "crashed", "status": out.status.to_string() })),
+    }
+}
+
+fn one(args: &ThumbnailArgs, file: &Path) -> Result<Value> {
     let (fit, keep_alpha) = match args.kind {
         ImageKind::Thumbnail => (Fit::Inside { max_edge: args.max_edge.unwrap_or(256) }, true),
         ImageKind::Avatar => {
@@ -21,49 +65,57 @@ pub fn run(args: &ThumbnailArgs) -> Result<Exit> {
         }
     };
     let spec = Spec { fit, jpeg_quality: args.quality, keep_alpha };
-    let limits = Limits::default();
-    let mut exit = Exit::Success;
-    for file in &args.files {
-        let started = Instant::now();
-        let outcome = process(file, &args.out, args.kind, &spec, &limits)?;
-        let ms = started.elapsed().as_secs_f64() * 1000.0;
-        let name = file.display();
-        match outcome {
-            Ok((r, out)) => {
-                if args.json {
-                    let line = json!({
-                        "file": file, "outcome": "ok", "output": out, "ms": round1(ms),
-                        "source": { "format": r.source.format, "bytes": r.source.bytes, "width": r.source.width, "height": r.source.height },
-                        "thumbnail": { "format": r.format, "bytes": r.data.len(), "width": r.width, "height": r.height },
-                    });
-                    emit(&line)?;
-                } else {
-                    let s = &r.source;
-                    eprintln!(
-                        "ok        {name}: {} {}x{} {} B -> {} {}x{} {} B ({ms:.0} ms)",
-                        s.format.name(),
-                        s.width,
-                        s.height,
-                        s.bytes,
-                        r.format.extension(),
-                        r.width,
-                        r.height,
-                        r.data.len()
-                    );
-                }
-            }
-            Err(rejection) => {
-                exit = Exit::Rejected;
-                if args.json {
-                    let line = json!({ "file": file, "outcome": "rejected", "code": rejection.code(), "reason": rejection.to_string(), "ms": round1(ms) });
-                    emit(&line)?;
-                } else {
-                    eprintln!("rejected  {name}: {rejection} ({ms:.0} ms)");
-                }
-            }
+    let defaults = Limits::default();
+    let span = Duration::try_from_secs_f64(args.seconds).context("--seconds")?;
+    let limits = Limits {
+        max_memory: args.memory_mib.map_or(defaults.max_memory, |mib| mib << 20),
+        deadline: Some(Deadline::after(span)),
+        ..defaults
+    };
+    let started = Instant::now();
+    let outcome = process(file, &args.out, args.kind, &spec, &limits)?;
+    let ms = round1(started.elapsed().as_secs_f64() * 1000.0);
+    let peak_mib = peak_mib().map(round1);
+    Ok(match outcome {
+        Ok((r, out)) => json!({
+            "file": file, "outcome": "ok", "output": out, "ms": ms, "peak_mib": peak_mib,
+            "source": { "format": r.source.format, "bytes": r.source.bytes, "width": r.source.width, "height": r.source.height },
+            "thumbnail": { "format": r.format, "bytes": r.data.len(), "width": r.width, "height": r.height },
+        }),
+        Err(rejection) => json!({
+            "file": file, "outcome": "rejected", "code": rejection.code(), "reason": rejection.to_string(), "ms": ms, "peak_mib": peak_mib,
+        }),
+    })
+}
+
+fn human(line: &Value) -> String {
+    let name = line["file"].as_str().unwrap_or("?");
+    let cost = format!("({} ms, peak {} MiB)", line["ms"], line["peak_mib"]);
+    match line["outcome"].as_str() {
+        Some("ok") => {
+            let (s, t) = (&line["source"], &line["thumbnail"]);
+            format!(
+                "ok        {name}: {} {}x{} {} B -> {} {}x{} {} B {cost}",
+                s["format"].as_str().unwrap_or("?"),
+                s["width"],
+                s["height"],
+                s["bytes"],
+                t["format"].as_str().unwrap_or("?"),
+                t["width"],
+                t["height"],
+                t["bytes"]
+            )
         }
+        Some("rejected") => format!("rejected  {name}: {} {cost}", line["reason"].as_str().unwrap_or("?")),
+        _ => format!("crashed   {name}: {}", line["status"].as_str().unwrap_or("?")),
     }
-    Ok(exit)
+}
+
+/// This process's peak resident set so far (Linux `VmHWM`), in MiB.
+fn peak_mib() -> Option<f64> {
+    let status = fs::read_to_string("/proc/self/status").ok()?;
+    let kib: f64 = status.lines().find_map(|l| l.strip_prefix("VmHWM:"))?.trim().trim_end_matches("kB").trim().parse().ok()?;
+    Some(kib / 1024.0)
 }
 
 type Outcome = std::result::Result<(Rendition, std::path::PathBuf), imaging::Rejection>;
@@ -88,7 +140,7 @@ fn process(file: &Path, out_dir: &Path, kind: ImageKind, spec: &Spec, limits: &L
 }
 
 /// One JSON line on stdout; a closed pipe (`| head`) ends the run quietly instead of panicking.
-fn emit(line: &serde_json::Value) -> Result<()> {
+fn emit(line: &Value) -> Result<()> {
     use std::io::Write;
     match writeln!(std::io::stdout().lock(), "{line}") {
         Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => std::process::exit(0),
