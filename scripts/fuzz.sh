@@ -45,7 +45,7 @@ for t in "${targets[@]}"; do
   mkdir -p "$work" "fuzz/artifacts/$t"
   echo "fuzz: $t for ${secs}s" >&2
   "$tools/bin/cargo-fuzz" run --fuzz-dir fuzz "$t" "$work" "fuzz/seeds/$t" -- \
-    -max_total_time="$secs" -max_len=65536 -rss_limit_mb=1024 -timeout=10 \
+    -max_total_time="$secs" -max_len=1048576 -rss_limit_mb=512 -timeout=5 \
     -artifact_prefix="fuzz/artifacts/$t/" -print_final_stats=1 2>&1 |
     grep -E "^#[0-9]+[[:space:]]+(INITED|DONE)|stat::number_of_executed_units|stat::peak_rss_mb|ERROR|panicked|SUMMARY|Done [0-9]+ runs" >&2
 done

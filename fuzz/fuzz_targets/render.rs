@@ -7,7 +7,8 @@ use imaging::{Fit, Limits, Spec, render};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let limits = Limits { max_bytes: 4 << 20, max_pixels: 4_000_000, ..Limits::default() };
+    // A budget well under libFuzzer's -rss_limit_mb=512 (scripts/fuzz.sh), ASan's own overhead included.
+    let limits = Limits { max_bytes: 4 << 20, max_pixels: 4_000_000, max_memory: 160 << 20, ..Limits::default() };
     let spec = Spec { fit: Fit::Inside { max_edge: 64 }, jpeg_quality: 80, keep_alpha: true };
     if let Ok(out) = render(data, &spec, &limits) {
         assert!(out.width <= 64 && out.height <= 64 && !out.data.is_empty());

@@ -73,7 +73,7 @@ async fn an_avatar_uploaded_through_the_presigned_post_reaches_the_profile() {
         .into_iter()
         .filter(|m| !m.body().unwrap_or_default().contains("s3:TestEvent"))
         .collect();
-    assert!(failed_ids(&avatar.handle(sqs_event(&messages)).await).is_empty());
+    assert!(failed_ids(&avatar.handle(sqs_event(&messages), worker::batch::Invocation::default()).await).is_empty());
     let out = p.s3.get_object().bucket(ASSETS).key(format!("avatars/{USER}.jpg")).send().await.unwrap();
     assert_eq!(out.content_type(), Some("image/jpeg"));
     let jpeg = out.body.collect().await.unwrap().into_bytes();

@@ -8,7 +8,8 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_s3::primitives::ByteStream;
 use chrono::SecondsFormat;
 use shared::Failure;
-use worker::batch::{self, Context, Process};
+use worker::Limits;
+use worker::batch::{self, Context, Invocation, Process};
 use worker::config::Config;
 use shared::event::ObjectCreated;
 use shared::key::{AvatarKey, avatar_output_key as avatar_key, parse_avatar_key, profile_pk};
@@ -25,8 +26,8 @@ impl Handler {
         Handler { cx: Context::new(config, sdk, "avatar") }
     }
 
-    pub async fn handle(&self, event: SqsEvent) -> SqsBatchResponse {
-        batch::handle(self, event).await
+    pub async fn handle(&self, event: SqsEvent, invocation: Invocation) -> SqsBatchResponse {
+        batch::handle(self, event, invocation).await
     }
 
     /// When the profile's current avatar was uploaded, if it has one.
@@ -79,15 +80,15 @@ impl Process for Handler {
         parse_avatar_key(key, &self.cx.config.input_prefix)
     }
 
-    async fn process(&self, object: &ObjectCreated, upload: &AvatarKey) -> Result<(), Failure> {
+    async fn process(&self, object: &ObjectCreated, upload: &AvatarKey, limits: &Limits) -> Result<(), Failure> {
         let uploaded_at = object.time.to_rfc3339_opts(SecondsFormat::Millis, true);
         // Cheap check first: a stale upload is not even decoded.
         if self.current_upload_time(&upload.user).await?.is_some_and(|current| current > uploaded_at) {
             tracing::info!(event = "avatar_stale", key = %object.key, "a newer avatar is already in place");
             return Ok(());
         }
-        let bytes = batch::download(&self.cx.s3, object, &self.cx.config.limits).await?;
-        let rendition = batch::render(bytes, self.cx.config.spec, self.cx.config.limits).await?;
+        let bytes = batch::download(&self.cx.s3, object, limits).await?;
+        let rendition = batch::render(bytes, self.cx.config.spec, *limits).await?;
         let key = avatar_key(&upload.user);
         let size = rendition.data.len();
         self.cx

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use avatar::handler::Handler;
 use aws_lambda_events::sqs::SqsEvent;
 use lambda_runtime::{Error, LambdaEvent, service_fn};
+use worker::batch::Invocation;
 use worker::config::{Config, Kind};
 
 #[tokio::main]
@@ -17,10 +18,12 @@ async fn main() -> Result<(), Error> {
         std::process::exit(1)
     });
     let sdk = shared::aws::load_config().await;
+    let max_receive_count = config.max_receive_count;
     let handler = Arc::new(Handler::new(config, &sdk));
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| {
         let handler = Arc::clone(&handler);
-        async move { Ok::<_, Error>(handler.handle(event.payload).await) }
+        let invocation = Invocation::from_lambda(event.context.deadline(), max_receive_count);
+        async move { Ok::<_, Error>(handler.handle(event.payload, invocation).await) }
     }))
     .await
 }

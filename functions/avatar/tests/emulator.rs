@@ -57,7 +57,7 @@ async fn avatar(w: &World, user: &str) -> (Vec<u8>, aws_sdk_s3::operation::get_o
 async fn a_photo_becomes_the_users_square_avatar_and_a_late_older_upload_changes_nothing() {
     let w = world().await;
     let first = upload(&w, "avatars/user-1/up1", corpus_file("photos/m4_friends_2056x3088.jpg")).await;
-    assert!(failed_ids(&w.handler.handle(first.clone()).await).is_empty());
+    assert!(failed_ids(&w.handler.handle(first.clone(), worker::batch::Invocation::default()).await).is_empty());
     let (body, head) = avatar(&w, "user-1").await;
     assert_eq!(head.content_type(), Some("image/jpeg"));
     assert_eq!(head.cache_control(), Some(AVATAR_CACHE_CONTROL));
@@ -71,10 +71,10 @@ async fn a_photo_becomes_the_users_square_avatar_and_a_late_older_upload_changes
     // A newer upload replaces it; the first message delivered again afterwards does not.
     std::thread::sleep(std::time::Duration::from_millis(20));
     let second = upload(&w, "avatars/user-1/up2", corpus_file("photos/s2_greenmeadow_1280x1024.jpg")).await;
-    assert!(failed_ids(&w.handler.handle(second).await).is_empty());
+    assert!(failed_ids(&w.handler.handle(second, worker::batch::Invocation::default()).await).is_empty());
     assert_eq!(s(&profile(&w, "user-1").await, "avatar_version"), "up2");
     let (newer, _) = avatar(&w, "user-1").await;
-    assert!(failed_ids(&w.handler.handle(first).await).is_empty());
+    assert!(failed_ids(&w.handler.handle(first, worker::batch::Invocation::default()).await).is_empty());
     assert_eq!(s(&profile(&w, "user-1").await, "avatar_version"), "up2");
     let (after, head) = avatar(&w, "user-1").await;
     assert_eq!(after, newer, "a stale redelivery overwrote the newer avatar");
@@ -87,7 +87,7 @@ async fn bad_input_is_recorded_notified_and_acknowledged() {
     let text = upload(&w, "avatars/user-2/up9", corpus_file("hostile/text.jpg")).await;
     let bad_key = upload(&w, "avatars/user-2/not.an.id", corpus_file("photos/s2_greenmeadow_1280x1024.jpg")).await;
     for event in [text, bad_key] {
-        assert!(failed_ids(&w.handler.handle(event).await).is_empty(), "bad input is acknowledged, not retried");
+        assert!(failed_ids(&w.handler.handle(event, worker::batch::Invocation::default()).await).is_empty(), "bad input is acknowledged, not retried");
     }
     let records = w.s3.list_objects_v2().bucket(LOGS).prefix("failures/").send().await.unwrap();
     assert_eq!(records.contents().len(), 2, "{:?}", records.contents());

@@ -18,5 +18,5 @@ mod sniff;
 
 pub use error::Rejection;
 pub use limits::{DEFAULT_MAX_MEMORY, Deadline, Limits};
-pub use render::{Fit, OutputFormat, Rendition, SourceInfo, Spec, render};
+pub use render::{Fit, OutputFormat, Rendition, SourceInfo, Spec, memory_needed, render};
 pub use sniff::{Format, sniff};

@@ -76,8 +76,7 @@ pub fn render(bytes: &[u8], spec: &Spec, limits: &Limits) -> Result<Rendition, R
     limits.check_bytes(bytes.len() as u64)?;
     let format = sniff(bytes)?;
     let fit = spec.fit;
-    let header = inspect::inspect(bytes, format, limits)?;
-    let needed = budget::bytes_needed(&header, fit);
+    let needed = memory_needed(bytes, spec, limits)?;
     if needed > limits.max_memory {
         return Err(Rejection::OverMemoryBudget { needed, budget: limits.max_memory });
     }
@@ -122,6 +121,13 @@ pub fn render(bytes: &[u8], spec: &Spec, limits: &Limits) -> Result<Rendition, R
     };
     let source = SourceInfo { format, bytes: bytes.len() as u64, width: src_w, height: src_h };
     Ok(Rendition { source, format: format_out, width, height, data })
+}
+
+/// The bytes [`render`] will hold at its peak for this file, from its header: what the memory
+/// budget is held against. Also refuses what the structure limits refuse (metadata, scans, size).
+pub fn memory_needed(bytes: &[u8], spec: &Spec, limits: &Limits) -> Result<u64, Rejection> {
+    let header = inspect::inspect(bytes, sniff(bytes)?, limits)?;
+    Ok(budget::bytes_needed(&header, spec.fit))
 }
 
 fn size_bug() -> Rejection {

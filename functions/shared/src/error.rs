@@ -1,6 +1,6 @@
 use thiserror::Error;
 
-/// Every failure is one of two kinds, and the kind decides what happens to the SQS message.
+/// Every failure is one of these kinds, and the kind decides what happens to the SQS message.
 #[derive(Debug, Error)]
 pub enum Failure {
     /// Permanent: the input itself is wrong. Record + notify + acknowledge; never retried.
@@ -10,6 +10,10 @@ pub enum Failure {
     /// in `batchItemFailures`, SQS retries it, and after `maxReceiveCount` it lands in the DLQ.
     #[error("transient: {0}")]
     Transient(String),
+    /// Retried like `Transient`, except on the message's last delivery: another would meet the
+    /// same deadline, so it is recorded as rejected instead of dropped into the DLQ.
+    #[error("out of time: {0}")]
+    OutOfTime(&'static str),
 }
 
 impl Failure {

@@ -6,7 +6,8 @@ use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
 use aws_sdk_s3::primitives::ByteStream;
 use chrono::SecondsFormat;
 use shared::Failure;
-use worker::batch::{self, Context, Process};
+use worker::Limits;
+use worker::batch::{self, Context, Invocation, Process};
 use worker::config::Config;
 use shared::event::ObjectCreated;
 use shared::key::{UploadKey, parse_upload_key};
@@ -25,9 +26,9 @@ impl Handler {
         Handler { cx: Context::new(config, sdk, "thumbnail") }
     }
 
-    /// Every message ends processed, recorded as rejected, or listed for retry.
-    pub async fn handle(&self, event: SqsEvent) -> SqsBatchResponse {
-        batch::handle(self, event).await
+    /// Every message ends processed, recorded as rejected, or listed for retry, within `invocation`.
+    pub async fn handle(&self, event: SqsEvent, invocation: Invocation) -> SqsBatchResponse {
+        batch::handle(self, event, invocation).await
     }
 
     /// Conditional on the row not existing: a redelivered message finds its row and stops there.
@@ -63,9 +64,9 @@ impl Process for Handler {
         parse_upload_key(key, &self.cx.config.input_prefix)
     }
 
-    async fn process(&self, object: &ObjectCreated, upload: &UploadKey) -> Result<(), Failure> {
-        let bytes = batch::download(&self.cx.s3, object, &self.cx.config.limits).await?;
-        let rendition = batch::render(bytes, self.cx.config.spec, self.cx.config.limits).await?;
+    async fn process(&self, object: &ObjectCreated, upload: &UploadKey, limits: &Limits) -> Result<(), Failure> {
+        let bytes = batch::download(&self.cx.s3, object, limits).await?;
+        let rendition = batch::render(bytes, self.cx.config.spec, *limits).await?;
 
         let thumbnail_key = format!("thumbnails/{}.{}", upload.id, rendition.format.extension());
         let thumbnail_size = rendition.data.len() as u64;

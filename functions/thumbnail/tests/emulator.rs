@@ -54,7 +54,7 @@ async fn photo_becomes_thumbnail_and_row_text_file_becomes_a_recorded_rejection(
     let messages = receive(&w.sqs, &w.queue_url, 2).await;
     let event = sqs_event(&messages);
 
-    let response = w.handler.handle(event.clone()).await;
+    let response = w.handler.handle(event.clone(), worker::batch::Invocation::default()).await;
     assert_eq!(failed_ids(&response), Vec::<String>::new());
 
     // The thumbnail, with the headers a browser and CloudFront need.
@@ -118,7 +118,7 @@ async fn photo_becomes_thumbnail_and_row_text_file_becomes_a_recorded_rejection(
     assert_eq!(row_count(&w).await, 1);
 
     // Redelivery of the whole batch changes nothing: one row, no second notification.
-    let again = w.handler.handle(event).await;
+    let again = w.handler.handle(event, worker::batch::Invocation::default()).await;
     assert_eq!(failed_ids(&again), Vec::<String>::new());
     assert_eq!(row_count(&w).await, 1);
     let extra = w.sqs.receive_message().queue_url(&w.inbox_url).wait_time_seconds(1).send().await.unwrap();
@@ -135,7 +135,7 @@ async fn unavailable_assets_bucket_is_a_transient_failure_returned_for_retry() {
         .into_iter()
         .filter(|m| !m.body().unwrap_or_default().contains("s3:TestEvent"))
         .collect();
-    let response = w.handler.handle(sqs_event(&messages)).await;
+    let response = w.handler.handle(sqs_event(&messages), worker::batch::Invocation::default()).await;
     assert_eq!(failed_ids(&response), vec![messages[0].message_id().unwrap().to_string()]);
     assert_eq!(row_count(&w).await, 0, "no row for a thumbnail that was not written");
     let records = w.s3.list_objects_v2().bucket(LOGS).send().await.unwrap();
@@ -166,7 +166,7 @@ async fn keys_outside_the_input_prefix_and_test_events_are_acknowledged_untouche
         {"messageId": "m3", "body": "not json at all"},
     ]}))
     .unwrap();
-    let response = w.handler.handle(event).await;
+    let response = w.handler.handle(event, worker::batch::Invocation::default()).await;
     assert_eq!(failed_ids(&response), Vec::<String>::new());
     assert_eq!(w.s3.list_objects_v2().bucket(ASSETS).send().await.unwrap().key_count(), Some(0));
     assert_eq!(w.s3.list_objects_v2().bucket(LOGS).send().await.unwrap().key_count(), Some(0));

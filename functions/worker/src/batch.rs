@@ -2,9 +2,11 @@
 //! only keys the function owns, process each object, record bad input, and hand transient
 //! failures back to SQS in `batchItemFailures`. A function supplies only [`Process`].
 
+use std::time::{Duration, Instant};
+
 use aws_config::SdkConfig;
 use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
-use imaging::{Limits, Rendition, Spec};
+use imaging::{Deadline, Limits, Rejection, Rendition, Spec};
 
 use shared::Failure;
 use shared::event::{Notification, ObjectCreated, parse_body};
@@ -69,31 +71,84 @@ pub trait Process: Sync {
     /// can never re-enter as an input. `Some(Err)` for a key under it that is malformed.
     fn parse_key(&self, key: &str) -> Option<Result<Self::Upload, Failure>>;
 
-    fn process(&self, object: &ObjectCreated, upload: &Self::Upload) -> impl Future<Output = Result<(), Failure>> + Send;
+    /// `limits` are the function's, with this object's decode deadline set.
+    fn process(&self, object: &ObjectCreated, upload: &Self::Upload, limits: &Limits) -> impl Future<Output = Result<(), Failure>> + Send;
 }
 
-/// Every message ends processed, recorded as rejected, or listed for retry.
-pub async fn handle<P: Process>(function: &P, event: SqsEvent) -> SqsBatchResponse {
+/// Time kept back from the invocation's deadline: enough to record a rejection and answer.
+pub const RESERVE: Duration = Duration::from_secs(3);
+
+/// What one invocation may spend: Lambda's deadline (`Context::deadline`), and the queue's
+/// `maxReceiveCount`, past which a message is not delivered again.
+/// `Default`: no deadline and no last delivery, as in a test that calls a handler directly.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Invocation {
+    pub deadline: Option<Instant>,
+    pub max_receive_count: Option<u32>,
+}
+
+impl Invocation {
+    /// Lambda gives the deadline as wall-clock time; the loop measures on the monotonic clock.
+    pub fn from_lambda(deadline: std::time::SystemTime, max_receive_count: Option<u32>) -> Invocation {
+        let left = deadline.duration_since(std::time::SystemTime::now()).unwrap_or_default();
+        Invocation { deadline: Some(Instant::now() + left), max_receive_count }
+    }
+}
+
+/// Every message ends processed, recorded as rejected, or listed for retry. Messages not started
+/// or not finished when the deadline nears come back in `batchItemFailures`, so only they are
+/// retried, and the invocation never times out with the batch in it.
+pub async fn handle<P: Process>(function: &P, event: SqsEvent, invocation: Invocation) -> SqsBatchResponse {
     let reporter = &function.context().reporter;
     let mut response = SqsBatchResponse::default();
     for message in &event.records {
-        if let Err(failure) = on_message(function, reporter, message).await {
-            let id = message.message_id.clone().unwrap_or_default();
-            tracing::error!(event = "retry", message_id = %id, error = %failure, "will be retried");
-            let mut item = BatchItemFailure::default();
-            item.item_identifier = id;
-            response.batch_item_failures.push(item);
+        let id = message.message_id.clone().unwrap_or_default();
+        let work_until = invocation.deadline.map(|d| d.checked_sub(RESERVE).unwrap_or(d));
+        let outcome = match work_until {
+            Some(until) if Instant::now() >= until => Err(Failure::OutOfTime("not started before the invocation's deadline")),
+            Some(until) => tokio::time::timeout_at(until.into(), on_message(function, reporter, message, Some(until)))
+                .await
+                .unwrap_or_else(|_| Err(Failure::OutOfTime("not finished before the invocation's deadline"))),
+            None => on_message(function, reporter, message, None).await,
+        };
+        let Err(failure) = outcome else { continue };
+        if let Some(last) = last_delivery(message, invocation)
+            && matches!(failure, Failure::OutOfTime(_))
+        {
+            // Another delivery would meet the same limits: record it, so it ends with an outcome
+            // and an e-mail, not silently in the dead-letter queue.
+            let reason = format!("could not be processed within the function's limits in {last} attempts ({failure})");
+            if on_out_of_time(function, reporter, message, &reason).await.is_ok() {
+                continue;
+            }
         }
+        tracing::error!(event = "retry", message_id = %id, error = %failure, "will be retried");
+        let mut item = BatchItemFailure::default();
+        item.item_identifier = id;
+        response.batch_item_failures.push(item);
     }
     response
 }
 
-async fn on_message<P: Process>(function: &P, reporter: &Reporter, message: &SqsMessage) -> Result<(), Failure> {
+/// `Some(count)` when this is the message's last delivery (`ApproximateReceiveCount` has reached
+/// the queue's `maxReceiveCount`).
+fn last_delivery(message: &SqsMessage, invocation: Invocation) -> Option<u32> {
+    let max = invocation.max_receive_count?;
+    let count: u32 = message.attributes.get("ApproximateReceiveCount")?.parse().ok()?;
+    (count >= max).then_some(count)
+}
+
+async fn on_message<P: Process>(
+    function: &P,
+    reporter: &Reporter,
+    message: &SqsMessage,
+    work_until: Option<Instant>,
+) -> Result<(), Failure> {
     match parse_body(message.body.as_deref().unwrap_or_default()) {
         Ok(Notification::Test) => Ok(()),
         Ok(Notification::Objects(objects)) => {
             for object in &objects {
-                on_object(function, reporter, object).await?;
+                on_object(function, reporter, object, work_until).await?;
             }
             Ok(())
         }
@@ -106,19 +161,52 @@ async fn on_message<P: Process>(function: &P, reporter: &Reporter, message: &Sqs
     }
 }
 
-async fn on_object<P: Process>(function: &P, reporter: &Reporter, object: &ObjectCreated) -> Result<(), Failure> {
+/// Records every upload of a message that ran out of time on its last delivery as rejected.
+async fn on_out_of_time<P: Process>(function: &P, reporter: &Reporter, message: &SqsMessage, reason: &str) -> Result<(), Failure> {
+    let Ok(Notification::Objects(objects)) = parse_body(message.body.as_deref().unwrap_or_default()) else { return Ok(()) };
+    for object in &objects {
+        let upload = match function.parse_key(&object.key) {
+            Some(Ok(upload)) => Some(upload),
+            Some(Err(_)) | None => None,
+        };
+        let (id, name) = (upload.as_ref().map(Upload::id), upload.as_ref().and_then(Upload::file_name));
+        reporter.reject(object, id, name, "out_of_time", reason).await?;
+    }
+    Ok(())
+}
+
+async fn on_object<P: Process>(
+    function: &P,
+    reporter: &Reporter,
+    object: &ObjectCreated,
+    work_until: Option<Instant>,
+) -> Result<(), Failure> {
     let Some(parsed) = function.parse_key(&object.key) else {
         tracing::warn!(event = "key_refused", key = %object.key, "outside the input prefix");
         return Ok(());
     };
+    let limits = function.context().config.limits;
+    let budget = function.context().config.decode_time;
+    // The file's own time budget, unless the invocation ends sooner: then running out of time
+    // is the invocation's doing, not the file's, and the message is retried instead.
+    let own = Instant::now() + budget;
+    let (at, invocation_ends_first) = match work_until {
+        Some(until) if until < own => (until, true),
+        _ => (own, false),
+    };
+    let millis = u64::try_from(budget.as_millis()).unwrap_or(u64::MAX);
+    let decode = Limits { deadline: Some(Deadline { at, millis }), ..limits };
     let (upload, outcome) = match parsed {
         Ok(upload) => {
-            let outcome = function.process(object, &upload).await;
+            let outcome = function.process(object, &upload, &decode).await;
             (Some(upload), outcome)
         }
         Err(failure) => (None, Err(failure)),
     };
     match outcome {
+        Err(Failure::BadInput { code, .. }) if invocation_ends_first && code == Rejection::TooSlow(0).code() => {
+            Err(Failure::OutOfTime("decode stopped at the invocation's deadline"))
+        }
         Err(Failure::BadInput { code, reason }) => {
             let id = upload.as_ref().map(Upload::id);
             let name = upload.as_ref().and_then(Upload::file_name);

@@ -21,6 +21,12 @@ pub struct Config {
     /// Only keys under this prefix are processed; anything else is refused (no recursion).
     pub input_prefix: String,
     pub limits: Limits,
+    /// How long one file may take to decode (`DECODE_SECONDS`, default 10): past it, the file
+    /// is rejected as too slow. Bounded in turn by the invocation's deadline (`batch::handle`).
+    pub decode_time: std::time::Duration,
+    /// The queue's `maxReceiveCount` (`MAX_RECEIVE_COUNT`): a message on that delivery is not
+    /// delivered again.
+    pub max_receive_count: Option<u32>,
     pub spec: Spec,
 }
 
@@ -56,6 +62,8 @@ impl Config {
                 max_memory: memory_budget(&get)?,
                 ..defaults
             },
+            decode_time: std::time::Duration::from_secs(number(&get, "DECODE_SECONDS", 10u64)?),
+            max_receive_count: get("MAX_RECEIVE_COUNT").map(|_| number(&get, "MAX_RECEIVE_COUNT", 0u32)).transpose()?,
             spec: Spec { fit, keep_alpha, jpeg_quality: number(&get, "JPEG_QUALITY", spec.jpeg_quality)? },
         })
     }

@@ -5,6 +5,7 @@ pub mod batch;
 pub mod config;
 pub mod report;
 
+pub use imaging::Limits;
 use shared::Failure;
 
 /// The imaging core's refusal as the failure class that decides the message's fate.

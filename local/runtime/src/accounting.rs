@@ -10,14 +10,17 @@ use std::time::{Duration, Instant};
 
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
 use aws_sdk_sqs::types::QueueAttributeName;
+use worker::batch::Invocation;
 use worker::config::{Config, Kind};
 use testkit::faults::{Plan, Proxy};
 use testkit::queue::{ASSETS, LOGS, Pipeline, TABLE, UPLOADS};
 
-use crate::workers::{Function, poll};
+use crate::workers::{Function, Lambda, poll};
 
 const UPLOADS_N: usize = 500;
 const MAX_RECEIVE: u32 = 3;
+/// As the dev stage's thumbnail function: 30 s an invocation.
+const LAMBDA: Lambda = Lambda { timeout: Some(Duration::from_secs(30)), max_receive_count: Some(MAX_RECEIVE) };
 
 /// The handler, plus the first body of every message it was handed (for the replay).
 struct Recording {
@@ -26,13 +29,13 @@ struct Recording {
 }
 
 impl Function for Recording {
-    fn handle(&self, event: SqsEvent) -> impl Future<Output = SqsBatchResponse> + Send {
+    fn handle(&self, event: SqsEvent, invocation: Invocation) -> impl Future<Output = SqsBatchResponse> + Send {
         let mut bodies = self.bodies.lock().unwrap();
         for r in &event.records {
             bodies.entry(r.message_id.clone().unwrap_or_default()).or_insert_with(|| r.body.clone().unwrap_or_default());
         }
         drop(bodies);
-        self.handler.handle(event)
+        self.handler.handle(event, invocation)
     }
 }
 
@@ -86,6 +89,10 @@ async fn every_upload_is_accounted_for_exactly_once_under_injected_faults() {
         "bomb_20000x20000.png",
         "bomb_100000x100000_rgb_partial.png",
         "vector.svg",
+        // Poison: each would have exhausted a function's memory or time before the budgets.
+        "deep_100mp_rgba16.png",
+        "icc_bomb.png",
+        "scan_bomb.jpg",
     ]
     .iter()
     .map(|n| (n.to_string(), testkit::corpus_file(&format!("hostile/{n}"))))
@@ -154,7 +161,7 @@ async fn every_upload_is_accounted_for_exactly_once_under_injected_faults() {
 async fn drain(sqs: &aws_sdk_sqs::Client, queue: &str, function: &Arc<Recording>, workers: usize) {
     let stop = Arc::new(AtomicBool::new(false));
     let pollers: Vec<_> = (0..workers)
-        .map(|_| tokio::spawn(poll("thumbnail", sqs.clone(), queue.to_string(), 10, Arc::clone(function), Arc::clone(&stop))))
+        .map(|_| tokio::spawn(poll("thumbnail", sqs.clone(), queue.to_string(), 10, LAMBDA, Arc::clone(function), Arc::clone(&stop))))
         .collect();
     let deadline = Instant::now() + Duration::from_secs(600);
     let mut empty_checks = 0;

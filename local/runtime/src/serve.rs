@@ -31,6 +31,11 @@ async fn serve(spec: Spec, handle: tokio::runtime::Handle) -> Result<Exit> {
     let thumbnail = Config::from_lookup(Kind::Thumbnail, lookup(&spec.thumbnail.function.env)).context("the thumbnail's environment")?;
     let avatar = Config::from_lookup(Kind::Avatar, lookup(&spec.avatar.function.env)).context("the avatar's environment")?;
     let api_config = api::config::ApiConfig::from_lookup(lookup(&spec.api.env)).context("the api's environment")?;
+    let lambda = |f: &local_spec::QueueFunction, config: &Config| workers::Lambda {
+        timeout: Some(std::time::Duration::from_secs(f.timeout_s)),
+        max_receive_count: config.max_receive_count,
+    };
+    let (thumbnail_lambda, avatar_lambda) = (lambda(&spec.thumbnail, &thumbnail), lambda(&spec.avatar, &avatar));
     let thumbnail = Arc::new(thumbnail::handler::Handler::new(thumbnail, &sdk));
     let avatar = Arc::new(avatar::handler::Handler::new(avatar, &sdk));
 
@@ -48,10 +53,11 @@ async fn serve(spec: Spec, handle: tokio::runtime::Handle) -> Result<Exit> {
             sqs.clone(),
             spec.thumbnail.queue_url.clone(),
             spec.thumbnail.batch_size,
+            thumbnail_lambda,
             thumbnail,
             Arc::clone(&stop),
         )),
-        tokio::spawn(workers::poll("avatar", sqs, spec.avatar.queue_url.clone(), spec.avatar.batch_size, avatar, Arc::clone(&stop))),
+        tokio::spawn(workers::poll("avatar", sqs, spec.avatar.queue_url.clone(), spec.avatar.batch_size, avatar_lambda, avatar, Arc::clone(&stop))),
     ];
     let site = Arc::new(server::Site {
         api: api::Api::new(api_config, &sdk),

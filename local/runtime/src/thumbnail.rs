@@ -76,14 +76,16 @@ fn one(args: &ThumbnailArgs, file: &Path) -> Result<Value> {
     let outcome = process(file, &args.out, args.kind, &spec, &limits)?;
     let ms = round1(started.elapsed().as_secs_f64() * 1000.0);
     let peak_mib = peak_mib().map(round1);
+    // The header's own figure, for holding the measured peak to it (`tests/budgets.rs`).
+    let needed_mib = fs::read(file).ok().and_then(|b| imaging::memory_needed(&b, &spec, &limits).ok()).map(|n| round1(n as f64 / f64::from(1 << 20)));
     Ok(match outcome {
         Ok((r, out)) => json!({
-            "file": file, "outcome": "ok", "output": out, "ms": ms, "peak_mib": peak_mib,
+            "file": file, "outcome": "ok", "output": out, "ms": ms, "peak_mib": peak_mib, "needed_mib": needed_mib,
             "source": { "format": r.source.format, "bytes": r.source.bytes, "width": r.source.width, "height": r.source.height },
             "thumbnail": { "format": r.format, "bytes": r.data.len(), "width": r.width, "height": r.height },
         }),
         Err(rejection) => json!({
-            "file": file, "outcome": "rejected", "code": rejection.code(), "reason": rejection.to_string(), "ms": ms, "peak_mib": peak_mib,
+            "file": file, "outcome": "rejected", "code": rejection.code(), "reason": rejection.to_string(), "ms": ms, "peak_mib": peak_mib, "needed_mib": needed_mib,
         }),
     })
 }

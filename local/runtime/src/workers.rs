@@ -5,25 +5,37 @@
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
+use aws_sdk_sqs::types::MessageSystemAttributeName;
 use tracing::Instrument;
+use worker::batch::Invocation;
 
 /// One function's handler, as the poller calls it.
 pub trait Function: Send + Sync + 'static {
-    fn handle(&self, event: SqsEvent) -> impl Future<Output = SqsBatchResponse> + Send;
+    fn handle(&self, event: SqsEvent, invocation: Invocation) -> impl Future<Output = SqsBatchResponse> + Send;
 }
 
 impl Function for thumbnail::handler::Handler {
-    fn handle(&self, event: SqsEvent) -> impl Future<Output = SqsBatchResponse> + Send {
-        thumbnail::handler::Handler::handle(self, event)
+    fn handle(&self, event: SqsEvent, invocation: Invocation) -> impl Future<Output = SqsBatchResponse> + Send {
+        thumbnail::handler::Handler::handle(self, event, invocation)
     }
 }
 
 impl Function for avatar::handler::Handler {
-    fn handle(&self, event: SqsEvent) -> impl Future<Output = SqsBatchResponse> + Send {
-        avatar::handler::Handler::handle(self, event)
+    fn handle(&self, event: SqsEvent, invocation: Invocation) -> impl Future<Output = SqsBatchResponse> + Send {
+        avatar::handler::Handler::handle(self, event, invocation)
     }
+}
+
+/// What Lambda gives every invocation of a function on its queue.
+#[derive(Debug, Clone, Copy)]
+pub struct Lambda {
+    /// The function's timeout: each invocation's deadline is this far from its start.
+    pub timeout: Option<Duration>,
+    /// The queue's `maxReceiveCount`.
+    pub max_receive_count: Option<u32>,
 }
 
 pub async fn poll<F: Function>(
@@ -31,12 +43,19 @@ pub async fn poll<F: Function>(
     sqs: aws_sdk_sqs::Client,
     queue_url: String,
     batch: i32,
+    lambda: Lambda,
     function: Arc<F>,
     stop: Arc<AtomicBool>,
 ) {
     while !stop.load(Ordering::Relaxed) {
-        let received =
-            sqs.receive_message().queue_url(&queue_url).max_number_of_messages(batch).wait_time_seconds(1).send().await;
+        let received = sqs
+            .receive_message()
+            .queue_url(&queue_url)
+            .max_number_of_messages(batch)
+            .wait_time_seconds(1)
+            .message_system_attribute_names(MessageSystemAttributeName::ApproximateReceiveCount)
+            .send()
+            .await;
         let messages = match received {
             Ok(out) => out.messages.unwrap_or_default(),
             Err(e) => {
@@ -50,7 +69,11 @@ pub async fn poll<F: Function>(
         }
         let records: Vec<_> = messages
             .iter()
-            .map(|m| serde_json::json!({ "messageId": m.message_id(), "receiptHandle": m.receipt_handle(), "body": m.body(), "eventSource": "aws:sqs" }))
+            .map(|m| {
+                let attributes: std::collections::BTreeMap<&str, &str> =
+                    m.attributes().into_iter().flatten().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+                serde_json::json!({ "messageId": m.message_id(), "receiptHandle": m.receipt_handle(), "body": m.body(), "attributes": attributes, "eventSource": "aws:sqs" })
+            })
             .collect();
         let event: SqsEvent = match serde_json::from_value(serde_json::json!({ "Records": records })) {
             Ok(event) => event,
@@ -59,7 +82,8 @@ pub async fn poll<F: Function>(
                 continue;
             }
         };
-        let response = function.handle(event).instrument(tracing::info_span!(crate::logs::SPAN, function = name)).await;
+        let invocation = Invocation { deadline: lambda.timeout.map(|t| Instant::now() + t), max_receive_count: lambda.max_receive_count };
+        let response = function.handle(event, invocation).instrument(tracing::info_span!(crate::logs::SPAN, function = name)).await;
         let failed: Vec<&str> = response.batch_item_failures.iter().map(|f| f.item_identifier.as_str()).collect();
         for m in &messages {
             if failed.contains(&m.message_id().unwrap_or_default()) {
@@ -81,11 +105,13 @@ mod tests {
 
     use super::*;
 
+    const NO_LIMITS: Lambda = Lambda { timeout: None, max_receive_count: None };
+
     /// Fails every message whose body says "poison"; counts what it saw.
     struct Picky(std::sync::Mutex<Vec<String>>);
 
     impl Function for Picky {
-        fn handle(&self, event: SqsEvent) -> impl Future<Output = SqsBatchResponse> + Send {
+        fn handle(&self, event: SqsEvent, _: Invocation) -> impl Future<Output = SqsBatchResponse> + Send {
             let mut response = SqsBatchResponse::default();
             for m in event.records {
                 let body = m.body.unwrap_or_default();
@@ -126,7 +152,7 @@ mod tests {
         }
         let seen = Arc::new(Picky(std::sync::Mutex::new(Vec::new())));
         let stop = Arc::new(AtomicBool::new(false));
-        let poller = tokio::spawn(poll("test", sqs.clone(), queue.clone(), 10, Arc::clone(&seen), Arc::clone(&stop)));
+        let poller = tokio::spawn(poll("test", sqs.clone(), queue.clone(), 10, NO_LIMITS, Arc::clone(&seen), Arc::clone(&stop)));
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
         let in_dlq = loop {
             let got = sqs.receive_message().queue_url(&dlq).wait_time_seconds(1).send().await.unwrap();

@@ -53,6 +53,8 @@ pub struct QueueFunction {
     pub function: Function,
     pub queue_url: String,
     pub batch_size: i32,
+    /// The function's timeout, as Lambda would end each invocation.
+    pub timeout_s: u64,
 }
 
 /// `thumbnail` → `ThumbnailFunction`, `ThumbnailLogGroup`, ...: the template's logical ids.
