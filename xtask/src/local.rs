@@ -127,7 +127,7 @@ fn spec(args: &LocalArgs, aws: &Aws, stage: &Stage, rendered: &crate::template::
             function: function(name)?,
             queue_url: resource(resources, &local_spec::logical_id(name, "Queue"))?,
             batch_size: i32::try_from(f.batch_size.get()).unwrap_or(10),
-            timeout_s: f.timeout_s.get().into(),
+            timeout_s: f.timeout_s.get(),
         })
     };
     Ok(Spec {

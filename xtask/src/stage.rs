@@ -65,8 +65,11 @@ pub struct Alarms {
     pub emails: Vec<Email>,
     /// Messages in a dead-letter queue that raise the alarm.
     pub dlq_messages: Ranged<1, 100_000>,
-    /// Rejected uploads in five minutes that raise the alarm (each rejection also sends its own e-mail).
+    /// Rejected uploads in five minutes that raise the alarm.
     pub rejections_per_5_minutes: Ranged<1, 1_000_000>,
+    /// Rejection e-mails a function sends in five minutes; past it, one summary, then only the
+    /// failure records and log lines until the next five minutes.
+    pub rejection_emails_per_5_minutes: Ranged<1, 10_000>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -474,13 +477,13 @@ mod tests {
     #[test]
     fn unknown_key_names_file_line_column() {
         let e = error_of(&dev_with("  jpeg_quality: 80", "  jpeg_quality: 80\n  jpeg_qualty: 80"));
-        assert!(e.starts_with("infra/stages/x.yaml:18:3: images: unknown field `jpeg_qualty`, expected"), "{e}");
+        assert!(e.starts_with("infra/stages/x.yaml:19:3: images: unknown field `jpeg_qualty`, expected"), "{e}");
     }
 
     #[test]
     fn wrong_type_names_file_line_column() {
         let e = error_of(&dev_with("memory_mb: 1024", "memory_mb: lots"));
-        assert!(e.starts_with("infra/stages/x.yaml:20:16: functions.thumbnail.memory_mb: invalid type: string \"lots\""), "{e}");
+        assert!(e.starts_with("infra/stages/x.yaml:21:16: functions.thumbnail.memory_mb: invalid type: string \"lots\""), "{e}");
     }
 
     #[test]

@@ -111,6 +111,7 @@ pub fn parameters(name: &str, stage: &Stage) -> BTreeMap<&'static str, String> {
         ("MaxReceiveCount", stage.queues.max_receive_count.get().to_string()),
         ("DlqAlarmMessages", stage.alarms.dlq_messages.get().to_string()),
         ("RejectionsAlarmCount", stage.alarms.rejections_per_5_minutes.get().to_string()),
+        ("RejectionEmails", stage.alarms.rejection_emails_per_5_minutes.get().to_string()),
         ("LogRetentionDays", stage.retention.log_days.get().to_string()),
         ("FailureRecordDays", stage.retention.failure_record_days.get().to_string()),
         ("NoncurrentVersionDays", stage.retention.noncurrent_version_days.get().to_string()),

@@ -72,7 +72,7 @@ pub async fn images(api: &Api, request: &Request) -> Result<Response, ApiError> 
         .map_err(|e| ApiError::internal("querying the catalog", e))?;
     let mut items = Vec::with_capacity(page.rows.len());
     for row in page.rows {
-        let original_url = api.presigned_get(&api.config.uploads_bucket, &row.source_key, ORIGINAL_URL_TTL).await?;
+        let original_url = api.presigned_original(&row.source_key, &row.original_format, ORIGINAL_URL_TTL).await?;
         items.push(ImageItem { thumbnail_url: api.asset_url(&row.thumbnail_key), original_url, row });
     }
     Ok(Response::json(200, &ImagePage { items, next_cursor: page.next.map(|c| c.encode()) }))
@@ -128,13 +128,18 @@ async fn recent_failure_keys(api: &Api, limit: usize) -> Result<Vec<String>, Api
 }
 
 impl Api {
-    pub async fn presigned_get(&self, bucket: &str, key: &str, ttl: Duration) -> Result<String, ApiError> {
+    /// An original, as a download: S3 answers with `Content-Disposition: attachment` and the type
+    /// of the format the core sniffed, whatever the uploader declared, so no original (an SVG, an
+    /// HTML file named .jpg) can render as a page on the bucket's origin.
+    pub async fn presigned_original(&self, key: &str, format: &str, ttl: Duration) -> Result<String, ApiError> {
         let config = PresigningConfig::expires_in(ttl).map_err(|e| ApiError::internal("presigning", e))?;
         let presigned = self
             .s3
             .get_object()
-            .bucket(bucket)
+            .bucket(&self.config.uploads_bucket)
             .key(key)
+            .response_content_disposition("attachment")
+            .response_content_type(shared::media::content_type_of(format).unwrap_or("application/octet-stream"))
             .presigned(config)
             .await
             .map_err(|e| ApiError::internal("presigning an original", e))?;

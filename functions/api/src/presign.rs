@@ -17,7 +17,7 @@ pub struct PostPolicy<'a> {
     pub bucket: &'a str,
     /// The exact key: the form cannot choose another, so no `../` or crafted name escapes it.
     pub key: &'a str,
-    /// Sent as the form's `Content-Type`; the policy accepts any `image/*`.
+    /// Sent as the form's `Content-Type`, and pinned to exactly that by the policy.
     pub content_type: &'a str,
     pub max_bytes: u64,
     pub expires_in: Duration,
@@ -51,7 +51,7 @@ pub fn sign(policy: &PostPolicy, credentials: &Credentials, region: &str, url: S
     let mut conditions = vec![
         json!({ "bucket": policy.bucket }),
         json!(["eq", "$key", policy.key]),
-        json!(["starts-with", "$Content-Type", "image/"]),
+        json!(["eq", "$Content-Type", policy.content_type]),
         json!(["content-length-range", 1, policy.max_bytes]),
     ];
     // Every other field is pinned to exactly the value we hand out.
@@ -105,7 +105,7 @@ mod tests {
         for expected in [
             json!({ "bucket": "up" }),
             json!(["eq", "$key", "images/0193/photo.jpg"]),
-            json!(["starts-with", "$Content-Type", "image/"]),
+            json!(["eq", "$Content-Type", "image/jpeg"]),
             json!(["content-length-range", 1, 1000]),
             json!({ "x-amz-algorithm": "AWS4-HMAC-SHA256" }),
             json!({ "x-amz-credential": "AKIDEXAMPLE/20261201/eu-west-1/s3/aws4_request" }),

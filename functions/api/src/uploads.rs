@@ -55,8 +55,11 @@ pub fn parse(body: &Map<String, Value>, max_bytes: u64) -> Result<UploadRequest,
     let file_name = text("file_name")?;
     check_file_name(file_name).map_err(|why| ApiError::field("file_name", why))?;
     let content_type = text("content_type")?;
-    if !is_image_type(content_type) {
-        return Err(ApiError::field("content_type", format!("{content_type:?} is not an image type such as image/jpeg")));
+    if !shared::media::is_accepted(content_type) {
+        return Err(ApiError::field(
+            "content_type",
+            format!("{content_type:?} is not an accepted image type ({})", shared::media::accepted_list()),
+        ));
     }
     let size = match body.get("size") {
         None | Some(Value::Null) => return Err(ApiError::field("size", "is required")),
@@ -89,15 +92,17 @@ fn check_file_name(name: &str) -> Result<(), String> {
     if name.chars().any(char::is_control) {
         return Err("contains control characters".into());
     }
+    // Shown to people (gallery, e-mail subjects): characters that reorder or hide text would let
+    // `photo\u{202E}gpj.exe` read as `photoexe.jpg`.
+    if let Some(c) = name.chars().find(|&c| is_invisible_or_bidi(c)) {
+        return Err(format!("contains the invisible or text-direction character U+{:04X}", u32::from(c)));
+    }
     Ok(())
 }
 
-/// `image/<subtype>`, lowercase, as browsers report `File.type`.
-fn is_image_type(value: &str) -> bool {
-    value.len() <= 100
-        && value.strip_prefix("image/").is_some_and(|sub| {
-            !sub.is_empty() && sub.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"+-.".contains(&b))
-        })
+/// Bidi embeddings, overrides and isolates, and the zero-width and invisible formatting marks.
+fn is_invisible_or_bidi(c: char) -> bool {
+    matches!(c, '\u{061C}' | '\u{200B}'..='\u{200F}' | '\u{202A}'..='\u{202E}' | '\u{2060}'..='\u{2064}' | '\u{2066}'..='\u{2069}' | '\u{FEFF}')
 }
 
 /// The key this upload may write, and nothing else.
@@ -165,9 +170,12 @@ mod tests {
             (with("file_name", json!("  ")), "file_name", "is empty"),
             (with("file_name", json!("a\u{0}.jpg")), "file_name", "control"),
             (with("file_name", json!("a".repeat(300))), "file_name", "at most 255"),
-            (with("content_type", json!("text/plain")), "content_type", "not an image type"),
-            (with("content_type", json!("image/")), "content_type", "not an image type"),
-            (with("content_type", json!("image/jpeg; x=\"y\"")), "content_type", "not an image type"),
+            (with("content_type", json!("text/plain")), "content_type", "not an accepted image type"),
+            (with("content_type", json!("image/")), "content_type", "not an accepted image type"),
+            (with("content_type", json!("image/jpeg; x=\"y\"")), "content_type", "not an accepted image type"),
+            (with("content_type", json!("image/svg+xml")), "content_type", "not an accepted image type"),
+            (with("file_name", json!("photo\u{202E}gpj.exe")), "file_name", "U+202E"),
+            (with("file_name", json!("photo\u{200B}.jpg")), "file_name", "U+200B"),
             (with("size", json!(0)), "size", "empty"),
             (with("size", json!(-5)), "size", "whole number"),
             (with("size", json!(1.5)), "size", "whole number"),

@@ -76,8 +76,8 @@ impl Process for Handler {
 
     type Upload = AvatarKey;
 
-    fn parse_key(&self, key: &str) -> Option<Result<AvatarKey, Failure>> {
-        parse_avatar_key(key, &self.cx.config.input_prefix)
+    fn parse_key(&self, object: &ObjectCreated) -> Option<Result<AvatarKey, Failure>> {
+        parse_avatar_key(&object.key, &self.cx.config.input_prefix)
     }
 
     async fn process(&self, object: &ObjectCreated, upload: &AvatarKey, limits: &Limits) -> Result<(), Failure> {

@@ -13,6 +13,9 @@ pub enum Format {
 }
 
 impl Format {
+    /// Every format the core decodes.
+    pub const ALL: [Format; 4] = [Format::Jpeg, Format::Png, Format::Webp, Format::Gif];
+
     pub fn name(self) -> &'static str {
         match self {
             Format::Jpeg => "JPEG",

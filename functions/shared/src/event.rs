@@ -13,6 +13,10 @@ pub struct ObjectCreated {
     pub key: String,
     pub size: Option<u64>,
     pub etag: Option<String>,
+    /// The version this event is about, in a versioned bucket: what the worker reads.
+    pub version_id: Option<String>,
+    /// S3's ordering token for events on one key; stands in for the version when unversioned.
+    pub sequencer: Option<String>,
     pub time: DateTime<Utc>,
 }
 
@@ -41,6 +45,8 @@ pub fn parse_body(body: &str) -> Result<Notification, Failure> {
                 key: decode_event_key(&r.s3.object.key)?,
                 size: r.s3.object.size,
                 etag: r.s3.object.e_tag,
+                version_id: r.s3.object.version_id,
+                sequencer: r.s3.object.sequencer,
                 time: r.event_time,
             })
         })
@@ -81,6 +87,8 @@ struct Object {
     key: String,
     size: Option<u64>,
     e_tag: Option<String>,
+    version_id: Option<String>,
+    sequencer: Option<String>,
 }
 
 #[cfg(test)]
@@ -105,6 +113,7 @@ mod tests {
         assert_eq!(objs.len(), 1);
         assert_eq!(objs[0].key, "images/a1/my photo(1).jpg");
         assert_eq!(objs[0].size, Some(1234));
+        assert_eq!(objs[0].sequencer.as_deref(), Some("1"));
         assert_eq!(objs[0].time.to_rfc3339(), "2026-11-23T18:46:05.123+00:00");
     }
 

@@ -3,6 +3,7 @@
 use percent_encoding::percent_decode_str;
 
 use crate::Failure;
+use crate::event::ObjectCreated;
 
 /// S3 caps keys at 1024 bytes; anything near that is not from our presigned uploads.
 pub const MAX_KEY_BYTES: usize = 1024;
@@ -63,6 +64,44 @@ pub fn parse_upload_key(key: &str, prefix: &str) -> Option<Result<UploadKey, Fai
     Some(parse_rest(key, rest))
 }
 
+/// Like [`parse_upload_key`] for the object an event names, and also for a file put in the
+/// bucket by hand (`aws s3 cp photo.jpg s3://<uploads>/images/`, the console, a script): a key
+/// without an upload id folder gets an id derived from the bucket, the key and the version (or,
+/// unversioned, the event's sequencer, or its ETag). The same event delivered again finds the same id, and so
+/// its row; a new upload to the key is a new version, so a new id and an outcome of its own.
+pub fn parse_object_key(object: &ObjectCreated, prefix: &str) -> Option<Result<UploadKey, Failure>> {
+    let rest = object.key.strip_prefix(prefix)?;
+    if let Ok(key) = parse_rest(&object.key, rest) {
+        return Some(Ok(key));
+    }
+    let bad = |why: &str| Failure::bad_input("bad_key", format!("object key {:?} {why}", object.key));
+    if object.key.len() > MAX_KEY_BYTES {
+        return Some(Err(bad("is too long")));
+    }
+    let file_name = rest.rsplit('/').next().unwrap_or_default();
+    if file_name.is_empty() {
+        return Some(Err(bad("has no file name")));
+    }
+    // The version when the bucket keeps them; else S3's sequencer; else the content's ETag (all
+    // moto sends): each tells this upload from another to the key, and is the same on redelivery.
+    let Some(version) = object.version_id.as_deref().or(object.sequencer.as_deref()).or(object.etag.as_deref()) else {
+        return Some(Err(bad("names no version, sequencer or ETag to tell this upload from another")));
+    };
+    Some(Ok(UploadKey { id: derived_id(&object.bucket, &object.key, version), file_name: file_name.to_string() }))
+}
+
+/// What every derived id starts with; granted ids are plain hex.
+pub const DERIVED_ID_PREFIX: &str = "s3-";
+
+/// `s3-` and 29 hex digits of SHA-256 over bucket, key and version: in the id alphabet, 32 long
+/// like a granted id, and never equal to one (those are plain hex).
+pub fn derived_id(bucket: &str, key: &str, version: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::new().chain_update(bucket).chain_update([0]).chain_update(key).chain_update([0]).chain_update(version).finalize();
+    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+    format!("{DERIVED_ID_PREFIX}{}", &hex[..29])
+}
+
 fn parse_rest(key: &str, rest: &str) -> Result<UploadKey, Failure> {
     let bad = |why: &str| Failure::bad_input("bad_key", format!("object key {key:?} {why}"));
     if key.len() > MAX_KEY_BYTES {
@@ -90,6 +129,31 @@ mod tests {
         for bad in ["avatars/u-1/../x", "avatars/u 1/x", "avatars/u/x.jpg", "avatars/u/", "avatars/u"] {
             assert!(parse_avatar_key(bad, "avatars/").unwrap().is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn a_file_put_by_hand_gets_an_id_from_its_version() {
+        let object = |key: &str, version: Option<&str>| ObjectCreated {
+            bucket: "uploads".into(),
+            key: key.into(),
+            size: Some(10),
+            etag: None,
+            version_id: version.map(String::from),
+            sequencer: Some("0055AED6DCD90281E5".into()),
+            time: "2026-12-02T10:00:00Z".parse().unwrap(),
+        };
+        let granted = parse_object_key(&object("images/01J9ABC/holiday.jpg", Some("v1")), "images/").unwrap().unwrap();
+        assert_eq!(granted, UploadKey { id: "01J9ABC".into(), file_name: "holiday.jpg".into() });
+        let by_hand = parse_object_key(&object("images/photo.jpg", Some("v1")), "images/").unwrap().unwrap();
+        assert_eq!(by_hand.file_name, "photo.jpg");
+        assert!(by_hand.id.starts_with("s3-") && by_hand.id.len() == 32 && valid_id(&by_hand.id), "{}", by_hand.id);
+        assert_eq!(parse_object_key(&object("images/photo.jpg", Some("v1")), "images/").unwrap().unwrap(), by_hand);
+        let again = parse_object_key(&object("images/photo.jpg", Some("v2")), "images/").unwrap().unwrap();
+        assert_ne!(again.id, by_hand.id, "a new version is a new upload");
+        let nested = parse_object_key(&object("images/2026/trip/photo.jpg", Some("v1")), "images/").unwrap().unwrap();
+        assert_eq!(nested.file_name, "photo.jpg");
+        assert!(parse_object_key(&object("images/dir/", Some("v1")), "images/").unwrap().is_err());
+        assert!(parse_object_key(&object("thumbnails/x.jpg", Some("v1")), "images/").is_none());
     }
 
     #[test]

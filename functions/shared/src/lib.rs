@@ -11,6 +11,7 @@ pub mod config;
 pub mod error;
 pub mod event;
 pub mod key;
+pub mod media;
 pub mod record;
 
 pub use error::Failure;

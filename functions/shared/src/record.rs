@@ -85,6 +85,8 @@ mod tests {
             key: "images/zz/../x".into(),
             size: None,
             etag: None,
+            version_id: None,
+            sequencer: None,
             time: "2026-01-02T03:04:05Z".parse().unwrap(),
         };
         assert_eq!(FailureRecord::object_key(&obj, Some("a1")), "failures/2026/01/02/a1.json");

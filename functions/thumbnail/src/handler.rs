@@ -10,7 +10,7 @@ use worker::Limits;
 use worker::batch::{self, Context, Invocation, Process};
 use worker::config::Config;
 use shared::event::ObjectCreated;
-use shared::key::{UploadKey, parse_upload_key};
+use shared::key::{UploadKey, parse_object_key};
 use shared::record::{CatalogRow, upload_date_time};
 
 /// The thumbnail's URL never changes meaning (the upload id is unique), so caches may keep it.
@@ -60,8 +60,13 @@ impl Process for Handler {
 
     type Upload = UploadKey;
 
-    fn parse_key(&self, key: &str) -> Option<Result<UploadKey, Failure>> {
-        parse_upload_key(key, &self.cx.config.input_prefix)
+    /// Granted keys (`images/<id>/<name>`) and files put in the bucket by hand alike.
+    fn parse_key(&self, object: &ObjectCreated) -> Option<Result<UploadKey, Failure>> {
+        parse_object_key(object, &self.cx.config.input_prefix)
+    }
+
+    async fn resolve(&self, object: &ObjectCreated, upload: UploadKey) -> Result<UploadKey, Failure> {
+        batch::claim_upload_id(&self.cx.dynamodb, &self.cx.config.catalog_table, object, upload).await
     }
 
     async fn process(&self, object: &ObjectCreated, upload: &UploadKey, limits: &Limits) -> Result<(), Failure> {

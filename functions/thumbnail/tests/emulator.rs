@@ -21,6 +21,8 @@ struct World {
 }
 
 async fn world() -> World {
+    // The handler's log lines, shown when a test fails.
+    let _ = tracing_subscriber::fmt().with_test_writer().try_init();
     let p = Pipeline::start("thumbnails", "images/").await;
     let config = Config::from_lookup(Kind::Thumbnail, p.env("thumbnail")).unwrap();
     let Pipeline { moto, sdk, s3, sqs, queue_url, inbox_url, .. } = p;
@@ -33,8 +35,9 @@ async fn put(w: &World, key: &str, body: Vec<u8>) {
     w.s3.put_object().bucket(UPLOADS).key(key).body(ByteStream::from(body)).send().await.unwrap();
 }
 
-async fn row_count(w: &World) -> i32 {
-    w.dynamodb.scan().table_name(TABLE).send().await.unwrap().count
+/// Catalog rows only: the table also holds the rejection e-mails' bookkeeping.
+async fn row_count(w: &World) -> usize {
+    rows(w).await.len()
 }
 
 fn s(item: &std::collections::HashMap<String, AttributeValue>, k: &str) -> String {
@@ -171,4 +174,110 @@ async fn keys_outside_the_input_prefix_and_test_events_are_acknowledged_untouche
     assert_eq!(w.s3.list_objects_v2().bucket(ASSETS).send().await.unwrap().key_count(), Some(0));
     assert_eq!(w.s3.list_objects_v2().bucket(LOGS).send().await.unwrap().key_count(), Some(0));
     assert_eq!(row_count(&w).await, 0);
+}
+
+async fn rows(w: &World) -> Vec<std::collections::HashMap<String, AttributeValue>> {
+    let items = w.dynamodb.scan().table_name(TABLE).send().await.unwrap().items.unwrap_or_default();
+    items.into_iter().filter(|i| s(i, "pk").starts_with("IMG#")).collect()
+}
+
+async fn versioned(w: &World) {
+    let on = aws_sdk_s3::types::VersioningConfiguration::builder().status(aws_sdk_s3::types::BucketVersioningStatus::Enabled).build();
+    w.s3.put_bucket_versioning().bucket(UPLOADS).versioning_configuration(on).send().await.unwrap();
+}
+
+async fn handle_all(w: &World, n: usize) {
+    let messages = receive(&w.sqs, &w.queue_url, n).await;
+    let response = w.handler.handle(sqs_event(&messages), worker::batch::Invocation::default()).await;
+    assert_eq!(failed_ids(&response), Vec::<String>::new());
+}
+
+/// `aws s3 cp photo.jpg s3://<uploads>/images/photo.jpg`: no upload id folder, still a thumbnail
+/// and a row; the same key again is a second upload with its own outcome, the first untouched.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_photo_put_straight_into_the_bucket_gets_a_thumbnail_and_a_second_upload_its_own() {
+    let w = world().await;
+    versioned(&w).await;
+    put(&w, "images/photo.jpg", corpus_file("photos/s2_greenmeadow_1280x1024.jpg")).await;
+    handle_all(&w, 1).await;
+    let first = rows(&w).await;
+    assert_eq!(first.len(), 1, "{first:?}");
+    assert_eq!(s(&first[0], "file_name"), "photo.jpg");
+    assert!(s(&first[0], "id").starts_with("s3-"), "{first:?}");
+    let first_thumbnail = s(&first[0], "thumbnail_key");
+
+    put(&w, "images/photo.jpg", corpus_file("photos/s3_dune_1680x1050.jpg")).await;
+    handle_all(&w, 1).await;
+    let both = rows(&w).await;
+    assert_eq!(both.len(), 2, "{both:?}");
+    let kept = both.iter().find(|r| s(r, "id") == s(&first[0], "id")).expect("the first row is still there");
+    assert_eq!(kept, &first[0], "the first outcome is unchanged");
+    let widths: std::collections::BTreeSet<String> = both.iter().map(|r| s(r, "original_width")).collect();
+    assert_eq!(widths, ["1280".to_string(), "1680".to_string()].into(), "each row describes its own file");
+    let thumbnail = w.s3.get_object().bucket(ASSETS).key(&first_thumbnail).send().await.unwrap();
+    let bytes = thumbnail.body.collect().await.unwrap().into_bytes();
+    let mut decoder = jpeg_decoder::Decoder::new(&bytes[..]);
+    decoder.read_info().unwrap();
+    let info = decoder.info().unwrap();
+    assert_eq!((info.width, info.height), (256, 205), "the first thumbnail is still the meadow's (1280x1024), not the dune's");
+}
+
+/// A presigned grant used twice before it expires: the second file is a new upload under an id
+/// of its own; the granted id keeps the first file's row and thumbnail.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_second_upload_under_a_granted_key_never_alters_the_first() {
+    let w = world().await;
+    versioned(&w).await;
+    put(&w, "images/01J9GRANTED/holiday.jpg", corpus_file("photos/s2_greenmeadow_1280x1024.jpg")).await;
+    handle_all(&w, 1).await;
+    put(&w, "images/01J9GRANTED/holiday.jpg", corpus_file("hostile/text.jpg")).await;
+    handle_all(&w, 1).await;
+    let rows = rows(&w).await;
+    assert_eq!(rows.len(), 1, "{rows:?}");
+    assert_eq!(s(&rows[0], "id"), "01J9GRANTED");
+    assert_eq!(s(&rows[0], "original_width"), "1280");
+    // The second file's rejection is recorded under its own id, not dropped as a redelivery.
+    let records = w.s3.list_objects_v2().bucket(LOGS).prefix("failures/").send().await.unwrap();
+    let keys: Vec<&str> = records.contents().iter().filter_map(|o| o.key()).collect();
+    assert_eq!(keys.len(), 1, "{keys:?}");
+    assert!(keys[0].contains("/s3-"), "{keys:?}");
+}
+
+/// 50 rejections in one burst: 50 records, the stage's 10 e-mails and one summary.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_burst_of_rejections_sends_the_rate_of_e_mails_and_one_summary() {
+    let w = world().await;
+    let junk = corpus_file("hostile/text.jpg");
+    for i in 0..50 {
+        put(&w, &format!("images/junk{i:02}/junk {i}.jpg"), junk.clone()).await;
+    }
+    let mut handled = 0;
+    while handled < 50 {
+        let messages = receive(&w.sqs, &w.queue_url, 10.min(50 - handled)).await;
+        let response = w.handler.handle(sqs_event(&messages), worker::batch::Invocation::default()).await;
+        assert_eq!(failed_ids(&response), Vec::<String>::new());
+        for m in &messages {
+            w.sqs.delete_message().queue_url(&w.queue_url).receipt_handle(m.receipt_handle().unwrap()).send().await.unwrap();
+        }
+        handled += messages.iter().filter(|m| !m.body().unwrap_or_default().contains("s3:TestEvent")).count();
+    }
+    let records = w.s3.list_objects_v2().bucket(LOGS).prefix("failures/").send().await.unwrap();
+    assert_eq!(records.key_count(), Some(50));
+    let mut subjects = Vec::new();
+    loop {
+        let got = w.sqs.receive_message().queue_url(&w.inbox_url).max_number_of_messages(10).wait_time_seconds(1).send().await.unwrap();
+        let messages = got.messages.unwrap_or_default();
+        if messages.is_empty() {
+            break;
+        }
+        for m in messages {
+            let body: serde_json::Value = serde_json::from_str(m.body().unwrap()).unwrap();
+            subjects.push(body["Subject"].as_str().unwrap_or_default().to_string());
+            w.sqs.delete_message().queue_url(&w.inbox_url).receipt_handle(m.receipt_handle().unwrap()).send().await.unwrap();
+        }
+    }
+    let summaries: Vec<&String> = subjects.iter().filter(|s| s.contains("e-mails paused")).collect();
+    assert_eq!(subjects.len(), 11, "{subjects:#?}");
+    assert_eq!(summaries.len(), 1, "{subjects:#?}");
+    assert!(summaries[0].contains("11 rejections in 300 s"), "{summaries:?}");
 }

@@ -33,14 +33,18 @@ pub struct Context {
 impl Context {
     pub fn new(config: Config, sdk: &SdkConfig, function: &'static str) -> Context {
         let s3 = shared::aws::s3_client(sdk);
+        let dynamodb = aws_sdk_dynamodb::Client::new(sdk);
         let reporter = Reporter {
             s3: s3.clone(),
             sns: aws_sdk_sns::Client::new(sdk),
+            dynamodb: dynamodb.clone(),
+            table: config.catalog_table.clone(),
             log_bucket: config.log_bucket.clone(),
             topic_arn: config.alarm_topic_arn.clone(),
             function,
+            mail_rate: config.mail_rate,
         };
-        Context { s3, dynamodb: aws_sdk_dynamodb::Client::new(sdk), reporter, config }
+        Context { s3, dynamodb, reporter, config }
     }
 }
 
@@ -69,7 +73,13 @@ pub trait Process: Sync {
 
     /// `None` for a key outside the function's prefix: refused and acknowledged, so an output
     /// can never re-enter as an input. `Some(Err)` for a key under it that is malformed.
-    fn parse_key(&self, key: &str) -> Option<Result<Self::Upload, Failure>>;
+    fn parse_key(&self, object: &ObjectCreated) -> Option<Result<Self::Upload, Failure>>;
+
+    /// The upload this object's outcome belongs to, once the catalog has been asked (the
+    /// default: the one its key names).
+    fn resolve(&self, _object: &ObjectCreated, upload: Self::Upload) -> impl Future<Output = Result<Self::Upload, Failure>> + Send {
+        std::future::ready(Ok(upload))
+    }
 
     /// `limits` are the function's, with this object's decode deadline set.
     fn process(&self, object: &ObjectCreated, upload: &Self::Upload, limits: &Limits) -> impl Future<Output = Result<(), Failure>> + Send;
@@ -108,7 +118,7 @@ pub async fn handle<P: Process>(function: &P, event: SqsEvent, invocation: Invoc
             Some(until) if Instant::now() >= until => Err(Failure::OutOfTime("not started before the invocation's deadline")),
             Some(until) => tokio::time::timeout_at(until.into(), on_message(function, reporter, message, Some(until)))
                 .await
-                .unwrap_or_else(|_| Err(Failure::OutOfTime("not finished before the invocation's deadline"))),
+                .unwrap_or(Err(Failure::OutOfTime("not finished before the invocation's deadline"))),
             None => on_message(function, reporter, message, None).await,
         };
         let Err(failure) = outcome else { continue };
@@ -165,7 +175,7 @@ async fn on_message<P: Process>(
 async fn on_out_of_time<P: Process>(function: &P, reporter: &Reporter, message: &SqsMessage, reason: &str) -> Result<(), Failure> {
     let Ok(Notification::Objects(objects)) = parse_body(message.body.as_deref().unwrap_or_default()) else { return Ok(()) };
     for object in &objects {
-        let upload = match function.parse_key(&object.key) {
+        let upload = match function.parse_key(object) {
             Some(Ok(upload)) => Some(upload),
             Some(Err(_)) | None => None,
         };
@@ -181,7 +191,7 @@ async fn on_object<P: Process>(
     object: &ObjectCreated,
     work_until: Option<Instant>,
 ) -> Result<(), Failure> {
-    let Some(parsed) = function.parse_key(&object.key) else {
+    let Some(parsed) = function.parse_key(object) else {
         tracing::warn!(event = "key_refused", key = %object.key, "outside the input prefix");
         return Ok(());
     };
@@ -198,6 +208,7 @@ async fn on_object<P: Process>(
     let decode = Limits { deadline: Some(Deadline { at, millis }), ..limits };
     let (upload, outcome) = match parsed {
         Ok(upload) => {
+            let upload = function.resolve(object, upload).await?;
             let outcome = function.process(object, &upload, &decode).await;
             (Some(upload), outcome)
         }
@@ -221,15 +232,60 @@ pub async fn download(s3: &aws_sdk_s3::Client, object: &ObjectCreated, limits: &
     if let Some(size) = object.size {
         limits.check_bytes(size).map_err(rejected)?;
     }
-    let got = match s3.get_object().bucket(&object.bucket).key(&object.key).send().await {
+    // The version the event names: what a later upload to the key puts there is another upload.
+    // Where the event names no version (an unversioned bucket; moto), its ETag must still match.
+    let request = s3.get_object().bucket(&object.bucket).key(&object.key);
+    let request = match (&object.version_id, &object.etag) {
+        (Some(version), _) => request.version_id(version),
+        (None, Some(etag)) => request.if_match(format!("\"{}\"", etag.trim_matches('"'))),
+        (None, None) => request,
+    };
+    let got = match request.send().await {
         Ok(got) => got,
         Err(e) if e.as_service_error().is_some_and(|s| s.is_no_such_key()) => {
             return Err(Failure::bad_input("gone", "the upload was deleted before it could be processed"));
+        }
+        Err(e) if e.raw_response().is_some_and(|r| r.status().as_u16() == 412) => {
+            return Err(Failure::bad_input("superseded", "another file replaced this upload before it could be read"));
         }
         Err(e) => return Err(Failure::transient("downloading the upload", e)),
     };
     limits.check_bytes(got.content_length().and_then(|l| u64::try_from(l).ok()).unwrap_or(0).max(1)).map_err(rejected)?;
     Ok(got.body.collect().await.map_err(|e| Failure::transient("reading the upload", e))?.into_bytes())
+}
+
+/// A granted upload id belongs to the first file processed under its key. Another file put under
+/// the same key (the presigned grant used again before it expired) is a new upload, with an id of
+/// its own derived from its version ([`shared::key::derived_id`]): it never alters the first one's
+/// outcome and never overwrites its thumbnail. The claim is a conditional write (`CLAIM#<id>`,
+/// naming the version, or the ETag where the event names no version, as moto's never do), so
+/// every delivery of either event finds the same answer.
+pub async fn claim_upload_id(
+    dynamodb: &aws_sdk_dynamodb::Client,
+    table: &str,
+    object: &ObjectCreated,
+    upload: UploadKey,
+) -> Result<UploadKey, Failure> {
+    use aws_sdk_dynamodb::types::AttributeValue;
+    let Some(token) = object.version_id.as_deref().or(object.etag.as_deref()) else { return Ok(upload) };
+    if upload.id.starts_with(shared::key::DERIVED_ID_PREFIX) {
+        return Ok(upload);
+    }
+    let claimed = dynamodb
+        .update_item()
+        .table_name(table)
+        .key("pk", AttributeValue::S(format!("CLAIM#{}", upload.id)))
+        .update_expression("SET claimed_by = if_not_exists(claimed_by, :token)")
+        .expression_attribute_values(":token", AttributeValue::S(token.to_string()))
+        .return_values(aws_sdk_dynamodb::types::ReturnValue::AllNew)
+        .send()
+        .await
+        .map_err(|e| Failure::transient("claiming the upload id", e))?;
+    let owner = claimed.attributes().and_then(|a| a.get("claimed_by")).and_then(|v| v.as_s().ok());
+    if owner.is_none_or(|owner| owner == token) {
+        return Ok(upload);
+    }
+    Ok(UploadKey { id: shared::key::derived_id(&object.bucket, &object.key, token), file_name: upload.file_name })
 }
 
 /// The imaging core on a blocking thread, so a large decode does not stall the runtime.

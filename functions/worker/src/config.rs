@@ -27,6 +27,9 @@ pub struct Config {
     /// The queue's `maxReceiveCount` (`MAX_RECEIVE_COUNT`): a message on that delivery is not
     /// delivered again.
     pub max_receive_count: Option<u32>,
+    /// Rejection e-mails per window (`REJECTION_EMAILS`, default 10, per `REJECTION_EMAIL_WINDOW_S`,
+    /// default 300): past it, one summary, then records and log lines only.
+    pub mail_rate: crate::mail_rate::MailRate,
     pub spec: Spec,
 }
 
@@ -63,6 +66,14 @@ impl Config {
                 ..defaults
             },
             decode_time: std::time::Duration::from_secs(number(&get, "DECODE_SECONDS", 10u64)?),
+            mail_rate: crate::mail_rate::MailRate {
+                per_window: number(&get, "REJECTION_EMAILS", crate::mail_rate::MailRate::default().per_window)?,
+                window: std::time::Duration::from_secs(number(
+                    &get,
+                    "REJECTION_EMAIL_WINDOW_S",
+                    crate::mail_rate::MailRate::default().window.as_secs(),
+                )?),
+            },
             max_receive_count: get("MAX_RECEIVE_COUNT").map(|_| number(&get, "MAX_RECEIVE_COUNT", 0u32)).transpose()?,
             spec: Spec { fit, keep_alpha, jpeg_quality: number(&get, "JPEG_QUALITY", spec.jpeg_quality)? },
         })

@@ -1,6 +1,8 @@
-//! The bad-input path every function takes: a failure record in the log bucket, one SNS message,
-//! one structured log line for the metric filter. Then the caller acknowledges the message.
+//! The bad-input path every function takes: a failure record in the log bucket, one structured
+//! log line for the metric filter, and an SNS e-mail within the stage's rate (`mail_rate`). Then
+//! the caller acknowledges the message.
 
+use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_s3::primitives::ByteStream;
 use chrono::{SecondsFormat, Utc};
 
@@ -8,12 +10,18 @@ use shared::Failure;
 use shared::event::ObjectCreated;
 use shared::record::FailureRecord;
 
+use crate::mail_rate::{Mail, MailRate};
+
 pub struct Reporter {
     pub s3: aws_sdk_s3::Client,
     pub sns: aws_sdk_sns::Client,
+    /// Holds the e-mail counter (`mail_rate`).
+    pub dynamodb: aws_sdk_dynamodb::Client,
+    pub table: String,
     pub log_bucket: String,
     pub topic_arn: String,
     pub function: &'static str,
+    pub mail_rate: MailRate,
 }
 
 impl Reporter {
@@ -47,18 +55,16 @@ impl Reporter {
         };
         let body = serde_json::to_vec_pretty(&record).map_err(|e| Failure::transient("encoding failure record", e))?;
         let shown = file_name.unwrap_or(&obj.key);
-        // Publish first: if it fails, no record exists yet and the retry publishes again.
-        self.sns
-            .publish()
-            .topic_arn(&self.topic_arn)
-            .subject(subject(&format!("thumbstack: upload rejected: {shown}")))
-            .message(format!(
-                "The upload {shown:?} (s3://{}/{}) was rejected by the {} function.\n\nReason: {reason}\n\nRecord: s3://{}/{key}\n",
-                obj.bucket, obj.key, self.function, self.log_bucket
-            ))
-            .send()
-            .await
-            .map_err(|e| Failure::transient("publishing the rejection", e))?;
+        // Exactly one e-mail per rejection, even when two deliveries of its message run at once
+        // or an earlier attempt failed half-way: whoever claims the rejection's notice sends it.
+        // Every rejection has its record and log line; e-mails are rationed (`mail_rate`), so a
+        // script that uploads junk cannot flood the inbox.
+        if self.claim_notice(&key).await?
+            && let Err(failure) = self.notify(obj, shown, reason, &key).await
+        {
+            self.release_notice(&key).await;
+            return Err(failure);
+        }
         self.s3
             .put_object()
             .bucket(&self.log_bucket)
@@ -68,6 +74,77 @@ impl Reporter {
             .send()
             .await
             .map_err(|e| Failure::transient("writing the failure record", e))?;
+        Ok(())
+    }
+}
+
+impl Reporter {
+    /// `true` for the one attempt that is to send this rejection's e-mail (a conditional write
+    /// of `NOTICE#<record key>`), `false` when another already has.
+    async fn claim_notice(&self, record_key: &str) -> Result<bool, Failure> {
+        let expires = chrono::Utc::now().timestamp() + 14 * 86_400;
+        let claimed = self
+            .dynamodb
+            .update_item()
+            .table_name(&self.table)
+            .key("pk", AttributeValue::S(format!("NOTICE#{record_key}")))
+            .update_expression("SET expires_at = :expires")
+            .condition_expression("attribute_not_exists(pk)")
+            .expression_attribute_values(":expires", AttributeValue::N(expires.to_string()))
+            .send()
+            .await;
+        match claimed {
+            Ok(_) => Ok(true),
+            Err(e) if e.as_service_error().is_some_and(|s| s.is_conditional_check_failed_exception()) => Ok(false),
+            Err(e) => Err(Failure::transient("claiming the rejection's e-mail", e)),
+        }
+    }
+
+    /// After a failed send, so the retry sends it; if this fails too, the e-mail is lost but the
+    /// record and the log line are not.
+    async fn release_notice(&self, record_key: &str) {
+        let released =
+            self.dynamodb.delete_item().table_name(&self.table).key("pk", AttributeValue::S(format!("NOTICE#{record_key}"))).send().await;
+        if let Err(e) = released {
+            tracing::error!(event = "notice_not_released", key = record_key, error = %e, "the retry will not e-mail this rejection");
+        }
+    }
+
+    async fn notify(&self, obj: &ObjectCreated, shown: &str, reason: &str, key: &str) -> Result<(), Failure> {
+        let mail = crate::mail_rate::count(&self.dynamodb, &self.table, self.function, self.mail_rate, shown, Utc::now().into()).await?;
+        let (title, text) = match mail {
+            Mail::One => (
+                format!("thumbstack: upload rejected: {shown}"),
+                format!(
+                    "The upload {shown:?} (s3://{}/{}) was rejected by the {} function.\n\nReason: {reason}\n\nRecord: s3://{}/{key}\n",
+                    obj.bucket, obj.key, self.function, self.log_bucket
+                ),
+            ),
+            Mail::Summary { count, resumes_at, names } => (
+                format!("thumbstack: {} rejections in {} s; e-mails paused", count, self.mail_rate.window.as_secs()),
+                format!(
+                    "The {} function has rejected {count} uploads in this {}-second window, more than the {} e-mails it sends per window.\n\
+                     Further rejections until {} are recorded (s3://{}/failures/) and logged, without e-mail.\n\nThe first: {}\n",
+                    self.function,
+                    self.mail_rate.window.as_secs(),
+                    self.mail_rate.per_window,
+                    chrono::DateTime::<Utc>::from(resumes_at).to_rfc3339_opts(SecondsFormat::Secs, true),
+                    self.log_bucket,
+                    names.iter().map(|n| format!("{n:?}")).collect::<Vec<_>>().join(", ")
+                ),
+            ),
+            Mail::None => (String::new(), String::new()),
+        };
+        if !title.is_empty() {
+            self.sns
+                .publish()
+                .topic_arn(&self.topic_arn)
+                .subject(subject(&title))
+                .message(text)
+                .send()
+                .await
+                .map_err(|e| Failure::transient("publishing the rejection", e))?;
+        }
         Ok(())
     }
 }
