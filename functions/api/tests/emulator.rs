@@ -66,6 +66,15 @@ async fn an_avatar_uploaded_through_the_presigned_post_reaches_the_profile() {
     assert!((200..300).contains(&status), "the presigned POST was refused: {status} {body}");
     let stored = p.s3.head_object().bucket(UPLOADS).key(grant["key"].as_str().unwrap()).send().await.unwrap();
     assert_eq!((stored.content_type(), stored.content_length()), (Some("image/jpeg"), Some(photo.len() as i64)));
+    // The policy pins the declared type exactly; AWS refuses a form that changes it (moto does
+    // not check POST policies, so the document itself is what is held here).
+    let post = api::presign::PresignedPost {
+        url: String::new(),
+        fields: fields.iter().cloned().collect(),
+        expires_at: String::new(),
+    };
+    let policy = api::presign::decode_policy(&post).unwrap();
+    assert!(policy["conditions"].as_array().unwrap().contains(&json!(["eq", "$Content-Type", "image/jpeg"])), "{policy}");
 
     // The notification S3 sent for that upload, as Lambda's poller would deliver it.
     let messages: Vec<_> = receive(&p.sqs, &p.queue_url, 1)
@@ -113,6 +122,23 @@ async fn bad_requests_name_the_field_and_unknown_routes_are_json() {
     )
     .await;
     assert_eq!((status, &e["error"]["field"]), (400, &json!("file_name")));
+    // Only what the core decodes, by exact type: an SVG original would run script on the bucket's origin.
+    let (status, e) = call(
+        &api,
+        "POST",
+        "/api/uploads",
+        Some(json!({ "kind": "image", "file_name": "a.svg", "content_type": "image/svg+xml", "size": 5 })),
+    )
+    .await;
+    assert_eq!((status, &e["error"]["field"]), (400, &json!("content_type")), "{e}");
+    let (status, e) = call(
+        &api,
+        "POST",
+        "/api/uploads",
+        Some(json!({ "kind": "image", "file_name": "photo\u{202E}gpj.exe", "content_type": "image/jpeg", "size": 5 })),
+    )
+    .await;
+    assert_eq!((status, &e["error"]["field"]), (400, &json!("file_name")), "{e}");
     let (status, e) = call(&api, "POST", "/api/uploads", None).await;
     assert_eq!((status, &e["error"]["code"]), (400, &json!("bad_request")));
     let (status, e) = call(&api, "GET", "/api/images?sort=largest", None).await;
