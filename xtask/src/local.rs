@@ -66,13 +66,16 @@ async fn serve(args: &LocalArgs, emulator: &Emulator, runtime: &std::path::Path)
     let spec = spec(args, &aws, &stage, &rendered, &resources)?;
     let spec_path = crate::paths::target_dir().join("local/runtime.json");
     std::fs::write(&spec_path, serde_json::to_vec_pretty(&spec)?)?;
+    // Its stdin stays open while we live: if we are killed, the runtime sees it close and stops.
     let mut child = Command::new(runtime)
         .arg("serve")
         .arg(&spec_path)
-        .stdin(Stdio::null())
+        .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()
         .with_context(|| format!("starting {}", runtime.display()))?;
+    // Held, not written: `Child::wait` would close it, and the runtime would take that for our end.
+    let _alive = child.stdin.take();
     let mut lines = BufReader::new(child.stdout.take().context("the runtime's stdout")?).lines();
     let Some(Ok(origin)) = lines.next() else {
         let status = child.wait()?;

@@ -13,19 +13,21 @@ fn tracked_files(root: &Path) -> Vec<String> {
     String::from_utf8(out.stdout).expect("UTF-8 paths").split('\0').filter(|p| !p.is_empty()).map(String::from).collect()
 }
 
+/// The tracked files that `pick` selects and whose text contains `needle`.
+fn containing(root: &Path, pick: impl Fn(&str) -> bool, needle: &str) -> Vec<String> {
+    tracked_files(root)
+        .into_iter()
+        .filter(|path| pick(path))
+        .filter(|path| std::fs::read(root.join(path)).is_ok_and(|bytes| String::from_utf8_lossy(&bytes).contains(needle)))
+        .collect()
+}
+
 #[test]
 fn no_tracked_file_refers_to_the_folder_beside_the_clone() {
     let root = testkit::repo_root();
     // Spelled in two halves so this file does not find itself.
     let outside = format!("{}/{}", "..", "shared");
-    let offenders: Vec<String> = tracked_files(&root)
-        .into_iter()
-        .filter(|path| path != "Cargo.lock")
-        .filter(|path| {
-            let Ok(text) = std::fs::read(root.join(path)) else { return false };
-            String::from_utf8_lossy(&text).contains(&outside)
-        })
-        .collect();
+    let offenders = containing(&root, |path| path != "Cargo.lock", &outside);
     assert!(offenders.is_empty(), "these tracked files refer to {outside}: {offenders:?}");
 }
 
@@ -36,11 +38,7 @@ fn no_tracked_file_refers_to_the_folder_beside_the_clone() {
 fn no_code_bakes_in_the_folder_it_was_compiled_in() {
     let root = testkit::repo_root();
     let baked = format!("{}!(\"CARGO_MANIFEST_DIR\")", "env");
-    let offenders: Vec<String> = tracked_files(&root)
-        .into_iter()
-        .filter(|path| path.ends_with(".rs"))
-        .filter(|path| std::fs::read_to_string(root.join(path)).is_ok_and(|text| text.contains(&baked)))
-        .collect();
+    let offenders = containing(&root, |path| path.ends_with(".rs"), &baked);
     assert!(offenders.is_empty(), "these files use {baked}; read CARGO_MANIFEST_DIR at run time instead: {offenders:?}");
 }
 
@@ -50,11 +48,7 @@ fn no_code_bakes_in_the_folder_it_was_compiled_in() {
 fn unsafe_code_is_allowed_in_one_place_only() {
     let root = testkit::repo_root();
     let allow = format!("allow({})", "unsafe_code");
-    let allowed: Vec<String> = tracked_files(&root)
-        .into_iter()
-        .filter(|path| path.ends_with(".rs"))
-        .filter(|path| std::fs::read_to_string(root.join(path)).is_ok_and(|text| text.contains(&allow)))
-        .collect();
+    let allowed = containing(&root, |path| path.ends_with(".rs"), &allow);
     assert_eq!(allowed, ["functions/imaging/src/jpeg.rs"], "files that allow unsafe code");
 }
 

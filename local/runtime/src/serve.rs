@@ -1,6 +1,6 @@
 //! `thumbstack-local serve SPEC`: the thumbnail and avatar handlers polled from their queues, the
 //! api's router and the site on 127.0.0.1, every function's log lines shipped to its log group.
-//! Prints its URL as the first line on stdout; SIGINT or SIGTERM stops it.
+//! Prints its URL as the first line on stdout; SIGINT, SIGTERM or the end of its stdin stops it.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -73,9 +73,18 @@ async fn serve(spec: Spec, handle: tokio::runtime::Handle) -> Result<Exit> {
     println!("http://127.0.0.1:{port}");
 
     let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    // `xtask local` holds our stdin open for as long as it lives: if it is killed before it can
+    // pass on Ctrl-C, the pipe closes and we stop too, instead of holding the port and the queues.
+    // A plain thread, not `spawn_blocking`: the runtime's shutdown would wait for a blocked read.
+    let (gone, parent_gone) = tokio::sync::oneshot::channel::<()>();
+    std::thread::spawn(move || {
+        let _ = std::io::copy(&mut std::io::stdin(), &mut std::io::sink());
+        let _ = gone.send(());
+    });
     tokio::select! {
         r = tokio::signal::ctrl_c() => r.context("waiting for Ctrl-C")?,
         _ = term.recv() => {}
+        _ = parent_gone => eprintln!("local: the `xtask local` that started this runtime is gone; stopping"),
     }
     stop.store(true, Ordering::Relaxed);
     server.unblock();
