@@ -153,3 +153,38 @@ async fn policy_asks_sts_for_the_account_and_pipeline_needs_a_source() {
     let status: Value = serde_json::from_str(&run.stdout).unwrap();
     assert_eq!((status["stack"].as_str(), &status["status"]), (Some("thumbstack-local"), &Value::Null));
 }
+
+/// `.ci/run`'s `scripts/ci-mtimes.py`, on a clone of its own: a second clone's unchanged files get
+/// the time their content was first seen (so cargo reuses the earlier build), a changed file gets
+/// the current time (so what depends on it is rebuilt).
+#[test]
+fn ci_mtimes_keep_the_first_seen_time_of_unchanged_content_only() {
+    use std::time::{Duration, SystemTime};
+    let work = std::env::temp_dir().join(format!("thumbstack-ci-mtimes-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&work);
+    let (repo, target) = (work.join("repo"), work.join("target"));
+    std::fs::create_dir_all(&repo).unwrap();
+    let git = |args: &[&str]| assert!(Command::new("git").current_dir(&repo).args(args).output().unwrap().status.success(), "git {args:?}");
+    git(&["init", "-q"]);
+    std::fs::write(repo.join("same.rs"), "fn same() {}").unwrap();
+    std::fs::write(repo.join("edited.rs"), "fn before() {}").unwrap();
+    git(&["add", "."]);
+    let script = root().join("scripts/ci-mtimes.py");
+    let run = || {
+        let out = Command::new("python3").current_dir(&repo).arg(&script).arg(&target).output().unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8_lossy(&out.stderr).into_owned()
+    };
+    let mtime = |name: &str| std::fs::metadata(repo.join(name)).unwrap().modified().unwrap();
+    assert!(run().contains("0 files as before, 2 new or changed"));
+    let first_seen = mtime("same.rs");
+    // A later clone: every file is new on disk, one of them with new content.
+    std::thread::sleep(Duration::from_millis(50));
+    std::fs::write(repo.join("same.rs"), "fn same() {}").unwrap();
+    std::fs::write(repo.join("edited.rs"), "fn after() {}").unwrap();
+    let before_second = SystemTime::now();
+    assert!(run().contains("1 files as before, 1 new or changed"));
+    assert_eq!(mtime("same.rs"), first_seen, "unchanged content keeps its first-seen time");
+    assert!(mtime("edited.rs") >= before_second - Duration::from_millis(5), "changed content is newer than any build");
+    let _ = std::fs::remove_dir_all(&work);
+}

@@ -94,7 +94,9 @@ fn jpeg(b: &[u8], limits: &Limits) -> Result<Header, Rejection> {
             break;
         }
         if b[i] != 0xFF {
-            return Err(corrupt(NAME, "expected a marker"));
+            // libjpeg skips stray bytes before a marker (with a warning); real files have them.
+            i += 1;
+            continue;
         }
         let marker = b[i + 1];
         match marker {
@@ -270,6 +272,8 @@ mod tests {
         for n in 0..jpeg.len() {
             let _ = inspect(&jpeg[..n], Format::Jpeg, &limits);
         }
+        let junk = [&jpeg[..2], &[0x00, 0x17], &jpeg[2..]].concat();
+        assert_eq!(inspect(&junk, Format::Jpeg, &limits).map(|h| (h.width, h.height)), Ok((16, 16)), "stray bytes are skipped");
         let mut long = jpeg.to_vec();
         long[5] = 0xFF; // a segment longer than the file
         assert!(inspect(&long, Format::Jpeg, &limits).is_err());
