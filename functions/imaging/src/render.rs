@@ -76,7 +76,7 @@ pub fn render(bytes: &[u8], spec: &Spec, limits: &Limits) -> Result<Rendition, R
     limits.check_bytes(bytes.len() as u64)?;
     let format = sniff(bytes)?;
     let fit = spec.fit;
-    let needed = memory_needed(bytes, spec, limits)?;
+    let needed = needed(bytes, format, spec, limits)?;
     if needed > limits.max_memory {
         return Err(Rejection::OverMemoryBudget { needed, budget: limits.max_memory });
     }
@@ -126,7 +126,11 @@ pub fn render(bytes: &[u8], spec: &Spec, limits: &Limits) -> Result<Rendition, R
 /// The bytes [`render`] will hold at its peak for this file, from its header: what the memory
 /// budget is held against. Also refuses what the structure limits refuse (metadata, scans, size).
 pub fn memory_needed(bytes: &[u8], spec: &Spec, limits: &Limits) -> Result<u64, Rejection> {
-    let header = inspect::inspect(bytes, sniff(bytes)?, limits)?;
+    needed(bytes, sniff(bytes)?, spec, limits)
+}
+
+fn needed(bytes: &[u8], format: Format, spec: &Spec, limits: &Limits) -> Result<u64, Rejection> {
+    let header = inspect::inspect(bytes, format, limits)?;
     Ok(budget::bytes_needed(&header, spec.fit))
 }
 

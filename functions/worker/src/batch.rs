@@ -175,10 +175,7 @@ async fn on_message<P: Process>(
 async fn on_out_of_time<P: Process>(function: &P, reporter: &Reporter, message: &SqsMessage, reason: &str) -> Result<(), Failure> {
     let Ok(Notification::Objects(objects)) = parse_body(message.body.as_deref().unwrap_or_default()) else { return Ok(()) };
     for object in &objects {
-        let upload = match function.parse_key(object) {
-            Some(Ok(upload)) => Some(upload),
-            Some(Err(_)) | None => None,
-        };
+        let upload = function.parse_key(object).and_then(Result::ok);
         let (id, name) = (upload.as_ref().map(Upload::id), upload.as_ref().and_then(Upload::file_name));
         reporter.reject(object, id, name, "out_of_time", reason).await?;
     }
@@ -257,9 +254,9 @@ pub async fn download(s3: &aws_sdk_s3::Client, object: &ObjectCreated, limits: &
 /// A granted upload id belongs to the first file processed under its key. Another file put under
 /// the same key (the presigned grant used again before it expired) is a new upload, with an id of
 /// its own derived from its version ([`shared::key::derived_id`]): it never alters the first one's
-/// outcome and never overwrites its thumbnail. The claim is a conditional write (`CLAIM#<id>`,
-/// naming the version, or the ETag where the event names no version, as moto's never do), so
-/// every delivery of either event finds the same answer.
+/// outcome and never overwrites its thumbnail. The claim is one atomic update (`CLAIM#<id>` set to
+/// the version, or the ETag where the event names no version, as moto's never do, only if unset),
+/// so every delivery of either event finds the same answer.
 pub async fn claim_upload_id(
     dynamodb: &aws_sdk_dynamodb::Client,
     table: &str,

@@ -113,6 +113,7 @@ impl Reporter {
     async fn notify(&self, obj: &ObjectCreated, shown: &str, reason: &str, key: &str) -> Result<(), Failure> {
         let mail = crate::mail_rate::count(&self.dynamodb, &self.table, self.function, self.mail_rate, shown, Utc::now().into()).await?;
         let (title, text) = match mail {
+            Mail::None => return Ok(()),
             Mail::One => (
                 format!("thumbstack: upload rejected: {shown}"),
                 format!(
@@ -133,18 +134,15 @@ impl Reporter {
                     names.iter().map(|n| format!("{n:?}")).collect::<Vec<_>>().join(", ")
                 ),
             ),
-            Mail::None => (String::new(), String::new()),
         };
-        if !title.is_empty() {
-            self.sns
-                .publish()
-                .topic_arn(&self.topic_arn)
-                .subject(subject(&title))
-                .message(text)
-                .send()
-                .await
-                .map_err(|e| Failure::transient("publishing the rejection", e))?;
-        }
+        self.sns
+            .publish()
+            .topic_arn(&self.topic_arn)
+            .subject(subject(&title))
+            .message(text)
+            .send()
+            .await
+            .map_err(|e| Failure::transient("publishing the rejection", e))?;
         Ok(())
     }
 }
