@@ -11,6 +11,11 @@ use crate::stage::Stage;
 /// Overrides the endpoint of a stage whose `emulator.endpoint` is null (`local`).
 pub const ENDPOINT_ENV: &str = "THUMBSTACK_ENDPOINT";
 
+/// `<access key id>:<secret>`: what to present to the emulator instead of the fixed fake
+/// credentials, so a test can deploy as a moto IAM user holding exactly the deploy policy.
+/// Never read for AWS.
+pub const EMULATOR_CREDENTIALS_ENV: &str = "THUMBSTACK_EMULATOR_CREDENTIALS";
+
 #[derive(Clone)]
 pub struct Aws {
     pub config: SdkConfig,
@@ -27,7 +32,16 @@ impl Aws {
     pub async fn at(stage: &Stage, endpoint: Option<String>) -> Aws {
         let region = Region::new(stage.region.to_string());
         let config = match &endpoint {
-            Some(url) => shared::aws::emulator_config(&stage.region.to_string(), url).await,
+            Some(url) => {
+                let config = shared::aws::emulator_config(&stage.region.to_string(), url).await;
+                match std::env::var(EMULATOR_CREDENTIALS_ENV).ok().as_deref().and_then(|c| c.split_once(':')) {
+                    Some((id, secret)) => {
+                        let given = aws_sdk_s3::config::Credentials::new(id, secret, None, None, "emulator-user");
+                        config.to_builder().credentials_provider(aws_sdk_s3::config::SharedCredentialsProvider::new(given)).build()
+                    }
+                    None => config,
+                }
+            }
             None => aws_config::defaults(BehaviorVersion::latest()).region(region).load().await,
         };
         Aws { config, endpoint }

@@ -3,7 +3,7 @@
 //! `site/` and invalidate CloudFront. Every run ends with one report; its exit code says how
 //! far it got (see `flags::Exit`).
 
-mod artifacts;
+pub(crate) mod artifacts;
 mod changeset;
 mod execute;
 mod report;
@@ -93,31 +93,37 @@ async fn deploy(target: &StageArgs, mode: &Mode, report: &mut Report) -> Result<
         report.timings.insert("validate", phase.elapsed().as_secs_f64());
     }
 
+    // Every change set runs as the stage's execution role; without bootstrap there is none.
+    let account = aws.account().await?;
+    let names = crate::policy::Names { stack: &rendered.stack_name, region: &stage.region.0, account: &account };
+    let path = crate::bootstrap::read(&aws, &names).await?;
     let s3 = aws.s3();
+    let bucket = artifacts::bucket_name(&account, &aws.region());
+    if !artifacts::exists(&s3, &bucket, &account).await? {
+        return Err(Stop::new(
+            Exit::Usage,
+            format!("the artifacts bucket {bucket} does not exist; `cargo xtask bootstrap {name}` creates it (README, \"Deploying from CI\")"),
+        )
+        .into());
+    }
     // An emulator stage's template leaves the functions out (`OnAws=false`): `local` runs the
     // handlers in-process, so there is nothing to build, zip or upload.
     let in_process = stage.emulator.is_some();
-    let bucket = if in_process {
+    if in_process {
         eprintln!("deploy: {name} runs the functions in-process: no release build, no zips (code keys marked {LOCAL_CODE})");
-        LOCAL_CODE.to_string()
     } else {
         let packaged = timed(report, "package", crate::package::package).map_err(|e| {
             if e.is::<crate::package::Incompatible>() { Stop::new(Exit::Incompatible, format!("{e:#}")).into() } else { e }
         })?;
         let phase = Instant::now();
-        let bucket = artifacts::bucket_name(&aws.account().await?, &aws.region());
-        if artifacts::ensure_bucket(&s3, &bucket, &aws.region(), aws.endpoint.is_none()).await? {
-            eprintln!("deploy: created the artifacts bucket {bucket} (private, encrypted, versioned, TLS only)");
-        }
-        report.artifacts = artifacts::upload(&s3, &bucket, &packaged.functions).await?;
+        report.artifacts = artifacts::upload(&s3, &bucket, &account, &rendered.stack_name, &packaged.functions).await?;
         for a in &report.artifacts {
             let what = if a.uploaded { "uploaded" } else { "already there" };
-            eprintln!("deploy: {:<10} s3://{bucket}/{} ({what})", a.function, a.key);
+            eprintln!("deploy: {:<10} s3://{bucket}/{} version {} ({what})", a.function, a.key, a.version_id);
         }
         report.artifacts_bucket = Some(bucket.clone());
         report.timings.insert("artifacts", phase.elapsed().as_secs_f64());
-        bucket
-    };
+    }
 
     let mut parameters: Vec<(String, String)> = rendered.parameters.iter().map(|(k, v)| ((*k).to_string(), v.clone())).collect();
     if let (Some(cert_template), Some(cert_parameters)) = (rendered.file("certificate.yaml"), &rendered.certificate_parameters) {
@@ -127,6 +133,7 @@ async fn deploy(target: &StageArgs, mode: &Mode, report: &mut Report) -> Result<
             template: Template::Body(cert_template.to_string()),
             parameters: cert_parameters.iter().map(|(k, v)| ((*k).to_string(), v.clone())).collect(),
             tags: rendered.tags.clone().into_iter().collect(),
+            role_arn: Some(path.execution_role.clone()),
         };
         report.certificate_stack = Some(spec.name.clone());
         let cfn = us_east_1.cloudformation();
@@ -144,14 +151,12 @@ async fn deploy(target: &StageArgs, mode: &Mode, report: &mut Report) -> Result<
         };
         parameters.push(("CertificateArn".into(), arn));
     }
-    parameters.extend(deploy_time_parameters(template, &bucket, in_process, &report.artifacts)?);
+    let code_bucket = if in_process { LOCAL_CODE } else { bucket.as_str() };
+    parameters.extend(deploy_time_parameters(template, code_bucket, in_process, &report.artifacts)?);
+    parameters.push(("PermissionsBoundary".into(), path.boundary.clone()));
     let body = if template.len() > artifacts::TEMPLATE_BODY_LIMIT {
-        // An in-process stage has no artifacts bucket until its template needs one.
-        let bucket = if in_process { artifacts::bucket_name(&aws.account().await?, &aws.region()) } else { bucket.clone() };
-        if in_process {
-            artifacts::ensure_bucket(&s3, &bucket, &aws.region(), aws.endpoint.is_none()).await?;
-        }
-        Template::Url(artifacts::upload_template(&s3, &bucket, &aws.region(), &rendered.stack_name, template).await?)
+        let url = artifacts::upload_template(&s3, &bucket, &account, &aws.region(), &rendered.stack_name, template).await?;
+        Template::Url(url)
     } else {
         Template::Body(template.to_string())
     };
@@ -160,6 +165,7 @@ async fn deploy(target: &StageArgs, mode: &Mode, report: &mut Report) -> Result<
         template: body,
         parameters,
         tags: rendered.tags.clone().into_iter().collect(),
+        role_arn: Some(path.execution_role.clone()),
     };
 
     let cfn = aws.cloudformation();
@@ -346,10 +352,12 @@ fn validated_marker(aws: &Aws, template: &str) -> std::path::PathBuf {
     crate::paths::target_dir().join("infra/validated").join(hex::encode(Sha256::digest(key.as_bytes())))
 }
 
-/// `ArtifactsBucket` and each function's `<Function>CodeKey`, for the parameters the template declares.
-/// What an in-process stage passes for the artifacts bucket and every code key: no zip exists.
+/// What an in-process stage passes for the artifacts bucket and every code key and version: no
+/// zip exists.
 pub(crate) const LOCAL_CODE: &str = "local-in-process";
 
+/// `ArtifactsBucket` and each function's `<Function>CodeKey` and `<Function>CodeVersion`, for the
+/// parameters the template declares.
 fn deploy_time_parameters(
     template: &str,
     bucket: &str,
@@ -363,16 +371,24 @@ fn deploy_time_parameters(
         .map(|m| m.keys().filter_map(Value::as_str).collect())
         .unwrap_or_default();
     let mut out = vec![("ArtifactsBucket".to_string(), bucket.to_string())];
-    for key in declared.iter().filter(|k| k.ends_with("CodeKey")) {
+    for key in declared.iter().filter(|k| k.ends_with("CodeKey") || k.ends_with("CodeVersion")) {
         if in_process {
             out.push(((*key).to_string(), LOCAL_CODE.to_string()));
             continue;
         }
-        let zip = uploaded.iter().find(|u| artifacts::code_key_parameter(&u.function) == *key);
-        let Some(zip) = zip else {
+        let zip = uploaded.iter().find_map(|u| {
+            if artifacts::code_key_parameter(&u.function) == *key {
+                Some(&u.key)
+            } else if artifacts::code_version_parameter(&u.function) == *key {
+                Some(&u.version_id)
+            } else {
+                None
+            }
+        });
+        let Some(value) = zip else {
             anyhow::bail!("the template wants {key}, but no function crate under functions/ was packaged for it");
         };
-        out.push(((*key).to_string(), zip.key.clone()));
+        out.push(((*key).to_string(), value.clone()));
     }
     Ok(out)
 }
@@ -390,19 +406,34 @@ mod tests {
 
     #[test]
     fn deploy_time_parameters_follow_the_template() {
-        let template = "Parameters:\n  ArtifactsBucket: {Type: String}\n  ThumbnailCodeKey: {Type: String}\n";
+        let template = "Parameters:\n  ArtifactsBucket: {Type: String}\n  ThumbnailCodeKey: {Type: String}\n  ThumbnailCodeVersion: {Type: String}\n";
         let zip = |f: &str| artifacts::Uploaded {
             function: f.into(),
             key: format!("{f}/abc.zip"),
+            version_id: format!("v-{f}"),
             sha256: "abc".into(),
             bytes: 1,
             uploaded: true,
         };
         let got = deploy_time_parameters(template, "b", false, &[zip("thumbnail"), zip("avatar")]).unwrap();
-        assert_eq!(got, [("ArtifactsBucket".into(), "b".into()), ("ThumbnailCodeKey".into(), "thumbnail/abc.zip".into())]);
+        assert_eq!(
+            got,
+            [
+                ("ArtifactsBucket".into(), "b".into()),
+                ("ThumbnailCodeKey".into(), "thumbnail/abc.zip".into()),
+                ("ThumbnailCodeVersion".into(), "v-thumbnail".into())
+            ]
+        );
         let e = deploy_time_parameters(template, "b", false, &[zip("avatar")]).unwrap_err().to_string();
         assert!(e.contains("ThumbnailCodeKey"), "{e}");
         let local = deploy_time_parameters(template, LOCAL_CODE, true, &[]).unwrap();
-        assert_eq!(local, [("ArtifactsBucket".into(), LOCAL_CODE.into()), ("ThumbnailCodeKey".into(), LOCAL_CODE.into())]);
+        assert_eq!(
+            local,
+            [
+                ("ArtifactsBucket".into(), LOCAL_CODE.into()),
+                ("ThumbnailCodeKey".into(), LOCAL_CODE.into()),
+                ("ThumbnailCodeVersion".into(), LOCAL_CODE.into())
+            ]
+        );
     }
 }

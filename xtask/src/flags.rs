@@ -43,7 +43,9 @@ pub enum Verb {
     Logs(LogsArgs),
     /// The whole system on this machine: moto, the local stage, the functions, the site and api.
     Local(LocalArgs),
-    /// Print the least-privilege IAM policy a deploy role needs for this stage.
+    /// Create or update the stage's deploy roles once (execution role, boundary, deploy policy).
+    Bootstrap(BootstrapArgs),
+    /// Print one of the stage's IAM documents [default: the deploy policy a CI role needs].
     Policy(PolicyArgs),
     /// Deploy the stage's CI pipeline stack: CodePipeline + CodeBuild running ci/buildspec.yml.
     Pipeline(PipelineArgs),
@@ -188,7 +190,30 @@ pub struct PolicyArgs {
     /// The AWS account id the role lives in [default: the caller's, from STS].
     #[arg(long, value_name = "ID")]
     pub account: Option<String>,
+    /// Which document: the CI identity's, CloudFormation's execution role's, or the boundary.
+    #[arg(long, value_enum, default_value_t = Document::Deploy)]
+    pub document: Document,
     /// Only the policy JSON on stdout, no summary on stderr.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// The three IAM documents of a stage's deploy path (`policy.rs`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Document {
+    Deploy,
+    Execution,
+    Boundary,
+}
+
+#[derive(Args)]
+pub struct BootstrapArgs {
+    #[command(flatten)]
+    pub target: StageArgs,
+    /// Execute without asking, also when resources are replaced or removed (required for that in CI).
+    #[arg(long)]
+    pub yes: bool,
+    /// Print the report as JSON on stdout.
     #[arg(long)]
     pub json: bool,
 }
@@ -221,6 +246,9 @@ pub struct TeardownArgs {
     /// Delete without asking (required in CI).
     #[arg(long)]
     pub yes: bool,
+    /// Also the stage's bootstrap stack and its zips in the artifacts bucket (administrator rights).
+    #[arg(long)]
+    pub all: bool,
     /// Print the report as JSON on stdout.
     #[arg(long)]
     pub json: bool,

@@ -1,5 +1,5 @@
 //! `cargo xtask local`: the whole system on this machine. moto stands in for AWS; the `local`
-//! stage is deployed to it by `deploy` itself (no release build: the functions run in-process);
+//! stage is bootstrapped and deployed to it by `bootstrap` and `deploy` themselves (no release build: the functions run in-process);
 //! the data of the last run is put back; what moto's CloudFormation ignores is wired by direct
 //! API; then `thumbstack-local` (the runtime crate) runs the handlers on their queues and serves
 //! the site and api on 127.0.0.1. Ctrl-C stops everything this started, and saves the data.
@@ -32,15 +32,17 @@ pub fn run(args: &LocalArgs) -> Result<Exit> {
     } else if args.fresh {
         eprintln!("local: --fresh does nothing here: the moto already running keeps its data (stop that `local` first)");
     }
-    // The same deploy as for AWS: this binary's `deploy` verb, pointed at the emulator.
-    let deploy = Command::new(std::env::current_exe().context("finding xtask's own binary")?)
-        .args(["deploy", STAGE, "--yes", "--no-invalidate"])
-        .env(ENDPOINT_ENV, &emulator.endpoint)
-        .status()
-        .context("running `cargo xtask deploy local`")?;
-    if !deploy.success() {
-        let code = deploy.code().unwrap_or(1);
-        return Err(Stop::new(Exit::DeployFailed, format!("deploying the local stage failed (exit {code}); see above")).into());
+    // The same bootstrap and deploy as for AWS: this binary's verbs, pointed at the emulator.
+    for verb in [&["bootstrap", STAGE, "--yes"][..], &["deploy", STAGE, "--yes", "--no-invalidate"]] {
+        let run = Command::new(std::env::current_exe().context("finding xtask's own binary")?)
+            .args(verb)
+            .env(ENDPOINT_ENV, &emulator.endpoint)
+            .status()
+            .with_context(|| format!("running `cargo xtask {} local`", verb[0]))?;
+        if !run.success() {
+            let code = run.code().unwrap_or(1);
+            return Err(Stop::new(Exit::DeployFailed, format!("`{} local` failed (exit {code}); see above", verb[0])).into());
+        }
     }
     let runtime = crate::runtime::build()?;
     crate::aws::block_on(serve(args, &emulator, &runtime))

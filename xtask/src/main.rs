@@ -2,6 +2,7 @@
 
 mod aws;
 mod bench;
+mod bootstrap;
 mod catalog;
 mod ci;
 mod deploy;
@@ -49,6 +50,7 @@ fn main() -> ExitCode {
         flags::Verb::Status(args) => outputs::status(&args),
         flags::Verb::Logs(args) => logs::run(&args),
         flags::Verb::Local(args) => local::run(&args),
+        flags::Verb::Bootstrap(args) => bootstrap::run(&args),
         flags::Verb::Policy(args) => policy::run(&args),
         flags::Verb::Pipeline(args) => pipeline::run(&args),
         flags::Verb::Bench(args) => bench::run(&args),

@@ -1,6 +1,7 @@
 //! `cargo xtask pipeline <stage>`: the stage's CI pipeline as its own stack, `<stack>-pipeline`
 //! (CodePipeline + one CodeBuild project running `ci/buildspec.yml`), through the same change-set
-//! path as `deploy`. Its build role carries what `cargo xtask policy <stage>` prints.
+//! path as `deploy`. An administrator runs it after `bootstrap`: its build role deploys with the
+//! stage's deploy policy (what `cargo xtask policy <stage>` prints) and nothing else of IAM.
 
 use anyhow::{Context, Result, bail};
 
@@ -27,13 +28,19 @@ async fn deploy(args: &PipelineArgs, mode: &Mode, report: &mut Report) -> Result
     if template.len() > crate::deploy::TEMPLATE_BODY_LIMIT {
         bail!("the rendered pipeline template is {} bytes, over CloudFormation's inline limit", template.len());
     }
-    let parameters = rendered.pipeline_parameters.clone().unwrap_or_default();
     let aws = Aws::connect(&stage).await?;
+    let account = aws.account().await?;
+    let names = crate::policy::Names { stack: &rendered.stack_name, region: &stage.region.0, account: &account };
+    let path = crate::bootstrap::read(&aws, &names).await?;
+    let mut parameters: Vec<(String, String)> =
+        rendered.pipeline_parameters.clone().unwrap_or_default().into_iter().map(|(k, v)| (k.to_string(), v)).collect();
+    parameters.push(("DeployPolicyArn".into(), path.deploy_policy));
     let spec = StackSpec {
-        name: format!("{}-pipeline", rendered.stack_name),
+        name: names.pipeline_stack(),
         template: Template::Body(template.to_string()),
-        parameters: parameters.into_iter().map(|(k, v)| (k.to_string(), v)).collect(),
-        tags: rendered.tags.clone().into_iter().collect(),
+        parameters,
+        tags: rendered.tags_for(&names.pipeline_stack()).into_iter().collect(),
+        role_arn: None,
     };
     report.stack = spec.name.clone();
     report.region = aws.region();

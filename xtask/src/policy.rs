@@ -1,6 +1,19 @@
-//! `cargo xtask policy <stage>`: the IAM policy a deploy role needs for this stage, derived from
-//! the rendered templates' resource types plus what xtask itself calls. No action is a wildcard;
-//! resources are the stage's names wherever the service can scope them.
+//! `cargo xtask policy <stage>`: the three IAM documents of a stage's deploy path (the CDK
+//! bootstrap pattern), derived from the rendered templates' resource types, the functions' own
+//! role policies and what xtask itself calls:
+//!
+//! - **deploy**: what the CI role or user holds. No IAM write at all: it passes one role, the
+//!   stage's execution role, to CloudFormation, and every change set runs under it.
+//! - **execution**: what CloudFormation may do for the stage. It creates or changes a role only
+//!   with the stage's boundary, only under the stack's role path, and never touches the boundary,
+//!   the deploy policy or itself.
+//! - **boundary**: the most any role the stack creates can do: the functions' actions on the
+//!   stage's own resources, and no IAM.
+//!
+//! No allowed action is a wildcard; every resource pattern is the stage's own (its names cannot
+//! overlap another stage's: `stage::name_part`), or a tag or ARN condition scopes it.
+
+mod permissions;
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -8,281 +21,72 @@ use anyhow::{Context, Result, bail};
 use serde_json::{Value, json};
 use serde_norway::Value as Yaml;
 
-use crate::flags::{Exit, PolicyArgs};
-use crate::template::Rendered;
+use crate::flags::{Document, Exit, PolicyArgs};
 use crate::stage::Stage;
+use crate::template::{Rendered, STACK_TAG};
+use permissions::{PERMISSIONS, Scope};
 
-/// Where a group of actions may act.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-enum Scope {
-    StackBuckets,
-    Queues,
-    Tables,
-    Keys,
-    KeyAlias,
-    Roles,
-    Functions,
-    EventSourceMappings,
-    LogGroups,
-    Topics,
-    Alarms,
-    CloudFront,
-    HostedZone,
-    ApiGateway,
-    Certificates,
-    /// Actions IAM cannot scope to a resource (creating keys and certificates, validation).
-    Unscoped,
-}
+/// The path of the bootstrap stack's own roles. No stack's role path (`/<stack>/`) can equal it:
+/// every stack name has a dash.
+pub const BOOTSTRAP_ROLE_PATH: &str = "/thumbstack/";
 
-/// What CloudFormation does, with the deploy role's rights, for each resource type we use.
-/// A template type missing here fails `policy`, `render --check`'s tests and `pipeline`.
-const PERMISSIONS: &[(&str, Scope, &[&str])] = &[
-    (
-        "AWS::S3::Bucket",
-        Scope::StackBuckets,
-        &[
-            "s3:CreateBucket",
-            "s3:DeleteBucket",
-            "s3:ListBucket",
-            "s3:PutEncryptionConfiguration",
-            "s3:GetEncryptionConfiguration",
-            "s3:PutBucketPublicAccessBlock",
-            "s3:GetBucketPublicAccessBlock",
-            "s3:PutBucketOwnershipControls",
-            "s3:GetBucketOwnershipControls",
-            "s3:PutBucketVersioning",
-            "s3:GetBucketVersioning",
-            "s3:PutBucketLogging",
-            "s3:GetBucketLogging",
-            "s3:PutLifecycleConfiguration",
-            "s3:GetLifecycleConfiguration",
-            "s3:PutBucketCORS",
-            "s3:GetBucketCORS",
-            "s3:PutBucketNotification",
-            "s3:GetBucketNotification",
-            "s3:PutBucketTagging",
-            "s3:GetBucketTagging",
-            "s3:PutBucketAcl",
-            "s3:GetBucketAcl",
-        ],
-    ),
-    ("AWS::S3::BucketPolicy", Scope::StackBuckets, &["s3:PutBucketPolicy", "s3:GetBucketPolicy", "s3:DeleteBucketPolicy"]),
-    (
-        "AWS::SQS::Queue",
-        Scope::Queues,
-        &[
-            "sqs:CreateQueue",
-            "sqs:DeleteQueue",
-            "sqs:GetQueueAttributes",
-            "sqs:SetQueueAttributes",
-            "sqs:TagQueue",
-            "sqs:UntagQueue",
-            "sqs:ListQueueTags",
-        ],
-    ),
-    ("AWS::SQS::QueuePolicy", Scope::Queues, &["sqs:SetQueueAttributes", "sqs:GetQueueAttributes"]),
-    (
-        "AWS::DynamoDB::Table",
-        Scope::Tables,
-        &[
-            "dynamodb:CreateTable",
-            "dynamodb:DeleteTable",
-            "dynamodb:DescribeTable",
-            "dynamodb:UpdateTable",
-            "dynamodb:TagResource",
-            "dynamodb:UntagResource",
-            "dynamodb:ListTagsOfResource",
-            "dynamodb:UpdateContinuousBackups",
-            "dynamodb:DescribeContinuousBackups",
-            "dynamodb:DescribeTimeToLive",
-        ],
-    ),
-    (
-        "AWS::KMS::Key",
-        Scope::Keys,
-        &[
-            "kms:DescribeKey",
-            "kms:EnableKeyRotation",
-            "kms:GetKeyRotationStatus",
-            "kms:GetKeyPolicy",
-            "kms:PutKeyPolicy",
-            "kms:ScheduleKeyDeletion",
-            "kms:TagResource",
-            "kms:UntagResource",
-            "kms:ListResourceTags",
-            "kms:UpdateKeyDescription",
-            "kms:CreateGrant",
-            "kms:Decrypt",
-            "kms:GenerateDataKey",
-        ],
-    ),
-    ("AWS::KMS::Key", Scope::Unscoped, &["kms:CreateKey"]),
-    ("AWS::KMS::Alias", Scope::KeyAlias, &["kms:CreateAlias", "kms:DeleteAlias", "kms:UpdateAlias"]),
-    (
-        "AWS::IAM::Role",
-        Scope::Roles,
-        &[
-            "iam:CreateRole",
-            "iam:DeleteRole",
-            "iam:GetRole",
-            "iam:PutRolePolicy",
-            "iam:DeleteRolePolicy",
-            "iam:GetRolePolicy",
-            "iam:TagRole",
-            "iam:UntagRole",
-            "iam:UpdateAssumeRolePolicy",
-        ],
-    ),
-    (
-        "AWS::Lambda::Function",
-        Scope::Functions,
-        &[
-            "lambda:CreateFunction",
-            "lambda:DeleteFunction",
-            "lambda:GetFunction",
-            "lambda:GetFunctionConfiguration",
-            "lambda:UpdateFunctionCode",
-            "lambda:UpdateFunctionConfiguration",
-            "lambda:TagResource",
-            "lambda:UntagResource",
-            "lambda:ListTags",
-        ],
-    ),
-    ("AWS::Lambda::Permission", Scope::Functions, &["lambda:AddPermission", "lambda:RemovePermission"]),
-    (
-        "AWS::Lambda::EventSourceMapping",
-        Scope::EventSourceMappings,
-        &["lambda:DeleteEventSourceMapping", "lambda:GetEventSourceMapping", "lambda:UpdateEventSourceMapping"],
-    ),
-    ("AWS::Lambda::EventSourceMapping", Scope::Unscoped, &["lambda:CreateEventSourceMapping"]),
-    (
-        "AWS::Logs::LogGroup",
-        Scope::LogGroups,
-        &[
-            "logs:CreateLogGroup",
-            "logs:DeleteLogGroup",
-            "logs:PutRetentionPolicy",
-            "logs:DeleteRetentionPolicy",
-            "logs:AssociateKmsKey",
-            "logs:DisassociateKmsKey",
-            "logs:TagResource",
-            "logs:UntagResource",
-            "logs:ListTagsForResource",
-        ],
-    ),
-    ("AWS::Logs::LogGroup", Scope::Unscoped, &["logs:DescribeLogGroups"]),
-    ("AWS::Logs::MetricFilter", Scope::LogGroups, &["logs:PutMetricFilter", "logs:DeleteMetricFilter"]),
-    ("AWS::Logs::MetricFilter", Scope::Unscoped, &["logs:DescribeMetricFilters"]),
-    (
-        "AWS::SNS::Topic",
-        Scope::Topics,
-        &[
-            "sns:CreateTopic",
-            "sns:DeleteTopic",
-            "sns:GetTopicAttributes",
-            "sns:SetTopicAttributes",
-            "sns:TagResource",
-            "sns:UntagResource",
-            "sns:ListTagsForResource",
-        ],
-    ),
-    ("AWS::SNS::Subscription", Scope::Topics, &["sns:Subscribe", "sns:Unsubscribe", "sns:GetSubscriptionAttributes"]),
-    (
-        "AWS::CloudWatch::Alarm",
-        Scope::Alarms,
-        &[
-            "cloudwatch:PutMetricAlarm",
-            "cloudwatch:DeleteAlarms",
-            "cloudwatch:DescribeAlarms",
-            "cloudwatch:TagResource",
-            "cloudwatch:UntagResource",
-            "cloudwatch:ListTagsForResource",
-        ],
-    ),
-    (
-        "AWS::CloudFront::OriginAccessControl",
-        Scope::CloudFront,
-        &[
-            "cloudfront:CreateOriginAccessControl",
-            "cloudfront:DeleteOriginAccessControl",
-            "cloudfront:GetOriginAccessControl",
-            "cloudfront:UpdateOriginAccessControl",
-        ],
-    ),
-    (
-        "AWS::CloudFront::ResponseHeadersPolicy",
-        Scope::CloudFront,
-        &[
-            "cloudfront:CreateResponseHeadersPolicy",
-            "cloudfront:DeleteResponseHeadersPolicy",
-            "cloudfront:GetResponseHeadersPolicy",
-            "cloudfront:UpdateResponseHeadersPolicy",
-        ],
-    ),
-    (
-        "AWS::CloudFront::Distribution",
-        Scope::CloudFront,
-        &[
-            "cloudfront:CreateDistribution",
-            "cloudfront:DeleteDistribution",
-            "cloudfront:GetDistribution",
-            "cloudfront:GetDistributionConfig",
-            "cloudfront:UpdateDistribution",
-            "cloudfront:TagResource",
-            "cloudfront:UntagResource",
-            "cloudfront:ListTagsForResource",
-        ],
-    ),
-    (
-        "AWS::Route53::RecordSet",
-        Scope::HostedZone,
-        &["route53:ChangeResourceRecordSets", "route53:ListResourceRecordSets", "route53:GetHostedZone", "route53:GetChange"],
-    ),
-    (
-        "AWS::ApiGatewayV2::Api",
-        Scope::ApiGateway,
-        &["apigateway:POST", "apigateway:GET", "apigateway:PATCH", "apigateway:PUT", "apigateway:DELETE"],
-    ),
-    (
-        "AWS::ApiGatewayV2::Stage",
-        Scope::ApiGateway,
-        &["apigateway:POST", "apigateway:GET", "apigateway:PATCH", "apigateway:DELETE"],
-    ),
-    (
-        "AWS::ApiGatewayV2::Authorizer",
-        Scope::ApiGateway,
-        &["apigateway:POST", "apigateway:GET", "apigateway:PATCH", "apigateway:DELETE"],
-    ),
-    (
-        "AWS::ApiGatewayV2::Integration",
-        Scope::ApiGateway,
-        &["apigateway:POST", "apigateway:GET", "apigateway:PATCH", "apigateway:DELETE"],
-    ),
-    (
-        "AWS::ApiGatewayV2::Route",
-        Scope::ApiGateway,
-        &["apigateway:POST", "apigateway:GET", "apigateway:PATCH", "apigateway:DELETE"],
-    ),
-    (
-        "AWS::CertificateManager::Certificate",
-        Scope::Certificates,
-        &[
-            "acm:DescribeCertificate",
-            "acm:DeleteCertificate",
-            "acm:AddTagsToCertificate",
-            "acm:RemoveTagsFromCertificate",
-            "acm:ListTagsForCertificate",
-        ],
-    ),
-    ("AWS::CertificateManager::Certificate", Scope::Unscoped, &["acm:RequestCertificate"]),
-];
-
-/// Names the policy's ARNs are built from. `account` may be `${AWS::AccountId}` (the pipeline
-/// template substitutes it).
+/// Names the documents' ARNs are built from. `account` may be `${AWS::AccountId}` (a template
+/// substitutes it).
 pub struct Names<'a> {
     pub stack: &'a str,
     pub region: &'a str,
     pub account: &'a str,
+}
+
+impl Names<'_> {
+    pub fn bootstrap_stack(&self) -> String {
+        format!("{}-bootstrap", self.stack)
+    }
+    pub fn pipeline_stack(&self) -> String {
+        format!("{}-pipeline", self.stack)
+    }
+    pub fn certificate_stack(&self) -> String {
+        format!("{}-certificate", self.stack)
+    }
+    pub fn execution_role_name(&self) -> String {
+        format!("{}-cfn-exec", self.stack)
+    }
+    pub fn boundary_name(&self) -> String {
+        format!("{}-boundary", self.stack)
+    }
+    pub fn deploy_policy_name(&self) -> String {
+        format!("{}-deploy", self.stack)
+    }
+    /// Where the stack's own roles live: `/<stack>/`.
+    pub fn role_path(&self) -> String {
+        format!("/{}/", self.stack)
+    }
+    pub fn execution_role(&self) -> String {
+        format!("arn:aws:iam::{}:role{BOOTSTRAP_ROLE_PATH}{}", self.account, self.execution_role_name())
+    }
+    pub fn boundary(&self) -> String {
+        format!("arn:aws:iam::{}:policy/{}", self.account, self.boundary_name())
+    }
+    pub fn deploy_policy(&self) -> String {
+        format!("arn:aws:iam::{}:policy/{}", self.account, self.deploy_policy_name())
+    }
+    fn stack_roles(&self) -> String {
+        format!("arn:aws:iam::{}:role{}*", self.account, self.role_path())
+    }
+    fn stack_arn(&self, region: &str, name: &str) -> String {
+        format!("arn:aws:cloudformation:{region}:{}:stack/{name}/*", self.account)
+    }
+    /// `arn:aws:s3:::<artifacts bucket>/<stack>/`: the stage's own part of the shared bucket.
+    pub fn artifacts_prefix(&self) -> String {
+        format!("{}/", self.stack)
+    }
+}
+
+/// The three documents of one stage.
+pub struct Documents {
+    pub deploy: Value,
+    pub execution: Value,
+    pub boundary: Value,
 }
 
 pub fn run(args: &PolicyArgs) -> Result<Exit> {
@@ -294,158 +98,323 @@ pub fn run(args: &PolicyArgs) -> Result<Exit> {
         None => crate::aws::block_on(async { crate::aws::Aws::connect(&stage).await?.account().await })?,
     };
     let names = Names { stack: &rendered.stack_name, region: &stage.region.0, account: &account };
-    let document = policy(&rendered, &stage, &names)?;
-    println!("{}", serde_json::to_string_pretty(&document)?);
+    let documents = documents(&rendered, &stage, &names)?;
+    let (document, what) = match args.document {
+        Document::Deploy => (&documents.deploy, "the CI role's or user's (attach it as the managed policy bootstrap creates)"),
+        Document::Execution => (&documents.execution, "CloudFormation's execution role (bootstrap creates it)"),
+        Document::Boundary => (&documents.boundary, "the permissions boundary of every role the stack creates"),
+    };
+    println!("{}", serde_json::to_string_pretty(document)?);
     if !args.json {
         eprintln!(
-            "policy: {} statements, {} actions, {} bytes minified (IAM allows 10,240 per role's inline policies)",
+            "policy: {what}: {} statements, {} actions, {} bytes minified (IAM allows 6,144 per managed policy)",
             document["Statement"].as_array().map_or(0, Vec::len),
-            action_count(&document),
-            serde_json::to_string(&document)?.len()
+            action_count(document),
+            minified_len(document)
         );
     }
     Ok(Exit::Success)
 }
 
-/// The deploy role's policy for this stage.
-pub fn policy(rendered: &Rendered, stage: &Stage, names: &Names) -> Result<Value> {
+/// IAM counts a managed policy's characters without whitespace.
+pub fn minified_len(document: &Value) -> usize {
+    serde_json::to_string(document).map_or(0, |s| s.len())
+}
+
+pub fn documents(rendered: &Rendered, stage: &Stage, names: &Names) -> Result<Documents> {
+    let types = resource_types(rendered)?;
+    Ok(Documents {
+        deploy: deploy(rendered, names),
+        execution: execution(&types, stage, names)?,
+        boundary: boundary(rendered, names)?,
+    })
+}
+
+/// The resource types of the stage's stacks that the execution role deploys.
+fn resource_types(rendered: &Rendered) -> Result<BTreeSet<String>> {
     let mut types = BTreeSet::new();
-    for (file, text) in rendered.files.iter().filter(|(n, _)| *n == "template.yaml" || *n == "certificate.yaml") {
-        let template: Yaml = serde_norway::from_str(text).with_context(|| format!("parsing rendered {file}"))?;
+    for (file, template) in stack_templates(rendered)? {
         let resources =
             template.get("Resources").and_then(Yaml::as_mapping).with_context(|| format!("{file} has no Resources"))?;
         types.extend(resources.values().filter_map(|r| r.get("Type")?.as_str().map(str::to_string)));
     }
+    Ok(types)
+}
+
+fn stack_templates(rendered: &Rendered) -> Result<Vec<(&'static str, Yaml)>> {
+    rendered
+        .files
+        .iter()
+        .filter(|(n, _)| *n == "template.yaml" || *n == "certificate.yaml")
+        .map(|(file, text)| Ok((*file, serde_norway::from_str(text).with_context(|| format!("parsing rendered {file}"))?)))
+        .collect()
+}
+
+/// CloudFormation's rights for the stage: each resource type's actions where they may act.
+fn execution(types: &BTreeSet<String>, stage: &Stage, names: &Names) -> Result<Value> {
     let mut by_scope: BTreeMap<Scope, BTreeSet<&str>> = BTreeMap::new();
-    for t in &types {
+    for t in types {
         let rows: Vec<_> = PERMISSIONS.iter().filter(|(pt, _, _)| pt == t).collect();
         if rows.is_empty() {
-            bail!("xtask/src/policy.rs has no permissions for {t}, which the template uses: add them to PERMISSIONS");
+            bail!("xtask/src/policy/permissions.rs has no permissions for {t}, which the template uses: add them to PERMISSIONS");
         }
         for (_, scope, actions) in rows {
             by_scope.entry(*scope).or_default().extend(actions.iter().copied());
         }
     }
-    let mut statements = own_calls(rendered, names);
+    let mut statements = Vec::new();
     for (scope, actions) in by_scope {
-        statements.push(statement(&format!("Stack{scope:?}"), actions, arns(scope, stage, names)));
+        for (suffix, resources, condition) in grants(scope, stage, names) {
+            let mut s = statement(&format!("{scope:?}{suffix}"), actions.clone(), resources);
+            if let Some(condition) = condition {
+                s["Condition"] = condition;
+            }
+            statements.push(s);
+        }
     }
-    // CloudFormation hands the functions their roles: only the stack's roles, only to Lambda.
+    // Lambda reads each function's zip with the caller's rights: the stage's part of the bucket.
+    statements.push(statement(
+        "ReadTheStageArtifacts",
+        ["s3:GetObject", "s3:GetObjectVersion"].into(),
+        vec![artifacts_objects(names)],
+    ));
     if types.contains("AWS::IAM::Role") {
-        let mut pass = statement("PassStackRolesToLambda", ["iam:PassRole"].into(), arns(Scope::Roles, stage, names));
+        let mut pass = statement("PassStackRolesToLambda", ["iam:PassRole"].into(), vec![names.stack_roles()]);
         pass["Condition"] = json!({ "StringEquals": { "iam:PassedToService": "lambda.amazonaws.com" } });
         statements.push(pass);
     }
+    statements.extend(guards(names));
     Ok(json!({ "Version": "2012-10-17", "Statement": statements }))
 }
 
-/// What xtask calls itself: change sets on the stage's stacks, the artifacts bucket, the site
-/// sync and teardown on the stage's buckets, the invalidation.
-fn own_calls(rendered: &Rendered, n: &Names) -> Vec<Value> {
-    let (stack, region, account) = (n.stack, n.region, n.account);
-    let mut stacks = vec![format!("arn:aws:cloudformation:{region}:{account}:stack/{stack}/*")];
-    if rendered.file("certificate.yaml").is_some() {
-        stacks.push(format!("arn:aws:cloudformation:us-east-1:{account}:stack/{stack}-certificate/*"));
-    }
-    let artifacts = format!("arn:aws:s3:::{}", crate::stage::artifacts_bucket(account, region));
+/// Explicit denies, so no later allow (an administrator's, a new statement) can open these.
+fn guards(names: &Names) -> Vec<Value> {
+    let deny = |sid: &str, actions: &[&str], resources: Vec<String>| {
+        json!({ "Sid": sid, "Effect": "Deny", "Action": actions, "Resource": resources })
+    };
     vec![
+        deny(
+            "NeverTheBoundaryOrTheDeployPolicy",
+            &[
+                "iam:CreatePolicyVersion",
+                "iam:DeletePolicy",
+                "iam:DeletePolicyVersion",
+                "iam:SetDefaultPolicyVersion",
+                "iam:TagPolicy",
+                "iam:UntagPolicy",
+            ],
+            vec![names.boundary(), names.deploy_policy()],
+        ),
+        deny(
+            "NeverItself",
+            &[
+                "iam:AttachRolePolicy",
+                "iam:DeleteRole",
+                "iam:DeleteRolePermissionsBoundary",
+                "iam:DeleteRolePolicy",
+                "iam:DetachRolePolicy",
+                "iam:PassRole",
+                "iam:PutRolePermissionsBoundary",
+                "iam:PutRolePolicy",
+                "iam:TagRole",
+                "iam:UntagRole",
+                "iam:UpdateAssumeRolePolicy",
+            ],
+            vec![names.execution_role()],
+        ),
+        deny("NeverRemoveABoundary", &["iam:DeleteRolePermissionsBoundary"], vec![names.stack_roles()]),
+    ]
+}
+
+/// Where one scope's actions act: `(Sid suffix, resources, condition)`, one statement each.
+fn grants(scope: Scope, stage: &Stage, n: &Names) -> Vec<(&'static str, Vec<String>, Option<Value>)> {
+    let (stack, region, account) = (n.stack, n.region, n.account);
+    let tagged = |key: &str| Some(json!({ "StringEquals": { format!("aws:{key}/{STACK_TAG}"): stack } }));
+    let one = |resources: Vec<String>| vec![("", resources, None)];
+    match scope {
+        Scope::StackBuckets => one(vec![format!("arn:aws:s3:::{stack}-*"), format!("arn:aws:s3:::{stack}-*/*")]),
+        Scope::Queues => one(vec![format!("arn:aws:sqs:{region}:{account}:{stack}-*")]),
+        Scope::Tables => one(vec![format!("arn:aws:dynamodb:{region}:{account}:table/{stack}-*")]),
+        Scope::Keys => vec![("", vec![format!("arn:aws:kms:{region}:{account}:key/*")], tagged("ResourceTag"))],
+        Scope::NewKeys => vec![("", vec!["*".into()], tagged("RequestTag"))],
+        // An alias names its key: both are checked, the key by its tag.
+        Scope::KeyAlias => vec![
+            ("", vec![format!("arn:aws:kms:{region}:{account}:alias/{stack}")], None),
+            ("OfTheStackKey", vec![format!("arn:aws:kms:{region}:{account}:key/*")], tagged("ResourceTag")),
+        ],
+        Scope::RolesWithBoundary => {
+            vec![("", vec![n.stack_roles()], Some(json!({ "StringEquals": { "iam:PermissionsBoundary": n.boundary() } })))]
+        }
+        Scope::BoundedRoles | Scope::RolesRead => one(vec![n.stack_roles()]),
+        Scope::Functions => one(vec![format!("arn:aws:lambda:{region}:{account}:function:{stack}-*")]),
+        Scope::EventSourceMappings => vec![(
+            "",
+            vec![format!("arn:aws:lambda:{region}:{account}:event-source-mapping:*")],
+            Some(json!({ "ArnLike": { "lambda:FunctionArn": format!("arn:aws:lambda:{region}:{account}:function:{stack}-*") } })),
+        )],
+        Scope::LogGroups => one(vec![
+            format!("arn:aws:logs:{region}:{account}:log-group:/aws/lambda/{stack}-*"),
+            format!("arn:aws:logs:{region}:{account}:log-group:/aws/lambda/{stack}-*:*"),
+        ]),
+        Scope::Topics => one(vec![format!("arn:aws:sns:{region}:{account}:{stack}-*")]),
+        Scope::Alarms => one(vec![format!("arn:aws:cloudwatch:{region}:{account}:alarm:{stack}-*")]),
+        Scope::Distributions => {
+            vec![("", vec![format!("arn:aws:cloudfront::{account}:distribution/*")], tagged("ResourceTag"))]
+        }
+        Scope::NewDistributions => {
+            vec![("", vec![format!("arn:aws:cloudfront::{account}:distribution/*")], tagged("RequestTag"))]
+        }
+        Scope::CloudFrontPolicies => one(vec![
+            format!("arn:aws:cloudfront::{account}:origin-access-control/*"),
+            format!("arn:aws:cloudfront::{account}:response-headers-policy/*"),
+        ]),
+        // Only the stage's own zone, and nothing at all for a stage without a domain.
+        Scope::HostedZone => match &stage.domain {
+            Some(d) => one(vec![format!("arn:aws:route53:::hostedzone/{}", d.hosted_zone_id), "arn:aws:route53:::change/*".into()]),
+            None => vec![],
+        },
+        Scope::Apis => vec![(
+            "",
+            vec![format!("arn:aws:apigateway:{region}::/apis/*"), format!("arn:aws:apigateway:{region}::/tags/*")],
+            tagged("ResourceTag"),
+        )],
+        Scope::NewApis => vec![("", vec![format!("arn:aws:apigateway:{region}::/apis")], tagged("RequestTag"))],
+        Scope::Certificates => {
+            vec![("", vec![format!("arn:aws:acm:us-east-1:{account}:certificate/*")], tagged("ResourceTag"))]
+        }
+        Scope::NewCertificates => vec![("", vec!["*".into()], tagged("RequestTag"))],
+        Scope::Unscoped => one(vec!["*".into()]),
+    }
+}
+
+fn artifacts_objects(n: &Names) -> String {
+    format!("arn:aws:s3:::{}/{}*", crate::stage::artifacts_bucket(n.account, n.region), n.artifacts_prefix())
+}
+
+/// What the deploy identity calls itself: change sets on the stage's stacks under the execution
+/// role, the stage's part of the artifacts bucket, the site sync and teardown on the stage's
+/// buckets, the invalidation. No IAM write.
+fn deploy(rendered: &Rendered, n: &Names) -> Value {
+    let (stack, region, account) = (n.stack, n.region, n.account);
+    let mut stacks = vec![n.stack_arn(region, stack)];
+    if rendered.file("certificate.yaml").is_some() {
+        stacks.push(n.stack_arn("us-east-1", &n.certificate_stack()));
+    }
+    let bucket = format!("arn:aws:s3:::{}", crate::stage::artifacts_bucket(account, region));
+    let mut through_role = statement(
+        "ChangesRunAsTheExecutionRole",
+        ["cloudformation:CreateChangeSet", "cloudformation:DeleteStack"].into(),
+        stacks.clone(),
+    );
+    through_role["Condition"] = json!({ "StringEquals": { "cloudformation:RoleArn": n.execution_role() } });
+    let mut pass = statement("PassTheExecutionRole", ["iam:PassRole"].into(), vec![n.execution_role()]);
+    pass["Condition"] = json!({ "StringEquals": { "iam:PassedToService": "cloudformation.amazonaws.com" } });
+    let mut readable = stacks.clone();
+    readable.push(n.stack_arn(region, &n.bootstrap_stack()));
+    let mut invalidate = statement(
+        "InvalidateAfterDeploy",
+        ["cloudfront:CreateInvalidation", "cloudfront:GetInvalidation"].into(),
+        vec![format!("arn:aws:cloudfront::{account}:distribution/*")],
+    );
+    invalidate["Condition"] = json!({ "StringEquals": { format!("aws:ResourceTag/{STACK_TAG}"): stack } });
+    let statements = vec![
+        through_role,
+        pass,
         statement(
             "ChangeSetsOnTheStageStacks",
             [
-                "cloudformation:CreateChangeSet",
                 "cloudformation:DescribeChangeSet",
                 "cloudformation:ExecuteChangeSet",
                 "cloudformation:DeleteChangeSet",
-                "cloudformation:DescribeStacks",
                 "cloudformation:DescribeStackEvents",
                 "cloudformation:DescribeStackResources",
                 "cloudformation:ListStackResources",
                 "cloudformation:GetTemplate",
-                "cloudformation:DeleteStack",
             ]
             .into(),
             stacks,
         ),
+        statement("ReadTheStageStacksAndBootstrap", ["cloudformation:DescribeStacks"].into(), readable),
         statement(
             "ValidateTemplatesAndWhoAmI",
             ["cloudformation:ValidateTemplate", "sts:GetCallerIdentity"].into(),
             vec!["*".into()],
         ),
+        statement("FindTheArtifactsBucket", ["s3:ListBucket"].into(), vec![bucket]),
+        statement("TheStageArtifacts", ["s3:PutObject", "s3:GetObject", "s3:GetObjectVersion"].into(), vec![artifacts_objects(n)]),
         statement(
-            "ArtifactsBucket",
-            [
-                "s3:CreateBucket",
-                "s3:ListBucket",
-                "s3:PutEncryptionConfiguration",
-                "s3:PutBucketVersioning",
-                "s3:PutBucketPolicy",
-                "s3:PutLifecycleConfiguration",
-                "s3:PutBucketPublicAccessBlock",
-                "s3:PutObject",
-                "s3:GetObject",
-            ]
-            .into(),
-            vec![artifacts.clone(), format!("{artifacts}/*")],
+            "SiteSync",
+            ["s3:ListBucket", "s3:GetObject", "s3:PutObject", "s3:DeleteObject"].into(),
+            vec![format!("arn:aws:s3:::{stack}-assets-*"), format!("arn:aws:s3:::{stack}-assets-*/*")],
         ),
         statement(
-            "SiteSyncAndTeardown",
-            [
-                "s3:ListBucket",
-                "s3:ListBucketVersions",
-                "s3:GetObject",
-                "s3:PutObject",
-                "s3:DeleteObject",
-                "s3:DeleteObjectVersion",
-                "s3:GetBucketObjectLockConfiguration",
-            ]
-            .into(),
+            "EmptyTheStageBucketsOnTeardown",
+            ["s3:ListBucketVersions", "s3:DeleteObject", "s3:DeleteObjectVersion", "s3:GetBucketObjectLockConfiguration"].into(),
             vec![format!("arn:aws:s3:::{stack}-*"), format!("arn:aws:s3:::{stack}-*/*")],
         ),
-        statement(
-            "InvalidateAfterDeploy",
-            ["cloudfront:CreateInvalidation", "cloudfront:GetInvalidation"].into(),
-            vec![format!("arn:aws:cloudfront::{account}:distribution/*")],
-        ),
-    ]
+        invalidate,
+    ];
+    json!({ "Version": "2012-10-17", "Statement": statements })
 }
 
-fn arns(scope: Scope, stage: &Stage, n: &Names) -> Vec<String> {
+/// The boundary: every action the template's roles allow themselves, on the stage's own
+/// resources of that service. A function role can never exceed it, whatever its policy says.
+fn boundary(rendered: &Rendered, n: &Names) -> Result<Value> {
     let (stack, region, account) = (n.stack, n.region, n.account);
-    match scope {
-        Scope::StackBuckets => vec![format!("arn:aws:s3:::{stack}-*"), format!("arn:aws:s3:::{stack}-*/*")],
-        Scope::Queues => vec![format!("arn:aws:sqs:{region}:{account}:{stack}-*")],
-        Scope::Tables => vec![format!("arn:aws:dynamodb:{region}:{account}:table/{stack}-*")],
-        // Keys have no names to scope by; the key policy (in the template) is what guards each one.
-        Scope::Keys => vec![format!("arn:aws:kms:{region}:{account}:key/*")],
-        Scope::KeyAlias => {
-            vec![format!("arn:aws:kms:{region}:{account}:alias/{stack}"), format!("arn:aws:kms:{region}:{account}:key/*")]
+    let mut by_service: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for (file, template) in stack_templates(rendered)? {
+        for (id, resource) in template.get("Resources").and_then(Yaml::as_mapping).into_iter().flatten() {
+            if resource.get("Type").and_then(Yaml::as_str) != Some("AWS::IAM::Role") {
+                continue;
+            }
+            for policy in resource["Properties"].get("Policies").and_then(Yaml::as_sequence).into_iter().flatten() {
+                for s in policy["PolicyDocument"]["Statement"].as_sequence().into_iter().flatten() {
+                    let actions = match &s["Action"] {
+                        Yaml::String(a) => vec![a.clone()],
+                        Yaml::Sequence(list) => list.iter().filter_map(Yaml::as_str).map(str::to_string).collect(),
+                        _ => bail!("{file}: {id:?} has a statement without actions"),
+                    };
+                    for action in actions {
+                        let service = action.split_once(':').map(|(s, _)| s.to_string()).unwrap_or_default();
+                        by_service.entry(service).or_default().insert(action);
+                    }
+                }
+            }
         }
-        Scope::Roles => vec![format!("arn:aws:iam::{account}:role/{stack}-*")],
-        Scope::Functions => vec![format!("arn:aws:lambda:{region}:{account}:function:{stack}-*")],
-        Scope::EventSourceMappings => vec![format!("arn:aws:lambda:{region}:{account}:event-source-mapping:*")],
-        Scope::LogGroups => vec![
-            format!("arn:aws:logs:{region}:{account}:log-group:/aws/lambda/{stack}-*"),
-            format!("arn:aws:logs:{region}:{account}:log-group:/aws/lambda/{stack}-*:*"),
-        ],
-        Scope::Topics => vec![format!("arn:aws:sns:{region}:{account}:{stack}-*")],
-        Scope::Alarms => vec![format!("arn:aws:cloudwatch:{region}:{account}:alarm:{stack}-*")],
-        Scope::CloudFront => vec![
-            format!("arn:aws:cloudfront::{account}:distribution/*"),
-            format!("arn:aws:cloudfront::{account}:origin-access-control/*"),
-            format!("arn:aws:cloudfront::{account}:response-headers-policy/*"),
-        ],
-        Scope::HostedZone => {
-            let zone = stage.domain.as_ref().map_or_else(|| "*".to_string(), |d| d.hosted_zone_id.to_string());
-            vec![format!("arn:aws:route53:::hostedzone/{zone}"), "arn:aws:route53:::change/*".into()]
-        }
-        Scope::ApiGateway => vec![
-            format!("arn:aws:apigateway:{region}::/apis"),
-            format!("arn:aws:apigateway:{region}::/apis/*"),
-            format!("arn:aws:apigateway:{region}::/tags/*"),
-        ],
-        Scope::Certificates => vec![format!("arn:aws:acm:us-east-1:{account}:certificate/*")],
-        Scope::Unscoped => vec!["*".into()],
     }
+    let mut statements = Vec::new();
+    for (service, actions) in by_service {
+        let (resources, condition) = match service.as_str() {
+            "s3" => (vec![format!("arn:aws:s3:::{stack}-*"), format!("arn:aws:s3:::{stack}-*/*")], None),
+            "dynamodb" => (vec![format!("arn:aws:dynamodb:{region}:{account}:table/{stack}-*")], None),
+            "sqs" => (vec![format!("arn:aws:sqs:{region}:{account}:{stack}-*")], None),
+            "sns" => (vec![format!("arn:aws:sns:{region}:{account}:{stack}-*")], None),
+            "logs" => (vec![format!("arn:aws:logs:{region}:{account}:log-group:/aws/lambda/{stack}-*:*")], None),
+            "kms" => (
+                vec![format!("arn:aws:kms:{region}:{account}:key/*")],
+                Some(json!({ "StringEquals": { format!("aws:ResourceTag/{STACK_TAG}"): stack } })),
+            ),
+            other => bail!("a function role uses {other}:…, which the boundary has no stage scope for: add it in policy.rs"),
+        };
+        let mut s = statement(&format!("Functions{}", capitalised(&service)), actions.iter().map(String::as_str).collect(), resources);
+        if let Some(condition) = condition {
+            s["Condition"] = condition;
+        }
+        statements.push(s);
+    }
+    // The dynamodb indexes the api queries.
+    if let Some(s) = statements.iter_mut().find(|s| s["Sid"] == "FunctionsDynamodb") {
+        s["Resource"] = json!([
+            format!("arn:aws:dynamodb:{region}:{account}:table/{stack}-*"),
+            format!("arn:aws:dynamodb:{region}:{account}:table/{stack}-*/index/*")
+        ]);
+    }
+    Ok(json!({ "Version": "2012-10-17", "Statement": statements }))
+}
+
+fn capitalised(s: &str) -> String {
+    let mut c = s.chars();
+    c.next().map(|f| f.to_ascii_uppercase().to_string() + c.as_str()).unwrap_or_default()
 }
 
 fn statement(sid: &str, actions: BTreeSet<&str>, resources: Vec<String>) -> Value {
@@ -457,70 +426,4 @@ fn action_count(document: &Value) -> usize {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn policy_for(stage_name: &str) -> Value {
-        let infra = crate::paths::infra();
-        let stage = Stage::load(&infra, stage_name).unwrap();
-        let rendered = crate::template::render_stack(&infra, stage_name, &stage).unwrap();
-        let names = Names { stack: &rendered.stack_name, region: &stage.region.0, account: "123456789012" };
-        policy(&rendered, &stage, &names).unwrap()
-    }
-
-    #[test]
-    fn every_stage_gets_valid_iam_json_without_wildcard_actions() {
-        for stage in ["dev", "prod", "local"] {
-            let p = policy_for(stage);
-            assert_eq!(p["Version"], "2012-10-17");
-            let statements = p["Statement"].as_array().unwrap();
-            let mut sids = BTreeSet::new();
-            for s in statements {
-                assert_eq!(s["Effect"], "Allow");
-                let sid = s["Sid"].as_str().unwrap();
-                assert!(sid.bytes().all(|b| b.is_ascii_alphanumeric()) && sids.insert(sid), "{stage}: bad or repeated Sid {sid}");
-                let actions = s["Action"].as_array().unwrap();
-                assert!(!actions.is_empty());
-                for a in actions {
-                    let a = a.as_str().unwrap();
-                    let (service, name) = a.split_once(':').unwrap_or_else(|| panic!("{a}: not service:Action"));
-                    assert!(
-                        !service.is_empty() && !name.is_empty() && !a.contains('*'),
-                        "{stage}: wildcard or malformed action {a}"
-                    );
-                }
-                for r in s["Resource"].as_array().unwrap() {
-                    let r = r.as_str().unwrap();
-                    assert!(r == "*" || r.starts_with("arn:aws:"), "{stage}: {r}");
-                }
-            }
-            let size = serde_json::to_string(&p).unwrap().len();
-            assert!(size <= 10_240, "{stage}: {size} bytes is over IAM's inline policy limit");
-        }
-    }
-
-    #[test]
-    fn pass_role_is_limited_to_the_stack_roles_and_lambda() {
-        let p = policy_for("prod");
-        let pass = p["Statement"].as_array().unwrap().iter().find(|s| s["Action"] == json!(["iam:PassRole"])).unwrap();
-        assert_eq!(pass["Resource"], json!(["arn:aws:iam::123456789012:role/thumbstack-prod-*"]));
-        assert_eq!(pass["Condition"]["StringEquals"]["iam:PassedToService"], "lambda.amazonaws.com");
-        // prod has a domain: its certificate stack and hosted zone are covered, and only those.
-        let text = p.to_string();
-        assert!(text.contains("stack/thumbstack-prod-certificate/*") && text.contains("hostedzone/Z0123456789EXAMPLE"), "{text}");
-        assert!(text.contains("acm:RequestCertificate"));
-        assert!(!policy_for("dev").to_string().contains("acm:"), "dev has no certificate");
-    }
-
-    #[test]
-    fn a_resource_type_without_permissions_is_refused() {
-        let infra = crate::paths::infra();
-        let stage = Stage::load(&infra, "dev").unwrap();
-        let mut rendered = crate::template::render_stack(&infra, "dev", &stage).unwrap();
-        rendered.files[0].1 =
-            rendered.files[0].1.replacen("Resources:\n", "Resources:\n  Extra:\n    Type: AWS::EC2::Instance\n", 1);
-        let names = Names { stack: "s", region: "eu-west-1", account: "1" };
-        let e = policy(&rendered, &stage, &names).unwrap_err().to_string();
-        assert!(e.contains("AWS::EC2::Instance"), "{e}");
-    }
-}
+mod tests;

@@ -9,7 +9,7 @@ use serde_norway::Value;
 
 use crate::flags::{Exit, RenderArgs};
 use crate::stage::Stage;
-use crate::template::{Rendered, header, render_stack, template_configuration, write};
+use crate::template::{Rendered, header, render_stack, template_configuration, write, yaml};
 
 pub fn run(args: &RenderArgs) -> Result<Exit> {
     let name = &args.target.stage;
@@ -43,22 +43,74 @@ pub fn default_dir(stage: &str) -> PathBuf {
     crate::paths::target_dir().join("infra").join(stage)
 }
 
-/// Every file of the stage: its stack, and its pipeline stack when it has one.
+/// Every file of the stage: its stack, its bootstrap stack (the deploy path's IAM documents), and
+/// its pipeline stack when it has one.
 pub fn render(infra: &Path, name: &str, stage: &Stage) -> Result<Rendered> {
     let mut rendered = render_stack(infra, name, stage)?;
+    // `${AWS::AccountId}` in the ARNs, substituted by CloudFormation in the stage's account.
+    let stack = rendered.stack_name.clone();
+    let names = crate::policy::Names { stack: &stack, region: &stage.region.0, account: "${AWS::AccountId}" };
+    let documents = crate::policy::documents(&rendered, stage, &names)?;
+
+    let mut bootstrap = read(infra, "bootstrap.yaml")?;
+    for (resource, document) in [("Boundary", &documents.boundary), ("DeployPolicy", &documents.deploy)] {
+        *slot(&mut bootstrap, resource, "infra/bootstrap.yaml")? = with_sub(document);
+    }
+    *execution_slot(&mut bootstrap)? = with_sub(&documents.execution);
+    let params = BTreeMap::from([
+        ("StackName", stack.clone()),
+        ("ExecutionRoleName", names.execution_role_name()),
+        ("BootstrapRolePath", crate::policy::BOOTSTRAP_ROLE_PATH.to_string()),
+        ("BoundaryName", names.boundary_name()),
+        ("DeployPolicyName", names.deploy_policy_name()),
+    ]);
+    let tags = rendered.tags_for(&names.bootstrap_stack());
+    rendered.files.push(("bootstrap.yaml", header(name, "infra/bootstrap.yaml") + &yaml(&bootstrap)?));
+    rendered.files.push(("bootstrap-parameters.json", template_configuration(&params, &tags)?));
+    rendered.bootstrap_parameters = Some(params);
+
     if let Some(pipeline) = &stage.pipeline {
-        let text = std::fs::read_to_string(infra.join("pipeline.yaml")).context("reading infra/pipeline.yaml")?;
-        let mut template: Value = serde_norway::from_str(&text).context("parsing infra/pipeline.yaml")?;
-        // `${AWS::AccountId}` in the ARNs, substituted by CloudFormation in the pipeline's account.
-        let names = crate::policy::Names { stack: &rendered.stack_name, region: &stage.region.0, account: "${AWS::AccountId}" };
-        let document = crate::policy::policy(&rendered, stage, &names)?;
-        fill_deploy_policy(&mut template, with_sub(&document))?;
-        let params = pipeline_parameters(name, &rendered.stack_name, pipeline);
-        rendered.files.push(("pipeline.yaml", header(name, "infra/pipeline.yaml") + &serde_norway::to_string(&template)?));
-        rendered.files.push(("pipeline-parameters.json", template_configuration(&params, &rendered.tags)?));
+        let mut template = read(infra, "pipeline.yaml")?;
+        let statements = slot(&mut template, "CiBoundary", "infra/pipeline.yaml")?
+            .get_mut("Statement")
+            .and_then(Value::as_sequence_mut)
+            .context("infra/pipeline.yaml's CiBoundary has no Statement list")?;
+        statements.extend(documents.deploy["Statement"].as_array().into_iter().flatten().map(with_sub));
+        let params = pipeline_parameters(name, &stack, pipeline);
+        let tags = rendered.tags_for(&names.pipeline_stack());
+        rendered.files.push(("pipeline.yaml", header(name, "infra/pipeline.yaml") + &yaml(&template)?));
+        rendered.files.push(("pipeline-parameters.json", template_configuration(&params, &tags)?));
         rendered.pipeline_parameters = Some(params);
     }
     Ok(rendered)
+}
+
+fn read(infra: &Path, file: &str) -> Result<Value> {
+    let text = std::fs::read_to_string(infra.join(file)).with_context(|| format!("reading infra/{file}"))?;
+    serde_norway::from_str(&text).with_context(|| format!("parsing infra/{file}"))
+}
+
+/// The execution role's inline `execution` policy document.
+fn execution_slot(template: &mut Value) -> Result<&mut Value> {
+    template
+        .get_mut("Resources")
+        .and_then(|r| r.get_mut("ExecutionRole"))
+        .and_then(|r| r.get_mut("Properties"))
+        .and_then(|p| p.get_mut("Policies"))
+        .and_then(Value::as_sequence_mut)
+        .and_then(|p| p.iter_mut().find(|p| p.get("PolicyName").and_then(Value::as_str) == Some("execution")))
+        .and_then(|p| p.get_mut("PolicyDocument"))
+        .context("infra/bootstrap.yaml's ExecutionRole has no `execution` policy")
+}
+
+/// A managed policy's `PolicyDocument` in a template.
+fn slot<'a>(template: &'a mut Value, resource: &str, file: &str) -> Result<&'a mut Value> {
+    template
+        .get_mut("Resources")
+        .and_then(|r| r.get_mut(resource))
+        .and_then(|r| r.get_mut("Properties"))
+        .and_then(|p| p.get_mut("PolicyDocument"))
+        .with_context(|| format!("{file} has no {resource} with a PolicyDocument"))
 }
 
 fn pipeline_parameters(name: &str, stack: &str, pipeline: &crate::stage::Pipeline) -> BTreeMap<&'static str, String> {
@@ -73,23 +125,6 @@ fn pipeline_parameters(name: &str, stack: &str, pipeline: &crate::stage::Pipelin
         p.insert("SourceKey", s3.key.clone());
     }
     p
-}
-
-/// Puts the generated policy where `infra/pipeline.yaml` says `FILLED_IN_BY_RENDER`.
-fn fill_deploy_policy(template: &mut Value, document: Value) -> Result<()> {
-    let policies = template
-        .get_mut("Resources")
-        .and_then(|r| r.get_mut("DeployRole"))
-        .and_then(|r| r.get_mut("Properties"))
-        .and_then(|p| p.get_mut("Policies"))
-        .and_then(Value::as_sequence_mut)
-        .context("infra/pipeline.yaml has no DeployRole with Policies")?;
-    let slot = policies
-        .iter_mut()
-        .find(|p| p.get("PolicyName").and_then(Value::as_str) == Some("deploy"))
-        .context("infra/pipeline.yaml's DeployRole has no `deploy` policy")?;
-    slot["PolicyDocument"] = document;
-    Ok(())
 }
 
 /// JSON → YAML, with strings that name `${AWS::...}` under `!Sub`.
@@ -130,6 +165,7 @@ mod tests {
         expect_test::expect_file!["../tests/golden/dev/pipeline.yaml"].assert_eq(file(&dev, "pipeline.yaml"));
         expect_test::expect_file!["../tests/golden/dev/pipeline-parameters.json"]
             .assert_eq(file(&dev, "pipeline-parameters.json"));
+        expect_test::expect_file!["../tests/golden/dev/bootstrap.yaml"].assert_eq(file(&dev, "bootstrap.yaml"));
         let prod = rendered("prod");
         expect_test::expect_file!["../tests/golden/prod/parameters.json"].assert_eq(file(&prod, "parameters.json"));
         expect_test::expect_file!["../tests/golden/prod/certificate.yaml"].assert_eq(file(&prod, "certificate.yaml"));

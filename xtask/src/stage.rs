@@ -227,10 +227,11 @@ impl Stage {
         Ok(())
     }
 
-    /// `thumbstack-<stage>[-<owner>]`: also the prefix of every named resource.
+    /// `[<owner>-]thumbstack-<stage>`: also the prefix of every named resource. The owner comes
+    /// first so that no stage's prefix is a prefix of an owner's (see [`name_part`]).
     pub fn stack_name(&self, stage: &str) -> String {
         match &self.owner {
-            Some(owner) => format!("thumbstack-{stage}-{}", owner.0),
+            Some(owner) => format!("{}-thumbstack-{stage}", owner.0),
             None => format!("thumbstack-{stage}"),
         }
     }
@@ -308,15 +309,33 @@ fn lower_alnum_dash(s: &str, max: usize) -> Result<(), &'static str> {
     Ok(())
 }
 
+/// Stage and owner names hold no dash, the separator between the parts of a stack name and
+/// between a stack name and its resources' suffixes. So `thumbstack-<stage>-*` and
+/// `<owner>-thumbstack-<stage>-*`, the patterns every IAM grant is scoped by, never match another
+/// stage's or owner's names (`policy`'s `no_stage_pattern_matches_another_stages_names`).
+fn name_part(s: &str, max: usize) -> Result<(), &'static str> {
+    if s.is_empty() || s.len() > max {
+        return Err("wrong length");
+    }
+    if !s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()) || !s.starts_with(|c: char| c.is_ascii_lowercase()) {
+        return Err("use lowercase letters and digits, starting with a letter (no dashes: they separate a name's parts)");
+    }
+    Ok(())
+}
+
+/// Names a stage cannot have: `thumbstack-artifacts-*` is the account's artifacts bucket, and a
+/// stage `thumbstack` would own the `thumbstack-thumbstack-*` names of the owner `thumbstack`.
+pub const RESERVED_STAGE_NAMES: [&str; 2] = ["artifacts", "thumbstack"];
+
 checked_string!(
     /// Stage names end up in bucket names (63 characters at most with the account id).
     StageName,
-    |s| lower_alnum_dash(s, 12)
+    |s| name_part(s, 12)
 );
 checked_string!(
-    /// Appended to the stack name; short, for the same reason as stage names.
+    /// Prefixes the stack name; short, for the same reason as stage names.
     Owner,
-    |s| lower_alnum_dash(s, 8)
+    |s| name_part(s, 8)
 );
 checked_string!(Region, |s| {
     let parts: Vec<&str> = s.split('-').collect();
@@ -396,7 +415,11 @@ checked_string!(Endpoint, |s| {
 
 impl StageName {
     pub fn parse(s: &str) -> Result<(), &'static str> {
-        lower_alnum_dash(s, 12)
+        name_part(s, 12)?;
+        if RESERVED_STAGE_NAMES.contains(&s) {
+            return Err("reserved: its names would overlap the account's shared ones");
+        }
+        Ok(())
     }
 }
 
@@ -472,6 +495,21 @@ mod tests {
             let stage = Stage::load(&root().join("infra"), name).unwrap_or_else(|e| panic!("{e}"));
             assert_eq!(stage.stack_name(name), format!("thumbstack-{name}"));
         }
+    }
+
+    /// A dash in a stage or owner name, or a reserved stage name, could make one stage's IAM
+    /// patterns cover another's names: refused before anything renders.
+    #[test]
+    fn names_that_could_overlap_are_refused() {
+        let infra = root().join("infra");
+        for (name, why) in [("dev-alice", "no dashes"), ("artifacts", "reserved"), ("thumbstack", "reserved"), ("9lives", "starting with a letter")] {
+            let e = Stage::load(&infra, name).unwrap_err().to_string();
+            assert!(e.contains(why), "{name}: {e}");
+        }
+        let e = error_of(&dev_with("owner: null", "owner: al-ice"));
+        assert!(e.contains("no dashes"), "{e}");
+        let alice = Stage::parse(Path::new("x.yaml"), &dev_with("owner: null", "owner: alice")).unwrap();
+        assert_eq!(alice.stack_name("dev"), "alice-thumbstack-dev");
     }
 
     #[test]

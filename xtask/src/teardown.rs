@@ -1,6 +1,9 @@
 //! `cargo xtask teardown <stage>`: empty every bucket the stack owns (all versions and delete
-//! markers), delete the stack and wait. What the stage retains by policy stays, untouched and
-//! named. A stage that does not exist is already torn down.
+//! markers), delete the stack as the stage's execution role and wait, then the same for its
+//! certificate stack and its pipeline stack; with `--all` also the stage's zips in the artifacts
+//! bucket and its bootstrap stack (the bucket itself once no stage has anything in it). What the
+//! stage retains by policy stays, untouched and named, and the run ends with what remains and the
+//! command that removes it. A stage that does not exist is already torn down.
 
 use std::collections::BTreeMap;
 use std::time::Instant;
@@ -13,7 +16,12 @@ use serde_norway::Value;
 
 use crate::aws::{Aws, AwsContext, code};
 use crate::flags::{Exit, Stop, TeardownArgs};
+use crate::policy::Names;
 use crate::stack::{self, Events, Watch};
+
+/// How many times a stack's deletion is tried again when a bucket got new objects meanwhile
+/// (S3 delivers server access logs minutes late, into a log bucket the stack is deleting).
+const ATTEMPTS: usize = 5;
 
 #[derive(Debug, Default, Serialize)]
 pub struct Report {
@@ -25,6 +33,10 @@ pub struct Report {
     /// Resources left in place by their `DeletionPolicy`: (logical id, type, physical id).
     pub retained: Vec<(String, String, String)>,
     pub seconds: f64,
+    /// The stage's other stacks, in the order they went: certificate, pipeline, bootstrap.
+    pub also: Vec<Report>,
+    /// What is left of the stage, each with the command that removes it.
+    pub remains: Vec<String>,
 }
 
 pub fn run(args: &TeardownArgs) -> Result<Exit> {
@@ -33,12 +45,51 @@ pub fn run(args: &TeardownArgs) -> Result<Exit> {
     let started = Instant::now();
     crate::aws::block_on(async {
         let aws = Aws::connect(&stage).await?;
-        let mut report = Report { stack: stage.stack_name(name), ..Report::default() };
-        teardown(&aws, &mut report, args.yes).await?;
+        let stack_name = stage.stack_name(name);
+        let account = aws.account().await?;
+        let names = Names { stack: &stack_name, region: &stage.region.0, account: &account };
+        // The stacks deploy made run as the execution role; so does their deletion, which the
+        // deploy policy allows only that way. Without bootstrap they were made some other way.
+        let role = crate::bootstrap::read(&aws, &names).await.ok().map(|p| p.execution_role);
+        let mut report = Report { stack: stack_name.clone(), ..Report::default() };
+        teardown(&aws, &mut report, args.yes, role.as_deref()).await?;
         // The certificate stack goes after the stack that uses its certificate.
         if stage.domain.as_ref().is_some_and(|d| d.certificate_arn.is_none()) {
-            let mut cert = Report { stack: format!("{}-certificate", report.stack), ..Report::default() };
-            teardown(&aws.in_region("us-east-1"), &mut cert, true).await?;
+            let mut cert = Report { stack: names.certificate_stack(), ..Report::default() };
+            teardown(&aws.in_region("us-east-1"), &mut cert, args.yes || report.existed, role.as_deref()).await?;
+            report.also.push(cert);
+        }
+        // An administrator made the pipeline and bootstrap stacks, with their own rights.
+        let mut pipeline = Report { stack: names.pipeline_stack(), ..Report::default() };
+        teardown(&aws, &mut pipeline, args.yes, None).await?;
+        report.also.push(pipeline);
+        let bucket = crate::stage::artifacts_bucket(&account, &aws.region());
+        if args.all {
+            let removed = empty_prefix(&aws.s3(), &bucket, &names.artifacts_prefix()).await?;
+            eprintln!("teardown: removed {removed} object versions under s3://{bucket}/{}", names.artifacts_prefix());
+            let mut bootstrap = Report { stack: names.bootstrap_stack(), ..Report::default() };
+            teardown(&aws, &mut bootstrap, args.yes, None).await?;
+            report.also.push(bootstrap);
+        } else if crate::bootstrap::read(&aws, &names).await.is_ok() {
+            report.remains.push(format!(
+                "the stack {} (the stage's execution role, boundary and deploy policy): `cargo xtask teardown {name} --all`",
+                names.bootstrap_stack()
+            ));
+        }
+        report.remains.extend(artifacts_remain(&aws.s3(), &bucket, &account, args.all, name).await?);
+        let retained: Vec<String> = std::iter::once(&report)
+            .chain(&report.also)
+            .flat_map(|r| &r.retained)
+            .map(|(id, ty, physical)| {
+                format!("{physical} ({ty} {id}), retained by the stage's `retention.on_delete: retain`: {}", removal(ty, physical))
+            })
+            .collect();
+        report.remains.extend(retained);
+        if report.remains.is_empty() {
+            eprintln!("teardown: nothing of {stack_name} remains");
+        }
+        for what in &report.remains {
+            eprintln!("teardown: remains: {what}");
         }
         report.seconds = started.elapsed().as_secs_f64();
         if args.json {
@@ -48,7 +99,53 @@ pub fn run(args: &TeardownArgs) -> Result<Exit> {
     })
 }
 
-pub async fn teardown(aws: &Aws, report: &mut Report, yes: bool) -> Result<()> {
+/// The command that removes a retained resource of the types the stage retains.
+fn removal(ty: &str, physical: &str) -> String {
+    match ty {
+        "AWS::S3::Bucket" => format!("empty it (every version), then `aws s3api delete-bucket --bucket {physical}`"),
+        "AWS::DynamoDB::Table" => format!("`aws dynamodb delete-table --table-name {physical}`"),
+        "AWS::Logs::LogGroup" => format!("`aws logs delete-log-group --log-group-name {physical}`"),
+        "AWS::KMS::Key" => format!("`aws kms schedule-key-deletion --key-id {physical}`"),
+        _ => "delete it in the console".into(),
+    }
+}
+
+/// The account's artifacts bucket, when it is still there: shared by every stage of the account
+/// and region, so it goes only once it is empty (`--all` of the last stage deletes it).
+async fn artifacts_remain(s3: &Client, bucket: &str, account: &str, all: bool, stage: &str) -> Result<Vec<String>> {
+    match crate::deploy::artifacts::exists(s3, bucket, account).await {
+        Ok(true) => {}
+        Ok(false) => return Ok(vec![]),
+        // Someone else's bucket is not the stage's to report or remove.
+        Err(_) => return Ok(vec![]),
+    }
+    let page = s3.list_object_versions().bucket(bucket).expected_bucket_owner(account).max_keys(1000).send().await;
+    let page = page.aws(&format!("listing {bucket}"))?;
+    let mut stacks: Vec<String> = page
+        .versions()
+        .iter()
+        .filter_map(|v| v.key()?.split_once('/').map(|(p, _)| p.to_string()))
+        .chain(page.delete_markers().iter().filter_map(|m| m.key()?.split_once('/').map(|(p, _)| p.to_string())))
+        .collect();
+    stacks.sort();
+    stacks.dedup();
+    if stacks.is_empty() && all {
+        s3.delete_bucket().bucket(bucket).expected_bucket_owner(account).send().await.aws(&format!("deleting {bucket}"))?;
+        eprintln!("teardown: deleted the artifacts bucket {bucket}: no stage has anything in it");
+        return Ok(vec![]);
+    }
+    Ok(vec![if stacks.is_empty() {
+        format!("the account's artifacts bucket {bucket}, empty: `cargo xtask teardown {stage} --all` deletes it")
+    } else {
+        format!(
+            "the account's artifacts bucket {bucket}, shared: it holds the zips of {}; `cargo xtask teardown <stage> --all` \
+             of each removes them, and the last one the bucket",
+            stacks.join(", ")
+        )
+    }])
+}
+
+pub async fn teardown(aws: &Aws, report: &mut Report, yes: bool, role: Option<&str>) -> Result<()> {
     let cfn = aws.cloudformation();
     let Some(found) = stack::describe(&cfn, &report.stack).await? else {
         eprintln!("teardown: there is no stack {}; nothing to do", report.stack);
@@ -87,22 +184,41 @@ pub async fn teardown(aws: &Aws, report: &mut Report, yes: bool) -> Result<()> {
         }
     }
     let s3 = aws.s3();
-    for bucket in &buckets {
-        let removed = empty(&s3, bucket).await?;
-        eprintln!("teardown: emptied {bucket} ({removed} object versions and delete markers)");
-        report.emptied.insert(bucket.clone(), removed);
-    }
-    let mut events = Events::after_now(&cfn, &stack_id).await?;
-    cfn.delete_stack().stack_name(&stack_id).send().await.aws("deleting the stack")?;
-    let deleted = stack::wait(&cfn, &stack_id, &mut events, stack::poll_interval(aws), |watch| {
-        if let Watch::Event(event) = watch {
-            eprintln!("teardown: {}", stack::event_line(event));
+    for attempt in 1..=ATTEMPTS {
+        for bucket in &buckets {
+            let removed = empty(&s3, bucket).await?;
+            if attempt == 1 || removed > 0 {
+                eprintln!("teardown: emptied {bucket} ({removed} object versions and delete markers)");
+            }
+            *report.emptied.entry(bucket.clone()).or_default() += removed;
         }
-    })
-    .await?;
-    let status = stack::status(&deleted).to_string();
-    report.status = Some(status.clone());
-    if status != "DELETE_COMPLETE" {
+        let mut events = Events::after_now(&cfn, &stack_id).await?;
+        cfn.delete_stack().stack_name(&stack_id).set_role_arn(role.map(str::to_string)).send().await.aws("deleting the stack")?;
+        let mut full_buckets = Vec::new();
+        let deleted = stack::wait(&cfn, &stack_id, &mut events, stack::poll_interval(aws), |watch| {
+            if let Watch::Event(event) = watch {
+                eprintln!("teardown: {}", stack::event_line(event));
+                let failed = event.resource_status().is_some_and(|s| s.as_str() == "DELETE_FAILED");
+                if failed && event.resource_type() == Some("AWS::S3::Bucket") {
+                    full_buckets.extend(event.physical_resource_id().map(str::to_string));
+                }
+            }
+        })
+        .await?;
+        let status = stack::status(&deleted).to_string();
+        report.status = Some(status.clone());
+        if status == "DELETE_COMPLETE" {
+            break;
+        }
+        if attempt < ATTEMPTS && !full_buckets.is_empty() && full_buckets.iter().all(|b| buckets.contains(b)) {
+            eprintln!(
+                "teardown: {} got objects while the stack was being deleted (S3 delivers access logs late); \
+                 emptying again (attempt {} of {ATTEMPTS})",
+                full_buckets.join(", "),
+                attempt + 1
+            );
+            continue;
+        }
         bail!(
             "deleting {} ended in {status}; `cargo xtask status <stage>` shows which resource failed and why. \
              Fix that, then run teardown again",
@@ -110,9 +226,6 @@ pub async fn teardown(aws: &Aws, report: &mut Report, yes: bool) -> Result<()> {
         );
     }
     eprintln!("teardown: {} deleted", report.stack);
-    for (id, ty, physical) in &report.retained {
-        eprintln!("teardown: retained by policy: {id} ({ty}) {physical}");
-    }
     Ok(())
 }
 
@@ -137,14 +250,7 @@ pub async fn empty(s3: &Client, bucket: &str) -> Result<u64> {
             Err(e) if code(&e) == Some("NoSuchBucket") => return Ok(removed),
             Err(e) => return Err(e).aws(&format!("listing versions in {bucket}")),
         };
-        let versions = page.versions().iter().map(|v| (v.key(), v.version_id()));
-        let markers = page.delete_markers().iter().map(|m| (m.key(), m.version_id()));
-        let objects = versions
-            .chain(markers)
-            .filter_map(|(key, version)| {
-                ObjectIdentifier::builder().key(key?).set_version_id(version.map(str::to_string)).build().ok()
-            })
-            .collect::<Vec<_>>();
+        let objects = identifiers(&page);
         if objects.is_empty() {
             return Ok(removed);
         }
@@ -155,6 +261,38 @@ pub async fn empty(s3: &Client, bucket: &str) -> Result<u64> {
         }
         removed += count;
     }
+}
+
+/// Deletes every version and delete marker under `prefix` (the stage's part of the shared
+/// artifacts bucket); returns how many. A missing bucket holds nothing.
+async fn empty_prefix(s3: &Client, bucket: &str, prefix: &str) -> Result<u64> {
+    let mut removed = 0;
+    loop {
+        let page = match s3.list_object_versions().bucket(bucket).prefix(prefix).max_keys(1000).send().await {
+            Ok(page) => page,
+            Err(e) if code(&e) == Some("NoSuchBucket") => return Ok(removed),
+            Err(e) => return Err(e).aws(&format!("listing {bucket}/{prefix}")),
+        };
+        let objects = identifiers(&page);
+        if objects.is_empty() {
+            return Ok(removed);
+        }
+        let count = objects.len() as u64;
+        let refused = crate::aws::delete_objects(s3, bucket, objects).await?;
+        if !refused.is_empty() {
+            return Err(refuse_locked(s3, bucket, &refused).await);
+        }
+        removed += count;
+    }
+}
+
+fn identifiers(page: &aws_sdk_s3::operation::list_object_versions::ListObjectVersionsOutput) -> Vec<ObjectIdentifier> {
+    let versions = page.versions().iter().map(|v| (v.key(), v.version_id()));
+    let markers = page.delete_markers().iter().map(|m| (m.key(), m.version_id()));
+    versions
+        .chain(markers)
+        .filter_map(|(key, version)| ObjectIdentifier::builder().key(key?).set_version_id(version.map(str::to_string)).build().ok())
+        .collect()
 }
 
 /// Objects that would not go: explain object lock when that is the reason.

@@ -24,11 +24,21 @@ pub struct Rendered {
     pub certificate_parameters: Option<BTreeMap<&'static str, String>>,
     /// The CI pipeline stack's parameters, when the stage has a `pipeline` (`pipeline.yaml`).
     pub pipeline_parameters: Option<BTreeMap<&'static str, String>>,
+    /// The bootstrap stack's parameters (`bootstrap.yaml`, from `render::render`).
+    pub bootstrap_parameters: Option<BTreeMap<&'static str, String>>,
 }
 
 impl Rendered {
     pub fn file(&self, name: &str) -> Option<&str> {
         self.files.iter().find(|(n, _)| *n == name).map(|(_, text)| text.as_str())
+    }
+
+    /// The stage's tags for one of its stacks: [`STACK_TAG`] names that stack, so the grants
+    /// scoped by it never reach the bootstrap's or the pipeline's resources.
+    pub fn tags_for(&self, stack: &str) -> BTreeMap<String, String> {
+        let mut tags = self.tags.clone();
+        tags.insert(STACK_TAG.into(), stack.into());
+        tags
     }
 }
 
@@ -62,7 +72,7 @@ pub fn render_stack(infra: &Path, name: &str, stage: &Stage) -> Result<Rendered>
     let header = |from: &str| header(name, from);
     let mut certificate_parameters = None;
     let mut files = vec![
-        ("template.yaml", header("infra/template.yaml") + &serde_norway::to_string(&template)?),
+        ("template.yaml", header("infra/template.yaml") + &yaml(&template)?),
         ("parameters.json", template_configuration(&values, &tags)?),
     ];
     if let Some(domain) = stage.domain.as_ref().filter(|d| d.certificate_arn.is_none()) {
@@ -70,11 +80,27 @@ pub fn render_stack(infra: &Path, name: &str, stage: &Stage) -> Result<Rendered>
         let cert: Value = serde_norway::from_str(&cert).context("parsing infra/certificate.yaml")?;
         let params =
             BTreeMap::from([("DomainName", domain.name.to_string()), ("HostedZoneId", domain.hosted_zone_id.to_string())]);
-        files.push(("certificate.yaml", header("infra/certificate.yaml") + &serde_norway::to_string(&cert)?));
+        files.push(("certificate.yaml", header("infra/certificate.yaml") + &yaml(&cert)?));
         files.push(("certificate-parameters.json", template_configuration(&params, &tags)?));
         certificate_parameters = Some(params);
     }
-    Ok(Rendered { stack_name: stage.stack_name(name), files, parameters: values, tags, certificate_parameters, pipeline_parameters: None })
+    Ok(Rendered { stack_name: stage.stack_name(name), files, parameters: values, tags, certificate_parameters, pipeline_parameters: None, bootstrap_parameters: None })
+}
+
+/// A rendered template's text. Date-like scalars (`2012-10-17`, `2010-09-09`) are quoted: YAML 1.1
+/// readers, moto's among them, would read them as dates, and a policy's `Version` must be a string.
+pub fn yaml(value: &Value) -> Result<String> {
+    let text = serde_norway::to_string(value)?;
+    let date = |s: &str| s.len() == 10 && s.bytes().enumerate().all(|(i, b)| if i == 4 || i == 7 { b == b'-' } else { b.is_ascii_digit() });
+    let mut out = String::with_capacity(text.len() + 64);
+    for line in text.lines() {
+        match line.rsplit_once(": ") {
+            Some((key, value)) if date(value) => out.push_str(&format!("{key}: '{value}'")),
+            _ => out.push_str(line),
+        }
+        out.push('\n');
+    }
+    Ok(out)
 }
 
 /// The first line of every rendered file: where it came from.
@@ -130,10 +156,16 @@ pub fn parameters(name: &str, stage: &Stage) -> BTreeMap<&'static str, String> {
     p
 }
 
-/// The stage's tags plus `thumbstack:stage`; CloudFormation copies stack tags to the resources.
+/// The tag whose value, the stack name, scopes the grants IAM cannot scope by name (keys,
+/// distributions, APIs, certificates: `policy.rs`).
+pub const STACK_TAG: &str = "thumbstack:stack";
+
+/// The stage's tags plus `thumbstack:stage` and [`STACK_TAG`]; CloudFormation copies stack tags
+/// to the resources.
 pub fn tags(name: &str, stage: &Stage) -> BTreeMap<String, String> {
     let mut tags: BTreeMap<String, String> = stage.tags.iter().map(|(k, v)| (k.to_string(), v.clone())).collect();
     tags.insert("thumbstack:stage".into(), name.into());
+    tags.insert(STACK_TAG.into(), stage.stack_name(name));
     tags
 }
 
@@ -147,7 +179,11 @@ pub fn template_configuration(parameters: &BTreeMap<&'static str, String>, tags:
 /// must come from the stage or from deploy; a typo on either side fails here, not in AWS.
 fn check_parameters(template: &Value, values: &BTreeMap<&'static str, String>) -> Result<()> {
     // `<Function>CodeKey`: one per crate under functions/, named by deploy's artifacts phase.
-    let from_deploy = |key: &str| ["ArtifactsBucket", "CertificateArn"].contains(&key) || key.ends_with("CodeKey");
+    let from_deploy = |key: &str| {
+        ["ArtifactsBucket", "CertificateArn", "PermissionsBoundary"].contains(&key)
+            || key.ends_with("CodeKey")
+            || key.ends_with("CodeVersion")
+    };
     let declared = template.get("Parameters").and_then(Value::as_mapping).context("infra/template.yaml has no Parameters")?;
     for key in values.keys() {
         if !declared.contains_key(*key) {

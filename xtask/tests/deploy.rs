@@ -69,6 +69,30 @@ fn edit(path: &Path, from: &str, to: &str) {
 
 const UPLOADS: &str = "thumbstack-local-uploads-123456789012";
 const TABLE: &str = "thumbstack-local-catalog";
+const ARTIFACTS: &str = "thumbstack-artifacts-123456789012-us-east-1";
+const EXECUTION_ROLE: &str = "arn:aws:iam::123456789012:role/thumbstack/thumbstack-local-cfn-exec";
+
+/// What an administrator runs once per stage before anyone deploys it.
+fn bootstrap(endpoint: &str) {
+    let run = xtask(endpoint, &["bootstrap", "local", "--yes", "--json"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert_eq!(run.json()["outputs"]["ExecutionRoleArn"], EXECUTION_ROLE);
+}
+
+async fn stacks(sdk: &aws_config::SdkConfig) -> Vec<String> {
+    let cfn = aws_sdk_cloudformation::Client::new(sdk);
+    let listed = cfn.list_stacks().send().await.unwrap();
+    listed
+        .stack_summaries()
+        .iter()
+        .filter(|s| s.stack_status().is_some_and(|st| st.as_str() != "DELETE_COMPLETE"))
+        .filter_map(|s| s.stack_name().map(str::to_string))
+        .collect()
+}
+
+async fn buckets(s3: &aws_sdk_s3::Client) -> Vec<String> {
+    s3.list_buckets().send().await.unwrap().buckets().iter().filter_map(|b| b.name().map(str::to_string)).collect()
+}
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_stage_deploys_updates_answers_and_tears_down() {
@@ -76,6 +100,15 @@ async fn a_stage_deploys_updates_answers_and_tears_down() {
     let sdk = moto.sdk_config().await;
     let s3 = shared::aws::s3_client(&sdk);
     let endpoint = moto.endpoint.as_str();
+
+    // Without bootstrap there is no execution role to deploy as: refused, naming the command.
+    let refused = xtask(endpoint, &["deploy", "local", "--yes", "--json"]);
+    assert_eq!(refused.code, 2, "{}", refused.stderr);
+    assert!(refused.stderr.contains("there is no stack thumbstack-local-bootstrap"), "{}", refused.stderr);
+    assert!(refused.stderr.contains("Run `cargo xtask bootstrap <stage>` once with administrator credentials"), "{}", refused.stderr);
+    bootstrap(endpoint);
+    let unchanged = xtask(endpoint, &["bootstrap", "local", "--yes", "--json"]);
+    assert_eq!(unchanged.json()["outcome"], "no_changes", "{}", unchanged.stderr);
 
     // From nothing.
     let first = xtask(endpoint, &["deploy", "local", "--yes", "--json"]);
@@ -92,6 +125,8 @@ async fn a_stage_deploys_updates_answers_and_tears_down() {
         s3.head_bucket().bucket(bucket).send().await.unwrap_or_else(|e| panic!("{bucket}: {e:?}"));
     }
     aws_sdk_dynamodb::Client::new(&sdk).describe_table().table_name(TABLE).send().await.unwrap();
+    let described = aws_sdk_cloudformation::Client::new(&sdk).describe_stacks().stack_name("thumbstack-local").send().await.unwrap();
+    assert_eq!(described.stacks()[0].role_arn(), Some(EXECUTION_ROLE), "the change set ran as the execution role");
     let queues = aws_sdk_sqs::Client::new(&sdk).list_queues().send().await.unwrap();
     assert_eq!(queues.queue_urls().len(), 4, "{:?}", queues.queue_urls());
     let topics = aws_sdk_sns::Client::new(&sdk).list_topics().send().await.unwrap();
@@ -192,11 +227,18 @@ async fn a_stage_deploys_updates_answers_and_tears_down() {
     let report = gone.json();
     assert_eq!(report["emptied"][UPLOADS], 3, "two versions and a delete marker: {report:#}");
     assert_eq!(report["status"], "DELETE_COMPLETE");
-    let buckets = s3.list_buckets().send().await.unwrap();
-    let left: Vec<_> = buckets.buckets().iter().filter_map(|b| b.name()).collect();
-    assert!(left.is_empty(), "an in-process stage makes no artifacts bucket, and teardown leaves nothing: {left:?}");
+    // What remains is named, with the command that removes it.
+    let remains = report["remains"].to_string();
+    assert!(remains.contains("thumbstack-local-bootstrap") && remains.contains("teardown local --all"), "{remains}");
+    assert!(remains.contains(ARTIFACTS), "{remains}");
+    assert_eq!(buckets(&s3).await, [ARTIFACTS]);
     let status = xtask(endpoint, &["status", "local"]);
     assert_eq!(status.stdout.trim(), "thumbstack-local: not deployed");
+    let all = xtask(endpoint, &["teardown", "local", "--yes", "--all", "--json"]);
+    assert_eq!(all.code, 0, "{}", all.stderr);
+    assert_eq!(all.json()["remains"], serde_json::json!([]), "{}", all.stderr);
+    assert!(buckets(&s3).await.is_empty(), "the artifacts bucket held nothing more: {:?}", buckets(&s3).await);
+    assert!(stacks(&sdk).await.is_empty(), "{:?}", stacks(&sdk).await);
     let twice = xtask(endpoint, &["teardown", "local", "--yes"]);
     assert!(twice.code == 0 && twice.stderr.contains("nothing to do"), "{}", twice.stderr);
     std::fs::remove_dir_all(infra).unwrap();
@@ -205,6 +247,7 @@ async fn a_stage_deploys_updates_answers_and_tears_down() {
 #[test]
 fn a_template_cloudformation_refuses_exits_6_and_says_why() {
     let moto = testkit::Moto::start();
+    bootstrap(&moto.endpoint);
     let infra = infra_copy("broken");
     edit(&infra.join("template.yaml"), "Outputs:\n", "Outputs:\n  Broken:\n    Value: !Ref NoSuchResource\n");
     let run = xtask(&moto.endpoint, &["deploy", "local", "--yes", "--json", "--infra", infra.to_str().unwrap()]);
@@ -249,6 +292,7 @@ fn row(i: usize, thumbnail_size: u64) -> shared::record::CatalogRow {
 async fn teardown_refuses_while_object_lock_holds_objects() {
     let moto = testkit::Moto::start();
     let s3 = shared::aws::s3_client(&moto.sdk_config().await);
+    bootstrap(&moto.endpoint);
     let deployed = xtask(&moto.endpoint, &["deploy", "local", "--yes"]);
     assert_eq!(deployed.code, 0, "{}", deployed.stderr);
     let logs = "thumbstack-local-logs-123456789012";
@@ -281,6 +325,7 @@ async fn teardown_keeps_what_the_stage_retains_and_says_so() {
     let infra = infra_copy("retain");
     edit(&infra.join("stages/local.yaml"), "on_delete: delete", "on_delete: retain");
     let infra_arg = infra.to_str().unwrap();
+    bootstrap(&moto.endpoint);
     let deployed = xtask(&moto.endpoint, &["deploy", "local", "--yes", "--infra", infra_arg]);
     assert_eq!(deployed.code, 0, "{}", deployed.stderr);
     s3.put_object().bucket(UPLOADS).key("images/a/keep.jpg").body(b"photo".to_vec().into()).send().await.unwrap();
@@ -293,8 +338,54 @@ async fn teardown_keeps_what_the_stage_retains_and_says_so() {
         assert!(retained.contains(&id), "{id} not reported as retained: {retained:?}");
     }
     assert!(report["emptied"].as_object().unwrap().is_empty(), "a retained bucket was emptied: {report:#}");
-    assert!(run.stderr.contains("retained by policy: UploadsBucket (AWS::S3::Bucket)"), "{}", run.stderr);
+    let remains = report["remains"].to_string();
+    assert!(remains.contains(&format!("{UPLOADS} (AWS::S3::Bucket UploadsBucket), retained")), "{remains}");
+    assert!(remains.contains("aws dynamodb delete-table --table-name thumbstack-local-catalog"), "{remains}");
     let kept = s3.get_object().bucket(UPLOADS).key("images/a/keep.jpg").send().await.unwrap();
     assert_eq!(kept.body.collect().await.unwrap().into_bytes().as_ref(), b"photo");
     std::fs::remove_dir_all(infra).unwrap();
+}
+
+/// A stage with a CI pipeline: teardown `--all` removes the pipeline stack too (its versioned
+/// bucket emptied first), then the bootstrap stack and the emptied artifacts bucket, so nothing of
+/// the stage is left. moto cannot run CodePipeline or CodeBuild, so the pipeline stack here holds
+/// what would otherwise stay behind: its versioned bucket, its key and its log group.
+#[tokio::test(flavor = "multi_thread")]
+async fn teardown_all_leaves_no_stack_and_no_bucket_of_the_stage() {
+    let moto = testkit::Moto::start();
+    let sdk = moto.sdk_config().await;
+    let s3 = shared::aws::s3_client(&sdk);
+    bootstrap(&moto.endpoint);
+    let deployed = xtask(&moto.endpoint, &["deploy", "local", "--yes"]);
+    assert_eq!(deployed.code, 0, "{}", deployed.stderr);
+    let pipeline_bucket = "thumbstack-local-pipeline-123456789012";
+    let template = format!(
+        "Resources:\n  ArtifactBucket:\n    Type: AWS::S3::Bucket\n    Properties:\n      BucketName: {pipeline_bucket}\n      \
+         VersioningConfiguration: {{Status: Enabled}}\n  PipelineKey:\n    Type: AWS::KMS::Key\n    Properties:\n      \
+         KeyPolicy: {{Version: '2012-10-17', Statement: []}}\n  BuildLogGroup:\n    Type: AWS::Logs::LogGroup\n    \
+         Properties:\n      LogGroupName: /aws/codebuild/thumbstack-local-pipeline\n"
+    );
+    let cfn = aws_sdk_cloudformation::Client::new(&sdk);
+    cfn.create_stack().stack_name("thumbstack-local-pipeline").template_body(template).send().await.unwrap();
+    s3.put_bucket_versioning()
+        .bucket(pipeline_bucket)
+        .versioning_configuration(
+            aws_sdk_s3::types::VersioningConfiguration::builder().status(aws_sdk_s3::types::BucketVersioningStatus::Enabled).build(),
+        )
+        .send()
+        .await
+        .unwrap();
+    for body in ["source-1", "source-2"] {
+        s3.put_object().bucket(pipeline_bucket).key("source.zip").body(body.as_bytes().to_vec().into()).send().await.unwrap();
+    }
+    let run = xtask(&moto.endpoint, &["teardown", "local", "--yes", "--all", "--json"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let report = run.json();
+    let also: Vec<(&str, bool)> =
+        report["also"].as_array().unwrap().iter().map(|r| (r["stack"].as_str().unwrap(), r["existed"].as_bool().unwrap())).collect();
+    assert_eq!(also, [("thumbstack-local-pipeline", true), ("thumbstack-local-bootstrap", true)]);
+    assert_eq!(report["also"][0]["emptied"][pipeline_bucket], 2, "{report:#}");
+    assert!(stacks(&sdk).await.is_empty(), "{:?}", stacks(&sdk).await);
+    assert!(buckets(&s3).await.is_empty(), "{:?}", buckets(&s3).await);
+    assert!(run.stderr.contains("nothing of thumbstack-local remains"), "{}", run.stderr);
 }

@@ -39,7 +39,17 @@ pub fn measure(runs: usize) -> Result<DeployFigures> {
         }
         Ok(started.elapsed().as_secs_f64())
     };
-    eprintln!("bench: deploy local (first, to have something to compare), then {runs} no-change run(s)");
+    eprintln!("bench: bootstrap and deploy local (first, to have something to compare), then {runs} no-change run(s)");
+    let bootstrap = Command::new(&xtask)
+        .args(["bootstrap", "local", "--yes"])
+        .env(ENDPOINT_ENV, &emulator.endpoint)
+        .env("CI", "true")
+        .stdout(Stdio::null())
+        .output()?;
+    if !bootstrap.status.success() {
+        bail!("bootstrap local failed ({}):
+{}", bootstrap.status, String::from_utf8_lossy(&bootstrap.stderr));
+    }
     deploy()?;
     let xtask_no_change_s = median((0..runs).map(|_| deploy()).collect::<Result<_>>()?);
 

@@ -29,6 +29,9 @@ pub struct StackSpec {
     pub template: Template,
     pub parameters: Vec<(String, String)>,
     pub tags: Vec<(String, String)>,
+    /// The role CloudFormation acts as (the stage's execution role); `None` for the stacks an
+    /// administrator deploys with their own rights (bootstrap, pipeline).
+    pub role_arn: Option<String>,
 }
 
 pub enum Template {
@@ -63,7 +66,7 @@ pub struct ChangeSet {
 /// Creates the change set and waits for it; `None` when there is nothing to change (the empty
 /// change set is deleted again).
 pub async fn create(cfn: &Client, spec: &StackSpec, poll: Duration) -> Result<Option<ChangeSet>> {
-    let kind = kind_for(cfn, &spec.name, poll).await?;
+    let kind = kind_for(cfn, spec, poll).await?;
     let name = crate::aws::unique_name();
     let parameters =
         spec.parameters.iter().map(|(k, v)| Parameter::builder().parameter_key(k).parameter_value(v).build()).collect();
@@ -75,7 +78,9 @@ pub async fn create(cfn: &Client, spec: &StackSpec, poll: Duration) -> Result<Op
         .change_set_type(kind.clone())
         .set_parameters(Some(parameters))
         .set_tags(Some(tags))
-        .capabilities(Capability::CapabilityIam)
+        .set_role_arn(spec.role_arn.clone())
+        // Named: the bootstrap stack names its role and policies (the others need only IAM).
+        .capabilities(Capability::CapabilityNamedIam)
         .description("cargo xtask deploy");
     request = match &spec.template {
         Template::Body(body) => request.template_body(body),
@@ -83,6 +88,13 @@ pub async fn create(cfn: &Client, spec: &StackSpec, poll: Duration) -> Result<Op
     };
     let created = match request.send().await {
         Ok(out) => out,
+        // moto's word, at once, for some unchanged stacks (AWS fails the change set instead).
+        Err(e)
+            if crate::aws::code(&e) == Some("ValidationError")
+                && format!("{}", aws_sdk_cloudformation::error::DisplayErrorContext(&e)).contains("No updates are to be performed") =>
+        {
+            return Ok(None);
+        }
         Err(e) if crate::aws::code(&e) == Some("ValidationError") => {
             return Err(refused(&format!("{}", aws_sdk_cloudformation::error::DisplayErrorContext(&e))));
         }
@@ -117,7 +129,8 @@ pub async fn delete(cfn: &Client, stack_id: &str, name: &str) -> Result<()> {
 
 /// CREATE for a stack that does not exist (or exists only as a change set's placeholder),
 /// UPDATE otherwise. A stack whose first deploy failed cannot be updated: it is deleted first.
-async fn kind_for(cfn: &Client, name: &str, poll: Duration) -> Result<ChangeSetType> {
+async fn kind_for(cfn: &Client, spec: &StackSpec, poll: Duration) -> Result<ChangeSetType> {
+    let name = spec.name.as_str();
     let Some(existing) = stack::describe(cfn, name).await? else { return Ok(ChangeSetType::Create) };
     match stack::status(&existing) {
         "REVIEW_IN_PROGRESS" => Ok(ChangeSetType::Create),
@@ -125,7 +138,12 @@ async fn kind_for(cfn: &Client, name: &str, poll: Duration) -> Result<ChangeSetT
             eprintln!("deploy: {name} is ROLLBACK_COMPLETE (its first deploy failed and holds nothing); deleting it first");
             let id = existing.stack_id().unwrap_or(name).to_string();
             let mut events = stack::Events::after_now(cfn, &id).await?;
-            cfn.delete_stack().stack_name(&id).send().await.aws("deleting the failed stack")?;
+            cfn.delete_stack()
+                .stack_name(&id)
+                .set_role_arn(spec.role_arn.clone())
+                .send()
+                .await
+                .aws("deleting the failed stack")?;
             let deleted = stack::wait(cfn, &id, &mut events, poll, |watch| {
                 if let stack::Watch::Event(event) = watch {
                     eprintln!("deploy: {}", stack::event_line(event));

@@ -8,13 +8,36 @@ use super::*;
 async fn the_local_stack_deploys_on_the_emulator() {
     let infra = crate::paths::infra();
     let stage = Stage::load(&infra, "local").unwrap();
-    let rendered = render_stack(&infra, "local", &stage).unwrap();
-    let template = &rendered.files.iter().find(|(n, _)| *n == "template.yaml").unwrap().1;
+    let rendered = crate::render::render(&infra, "local", &stage).unwrap();
+    let template = rendered.file("template.yaml").unwrap();
     let moto = testkit::Moto::start();
     let sdk = moto.sdk_config().await;
     let cfn = aws_sdk_cloudformation::Client::new(&sdk);
+
+    // The bootstrap stack first, as `bootstrap` makes it: its boundary goes on every role.
+    let bootstrap = format!("{}-bootstrap", rendered.stack_name);
+    let bootstrap_parameters = rendered.bootstrap_parameters.clone().unwrap();
+    cfn.create_stack()
+        .stack_name(&bootstrap)
+        .template_body(rendered.file("bootstrap.yaml").unwrap())
+        .set_parameters(Some(
+            bootstrap_parameters.iter().map(|(k, v)| Parameter::builder().parameter_key(*k).parameter_value(v).build()).collect(),
+        ))
+        .capabilities(Capability::CapabilityNamedIam)
+        .send()
+        .await
+        .unwrap();
+    let made = cfn.describe_stacks().stack_name(&bootstrap).send().await.unwrap();
+    let output = |key: &str| {
+        made.stacks()[0].outputs().iter().find(|o| o.output_key() == Some(key)).and_then(|o| o.output_value()).unwrap().to_string()
+    };
+    let boundary = output("BoundaryArn");
+    assert_eq!(boundary, "arn:aws:iam::123456789012:policy/thumbstack-local-boundary");
+    assert_eq!(output("ExecutionRoleArn"), "arn:aws:iam::123456789012:role/thumbstack/thumbstack-local-cfn-exec");
+
     // The functions do not run in the emulator, so their code location is never read.
-    let deploy_time = ["ArtifactsBucket", "ThumbnailCodeKey", "AvatarCodeKey", "ApiCodeKey"].map(|k| (k, "unused".to_string()));
+    let code = ["ArtifactsBucket", "ThumbnailCodeKey", "AvatarCodeKey", "ApiCodeKey", "ThumbnailCodeVersion", "AvatarCodeVersion", "ApiCodeVersion"];
+    let deploy_time = code.map(|k| (k, "unused".to_string())).into_iter().chain([("PermissionsBoundary", boundary.clone())]);
     let parameters: Vec<Parameter> = parameters("local", &stage)
         .into_iter()
         .chain(deploy_time)
@@ -47,6 +70,13 @@ async fn the_local_stack_deploys_on_the_emulator() {
     assert!(physical("ThumbnailFunction").is_none(), "the emulator stage must not create Lambda functions");
     assert!(adds >= 20, "only {adds} changes in the first change set");
 
+    // Every role of the stack: under the stack's path, with the boundary.
+    let iam = aws_sdk_iam::Client::new(&sdk);
+    let role = iam.get_role().role_name(physical("ThumbnailRole").unwrap()).send().await.unwrap();
+    let role = role.role().unwrap();
+    assert_eq!(role.path(), "/thumbstack-local/");
+    assert_eq!(role.permissions_boundary().and_then(|b| b.permissions_boundary_arn()), Some(boundary.as_str()));
+
     // The catalog as the functions and queries expect it: both sharded indexes.
     let table = aws_sdk_dynamodb::Client::new(&sdk).describe_table().table_name("thumbstack-local-catalog").send().await.unwrap();
     let mut indexes: Vec<_> = table
@@ -66,7 +96,7 @@ async fn the_local_stack_deploys_on_the_emulator() {
     );
 
     // Rendering again changes nothing, and CloudFormation agrees: nothing to deploy.
-    let again = render_stack(&infra, "local", &stage).unwrap();
+    let again = crate::render::render(&infra, "local", &stage).unwrap();
     assert_eq!(again.files, rendered.files);
     let empty = change_set("second", ChangeSetType::Update).await;
     let reason = match empty {

@@ -1,0 +1,284 @@
+//! What CloudFormation does, under the stage's execution role, for each resource type the
+//! templates use, and where each group of actions may act.
+
+/// Where a group of actions may act, and on what condition ([`super::grants`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(super) enum Scope {
+    StackBuckets,
+    Queues,
+    Tables,
+    /// Existing keys: any key id, but only one tagged with the stack (`aws:ResourceTag`).
+    Keys,
+    /// `kms:CreateKey`: only with the stack's tag in the request (`aws:RequestTag`).
+    NewKeys,
+    KeyAlias,
+    /// Role writes IAM conditions on `iam:PermissionsBoundary`: only with the stage's boundary,
+    /// only under the stack's role path `/<stack>/`.
+    RolesWithBoundary,
+    /// Role writes IAM cannot condition on the boundary: only under the stack's role path, where
+    /// a role comes into being only with the boundary and never loses it.
+    BoundedRoles,
+    RolesRead,
+    Functions,
+    /// Mappings have random ids; `lambda:FunctionArn` names the stack's functions.
+    EventSourceMappings,
+    LogGroups,
+    Topics,
+    Alarms,
+    Distributions,
+    NewDistributions,
+    /// Origin access controls and response-headers policies take no tags and have random ids:
+    /// IAM cannot scope them (SECURITY.md says so).
+    CloudFrontPolicies,
+    HostedZone,
+    Apis,
+    NewApis,
+    Certificates,
+    NewCertificates,
+    /// Read-only calls IAM cannot scope to a resource.
+    Unscoped,
+}
+
+/// What CloudFormation does, with the deploy role's rights, for each resource type we use.
+/// A template type missing here fails `policy`, `render --check`'s tests and `pipeline`.
+pub(super) const PERMISSIONS: &[(&str, Scope, &[&str])] = &[
+    (
+        "AWS::S3::Bucket",
+        Scope::StackBuckets,
+        &[
+            "s3:CreateBucket",
+            "s3:DeleteBucket",
+            "s3:ListBucket",
+            "s3:PutEncryptionConfiguration",
+            "s3:GetEncryptionConfiguration",
+            "s3:PutBucketPublicAccessBlock",
+            "s3:GetBucketPublicAccessBlock",
+            "s3:PutBucketOwnershipControls",
+            "s3:GetBucketOwnershipControls",
+            "s3:PutBucketVersioning",
+            "s3:GetBucketVersioning",
+            "s3:PutBucketLogging",
+            "s3:GetBucketLogging",
+            "s3:PutLifecycleConfiguration",
+            "s3:GetLifecycleConfiguration",
+            "s3:PutBucketCORS",
+            "s3:GetBucketCORS",
+            "s3:PutBucketNotification",
+            "s3:GetBucketNotification",
+            "s3:PutBucketTagging",
+            "s3:GetBucketTagging",
+            "s3:PutBucketAcl",
+            "s3:GetBucketAcl",
+        ],
+    ),
+    ("AWS::S3::BucketPolicy", Scope::StackBuckets, &["s3:PutBucketPolicy", "s3:GetBucketPolicy", "s3:DeleteBucketPolicy"]),
+    (
+        "AWS::SQS::Queue",
+        Scope::Queues,
+        &[
+            "sqs:CreateQueue",
+            "sqs:DeleteQueue",
+            "sqs:GetQueueAttributes",
+            "sqs:SetQueueAttributes",
+            "sqs:TagQueue",
+            "sqs:UntagQueue",
+            "sqs:ListQueueTags",
+        ],
+    ),
+    ("AWS::SQS::QueuePolicy", Scope::Queues, &["sqs:SetQueueAttributes", "sqs:GetQueueAttributes"]),
+    (
+        "AWS::DynamoDB::Table",
+        Scope::Tables,
+        &[
+            "dynamodb:CreateTable",
+            "dynamodb:DeleteTable",
+            "dynamodb:DescribeTable",
+            "dynamodb:UpdateTable",
+            "dynamodb:TagResource",
+            "dynamodb:UntagResource",
+            "dynamodb:ListTagsOfResource",
+            "dynamodb:UpdateContinuousBackups",
+            "dynamodb:DescribeContinuousBackups",
+            "dynamodb:DescribeTimeToLive",
+        ],
+    ),
+    (
+        "AWS::KMS::Key",
+        Scope::Keys,
+        &[
+            "kms:DescribeKey",
+            "kms:EnableKeyRotation",
+            "kms:GetKeyRotationStatus",
+            "kms:GetKeyPolicy",
+            "kms:PutKeyPolicy",
+            "kms:ScheduleKeyDeletion",
+            "kms:TagResource",
+            "kms:UntagResource",
+            "kms:ListResourceTags",
+            "kms:UpdateKeyDescription",
+            "kms:CreateGrant",
+            "kms:Decrypt",
+            "kms:GenerateDataKey",
+        ],
+    ),
+    ("AWS::KMS::Key", Scope::NewKeys, &["kms:CreateKey"]),
+    ("AWS::KMS::Alias", Scope::KeyAlias, &["kms:CreateAlias", "kms:DeleteAlias", "kms:UpdateAlias"]),
+    (
+        "AWS::IAM::Role",
+        Scope::RolesWithBoundary,
+        &["iam:CreateRole", "iam:PutRolePolicy", "iam:DeleteRolePolicy", "iam:PutRolePermissionsBoundary"],
+    ),
+    ("AWS::IAM::Role", Scope::BoundedRoles, &["iam:DeleteRole", "iam:TagRole", "iam:UntagRole", "iam:UpdateAssumeRolePolicy"]),
+    ("AWS::IAM::Role", Scope::RolesRead, &["iam:GetRole", "iam:GetRolePolicy"]),
+    (
+        "AWS::Lambda::Function",
+        Scope::Functions,
+        &[
+            "lambda:CreateFunction",
+            "lambda:DeleteFunction",
+            "lambda:GetFunction",
+            "lambda:GetFunctionConfiguration",
+            "lambda:UpdateFunctionCode",
+            "lambda:UpdateFunctionConfiguration",
+            "lambda:TagResource",
+            "lambda:UntagResource",
+            "lambda:ListTags",
+        ],
+    ),
+    ("AWS::Lambda::Permission", Scope::Functions, &["lambda:AddPermission", "lambda:RemovePermission"]),
+    (
+        "AWS::Lambda::EventSourceMapping",
+        Scope::EventSourceMappings,
+        &[
+            "lambda:CreateEventSourceMapping",
+            "lambda:DeleteEventSourceMapping",
+            "lambda:GetEventSourceMapping",
+            "lambda:UpdateEventSourceMapping",
+        ],
+    ),
+    (
+        "AWS::Logs::LogGroup",
+        Scope::LogGroups,
+        &[
+            "logs:CreateLogGroup",
+            "logs:DeleteLogGroup",
+            "logs:PutRetentionPolicy",
+            "logs:DeleteRetentionPolicy",
+            "logs:AssociateKmsKey",
+            "logs:DisassociateKmsKey",
+            "logs:TagResource",
+            "logs:UntagResource",
+            "logs:ListTagsForResource",
+        ],
+    ),
+    ("AWS::Logs::LogGroup", Scope::Unscoped, &["logs:DescribeLogGroups"]),
+    ("AWS::Logs::MetricFilter", Scope::LogGroups, &["logs:PutMetricFilter", "logs:DeleteMetricFilter"]),
+    ("AWS::Logs::MetricFilter", Scope::Unscoped, &["logs:DescribeMetricFilters"]),
+    (
+        "AWS::SNS::Topic",
+        Scope::Topics,
+        &[
+            "sns:CreateTopic",
+            "sns:DeleteTopic",
+            "sns:GetTopicAttributes",
+            "sns:SetTopicAttributes",
+            "sns:TagResource",
+            "sns:UntagResource",
+            "sns:ListTagsForResource",
+        ],
+    ),
+    ("AWS::SNS::Subscription", Scope::Topics, &["sns:Subscribe", "sns:Unsubscribe", "sns:GetSubscriptionAttributes"]),
+    (
+        "AWS::CloudWatch::Alarm",
+        Scope::Alarms,
+        &[
+            "cloudwatch:PutMetricAlarm",
+            "cloudwatch:DeleteAlarms",
+            "cloudwatch:DescribeAlarms",
+            "cloudwatch:TagResource",
+            "cloudwatch:UntagResource",
+            "cloudwatch:ListTagsForResource",
+        ],
+    ),
+    (
+        "AWS::CloudFront::OriginAccessControl",
+        Scope::CloudFrontPolicies,
+        &[
+            "cloudfront:CreateOriginAccessControl",
+            "cloudfront:DeleteOriginAccessControl",
+            "cloudfront:GetOriginAccessControl",
+            "cloudfront:UpdateOriginAccessControl",
+        ],
+    ),
+    (
+        "AWS::CloudFront::ResponseHeadersPolicy",
+        Scope::CloudFrontPolicies,
+        &[
+            "cloudfront:CreateResponseHeadersPolicy",
+            "cloudfront:DeleteResponseHeadersPolicy",
+            "cloudfront:GetResponseHeadersPolicy",
+            "cloudfront:UpdateResponseHeadersPolicy",
+        ],
+    ),
+    (
+        "AWS::CloudFront::Distribution",
+        Scope::NewDistributions,
+        &["cloudfront:CreateDistribution", "cloudfront:CreateDistributionWithTags", "cloudfront:TagResource"],
+    ),
+    (
+        "AWS::CloudFront::Distribution",
+        Scope::Distributions,
+        &[
+            "cloudfront:DeleteDistribution",
+            "cloudfront:GetDistribution",
+            "cloudfront:GetDistributionConfig",
+            "cloudfront:UpdateDistribution",
+            "cloudfront:UntagResource",
+            "cloudfront:ListTagsForResource",
+        ],
+    ),
+    (
+        "AWS::Route53::RecordSet",
+        Scope::HostedZone,
+        &["route53:ChangeResourceRecordSets", "route53:ListResourceRecordSets", "route53:GetHostedZone", "route53:GetChange"],
+    ),
+    (
+        "AWS::ApiGatewayV2::Api",
+        Scope::Apis,
+        &["apigateway:POST", "apigateway:GET", "apigateway:PATCH", "apigateway:PUT", "apigateway:DELETE"],
+    ),
+    ("AWS::ApiGatewayV2::Api", Scope::NewApis, &["apigateway:POST"]),
+    (
+        "AWS::ApiGatewayV2::Stage",
+        Scope::Apis,
+        &["apigateway:POST", "apigateway:GET", "apigateway:PATCH", "apigateway:DELETE"],
+    ),
+    (
+        "AWS::ApiGatewayV2::Authorizer",
+        Scope::Apis,
+        &["apigateway:POST", "apigateway:GET", "apigateway:PATCH", "apigateway:DELETE"],
+    ),
+    (
+        "AWS::ApiGatewayV2::Integration",
+        Scope::Apis,
+        &["apigateway:POST", "apigateway:GET", "apigateway:PATCH", "apigateway:DELETE"],
+    ),
+    (
+        "AWS::ApiGatewayV2::Route",
+        Scope::Apis,
+        &["apigateway:POST", "apigateway:GET", "apigateway:PATCH", "apigateway:DELETE"],
+    ),
+    (
+        "AWS::CertificateManager::Certificate",
+        Scope::Certificates,
+        &[
+            "acm:DescribeCertificate",
+            "acm:DeleteCertificate",
+            "acm:AddTagsToCertificate",
+            "acm:RemoveTagsFromCertificate",
+            "acm:ListTagsForCertificate",
+        ],
+    ),
+    ("AWS::CertificateManager::Certificate", Scope::NewCertificates, &["acm:RequestCertificate", "acm:AddTagsToCertificate"]),
+];
+
