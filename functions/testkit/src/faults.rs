@@ -75,9 +75,9 @@ impl Proxy {
     }
 }
 
-struct Request {
-    head: Vec<String>,
-    body: Vec<u8>,
+pub(crate) struct Request {
+    pub(crate) head: Vec<String>,
+    pub(crate) body: Vec<u8>,
 }
 
 fn serve(client: TcpStream, state: &State) -> std::io::Result<()> {
@@ -113,7 +113,7 @@ fn serve(client: TcpStream, state: &State) -> std::io::Result<()> {
     client.flush()
 }
 
-fn read_request(reader: &mut BufReader<TcpStream>, client: &mut TcpStream) -> std::io::Result<Option<Request>> {
+pub(crate) fn read_request(reader: &mut BufReader<TcpStream>, client: &mut TcpStream) -> std::io::Result<Option<Request>> {
     let mut head = Vec::new();
     loop {
         let mut line = String::new();
@@ -220,7 +220,7 @@ fn next(rng: &Mutex<u64>) -> f64 {
 }
 
 /// Marks the relayed response as the connection's last.
-fn with_connection_close(response: Vec<u8>) -> Vec<u8> {
+pub(crate) fn with_connection_close(response: Vec<u8>) -> Vec<u8> {
     let Some(end) = response.windows(4).position(|w| w == b"\r\n\r\n") else { return response };
     let head = String::from_utf8_lossy(&response[..end]);
     let mut out: Vec<u8> = head

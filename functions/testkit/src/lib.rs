@@ -5,6 +5,7 @@
 pub mod faults;
 pub mod form;
 pub mod queue;
+pub mod resign;
 
 use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;
