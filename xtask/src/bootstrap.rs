@@ -7,7 +7,7 @@ use anyhow::{Context, Result};
 
 use crate::aws::Aws;
 use crate::deploy::{Applied, Mode, Report, StackSpec, Template, apply, artifacts, finish};
-use crate::flags::{BootstrapArgs, Exit, Stop};
+use crate::flags::{BootstrapArgs, Exit};
 use crate::policy::Names;
 
 pub fn run(args: &BootstrapArgs) -> Result<Exit> {
@@ -57,57 +57,11 @@ async fn bootstrap(args: &BootstrapArgs, mode: &Mode, report: &mut Report) -> Re
             report.outcome = "deployed";
         }
     }
-    let path = read(&aws, &names).await?;
+    let path = crate::bootstrapped::read(&aws, &names).await?;
     eprintln!("bootstrap: change sets of {} run as {}", rendered.stack_name, path.execution_role);
     eprintln!("bootstrap: give the CI role or user the managed policy {} (and nothing else to deploy)", path.deploy_policy);
     report.outputs.insert("ExecutionRoleArn".into(), path.execution_role);
     report.outputs.insert("BoundaryArn".into(), path.boundary);
     report.outputs.insert("DeployPolicyArn".into(), path.deploy_policy);
     Ok(Exit::Success)
-}
-
-/// What the bootstrap stack made, as deploy and pipeline need it.
-pub struct DeployPath {
-    pub execution_role: String,
-    pub boundary: String,
-    pub deploy_policy: String,
-}
-
-/// The stage's bootstrap outputs; a stage never bootstrapped stops with the command to run.
-pub async fn read(aws: &Aws, names: &Names<'_>) -> Result<DeployPath> {
-    let stack = names.bootstrap_stack();
-    let missing = |what: &str| -> anyhow::Error {
-        Stop::new(
-            Exit::Usage,
-            format!(
-                "{what}: this stage's deploy path is not set up. Run `cargo xtask bootstrap <stage>` once with administrator \
-                 credentials (it creates the execution role every change set runs as, the roles' permissions boundary \
-                 and the deploy policy; README, \"Deploying from CI\"), then deploy again"
-            ),
-        )
-        .into()
-    };
-    let cfn = aws.cloudformation();
-    let found = match crate::stack::describe(&cfn, &stack).await? {
-        // A rolled-back update still has the outputs of its last good state.
-        Some(found) if usable(crate::stack::status(&found)) => found,
-        Some(found) => return Err(missing(&format!("the stack {stack} is {}", crate::stack::status(&found)))),
-        None => return Err(missing(&format!("there is no stack {stack}"))),
-    };
-    // The names are the policies' own (`policy::Names`); the outputs, where the emulator reports
-    // them, must agree, or the stack was made from other templates.
-    let path = DeployPath { execution_role: names.execution_role(), boundary: names.boundary(), deploy_policy: names.deploy_policy() };
-    let outputs = crate::stack::outputs(aws, &found).await?;
-    for (key, expected) in
-        [("ExecutionRoleArn", &path.execution_role), ("BoundaryArn", &path.boundary), ("DeployPolicyArn", &path.deploy_policy)]
-    {
-        if let Some(got) = outputs.get(key).filter(|got| *got != expected) {
-            return Err(missing(&format!("{stack}'s {key} is {got}, not {expected}")));
-        }
-    }
-    Ok(path)
-}
-
-fn usable(status: &str) -> bool {
-    status.ends_with("_COMPLETE") && !["ROLLBACK_COMPLETE", "DELETE_COMPLETE", "IMPORT_ROLLBACK_COMPLETE"].contains(&status)
 }

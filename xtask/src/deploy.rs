@@ -96,7 +96,7 @@ async fn deploy(target: &StageArgs, mode: &Mode, report: &mut Report) -> Result<
     // Every change set runs as the stage's execution role; without bootstrap there is none.
     let account = aws.account().await?;
     let names = crate::policy::Names { stack: &rendered.stack_name, region: &stage.region.0, account: &account };
-    let path = crate::bootstrap::read(&aws, &names).await?;
+    let path = crate::bootstrapped::read(&aws, &names).await?;
     let s3 = aws.s3();
     let bucket = artifacts::bucket_name(&account, &aws.region());
     if !artifacts::exists(&s3, &bucket, &account).await? {

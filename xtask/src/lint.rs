@@ -1,6 +1,10 @@
-//! `render --check`: cfn-lint and checkov (pinned, offline) over the rendered templates.
-//! Passes with zero cfn-lint errors or warnings and zero failed checkov checks; checkov
-//! suppressions live in the template's Metadata with their reasons.
+//! `render --check`: cfn-lint and checkov (pinned, offline) over the rendered templates, and
+//! parliament and cloudsplaining over the stage's IAM documents (`lint/iam.rs`). Passes with zero
+//! cfn-lint errors or warnings, zero failed checkov checks and zero IAM findings but the accepted
+//! ones; checkov suppressions live in the template's Metadata with their reasons, the IAM ones in
+//! `iam::ACCEPTED` with theirs.
+
+mod iam;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -22,6 +26,7 @@ pub fn check(dir: &Path, rendered: &Rendered, stage: &Stage) -> Result<Exit> {
         problems += linters.cfn_lint(&path, region)?;
         problems += linters.checkov(&path)?;
     }
+    problems += iam::check(&linters.bin, dir, rendered, stage)?;
     if problems > 0 {
         bail!("{problems} template problem(s) in {}", dir.display());
     }

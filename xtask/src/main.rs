@@ -3,6 +3,7 @@
 mod aws;
 mod bench;
 mod bootstrap;
+mod bootstrapped;
 mod catalog;
 mod ci;
 mod deploy;

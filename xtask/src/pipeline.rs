@@ -31,7 +31,7 @@ async fn deploy(args: &PipelineArgs, mode: &Mode, report: &mut Report) -> Result
     let aws = Aws::connect(&stage).await?;
     let account = aws.account().await?;
     let names = crate::policy::Names { stack: &rendered.stack_name, region: &stage.region.0, account: &account };
-    let path = crate::bootstrap::read(&aws, &names).await?;
+    let path = crate::bootstrapped::read(&aws, &names).await?;
     let mut parameters: Vec<(String, String)> =
         rendered.pipeline_parameters.clone().unwrap_or_default().into_iter().map(|(k, v)| (k.to_string(), v)).collect();
     parameters.push(("DeployPolicyArn".into(), path.deploy_policy));

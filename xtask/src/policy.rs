@@ -14,6 +14,7 @@
 //! overlap another stage's: `stage::name_part`), or a tag or ARN condition scopes it.
 
 mod permissions;
+mod roles;
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -25,6 +26,7 @@ use crate::flags::{Document, Exit, PolicyArgs};
 use crate::stage::Stage;
 use crate::template::{Rendered, STACK_TAG};
 use permissions::{PERMISSIONS, Scope};
+pub use roles::function_roles;
 
 /// The path of the bootstrap stack's own roles. No stack's role path (`/<stack>/`) can equal it:
 /// every stack name has a dash.
@@ -243,13 +245,19 @@ fn grants(scope: Scope, stage: &Stage, n: &Names) -> Vec<(&'static str, Vec<Stri
             ("OfTheStackKey", vec![format!("arn:aws:kms:{region}:{account}:key/*")], tagged("ResourceTag")),
         ],
         Scope::RolesWithBoundary => {
-            vec![("", vec![n.stack_roles()], Some(json!({ "StringEquals": { "iam:PermissionsBoundary": n.boundary() } })))]
+            vec![("", vec![n.stack_roles()], Some(json!({ "ArnEquals": { "iam:PermissionsBoundary": n.boundary() } })))]
         }
         Scope::BoundedRoles | Scope::RolesRead => one(vec![n.stack_roles()]),
         Scope::Functions => one(vec![format!("arn:aws:lambda:{region}:{account}:function:{stack}-*")]),
         Scope::EventSourceMappings => vec![(
             "",
             vec![format!("arn:aws:lambda:{region}:{account}:event-source-mapping:*")],
+            Some(json!({ "ArnLike": { "lambda:FunctionArn": format!("arn:aws:lambda:{region}:{account}:function:{stack}-*") } })),
+        )],
+        // Creating a mapping names no resource IAM knows yet: only the function condition holds.
+        Scope::NewEventSourceMappings => vec![(
+            "",
+            vec!["*".into()],
             Some(json!({ "ArnLike": { "lambda:FunctionArn": format!("arn:aws:lambda:{region}:{account}:function:{stack}-*") } })),
         )],
         Scope::LogGroups => one(vec![
@@ -283,7 +291,10 @@ fn grants(scope: Scope, stage: &Stage, n: &Names) -> Vec<(&'static str, Vec<Stri
             vec![("", vec![format!("arn:aws:acm:us-east-1:{account}:certificate/*")], tagged("ResourceTag"))]
         }
         Scope::NewCertificates => vec![("", vec!["*".into()], tagged("RequestTag"))],
-        Scope::Unscoped => one(vec!["*".into()]),
+        Scope::TagNewCertificates => {
+            vec![("", vec![format!("arn:aws:acm:us-east-1:{account}:certificate/*")], tagged("RequestTag"))]
+        }
+        Scope::Unscoped | Scope::UnscopedWrites => one(vec!["*".into()]),
     }
 }
 
@@ -306,7 +317,7 @@ fn deploy(rendered: &Rendered, n: &Names) -> Value {
         ["cloudformation:CreateChangeSet", "cloudformation:DeleteStack"].into(),
         stacks.clone(),
     );
-    through_role["Condition"] = json!({ "StringEquals": { "cloudformation:RoleArn": n.execution_role() } });
+    through_role["Condition"] = json!({ "ArnEquals": { "cloudformation:RoleArn": n.execution_role() } });
     let mut pass = statement("PassTheExecutionRole", ["iam:PassRole"].into(), vec![n.execution_role()]);
     pass["Condition"] = json!({ "StringEquals": { "iam:PassedToService": "cloudformation.amazonaws.com" } });
     let mut readable = stacks.clone();

@@ -206,4 +206,41 @@ mod tests {
         assert!(t.contains("!Ref AlarmTopic") && t.contains("!GetAtt ThumbnailQueue.Arn") && t.contains("!Sub "), "{t}");
         assert!(!t.contains("Fn::"), "long-form intrinsics crept in");
     }
+
+    /// Every role carries the stage's boundary, the bootstrap's execution role excepted (it
+    /// enforces the boundary); the stack's roles live under its role path.
+    #[test]
+    fn every_role_carries_the_boundary() {
+        let infra = crate::paths::infra();
+        for name in ["dev", "prod", "local"] {
+            let stage = Stage::load(&infra, name).unwrap();
+            let rendered = render(&infra, name, &stage).unwrap();
+            for (file, text) in rendered.files.iter().filter(|(f, _)| f.ends_with(".yaml")) {
+                let template: Value = serde_norway::from_str(text).unwrap();
+                for (id, r) in template["Resources"].as_mapping().unwrap() {
+                    if r["Type"].as_str() != Some("AWS::IAM::Role") {
+                        continue;
+                    }
+                    let id = id.as_str().unwrap();
+                    let boundary = r["Properties"].get("PermissionsBoundary");
+                    if (*file, id) == ("bootstrap.yaml", "ExecutionRole") {
+                        // The one exemption, with its reason in the template: it enforces the boundary.
+                        assert!(boundary.is_none());
+                        let source = std::fs::read_to_string(infra.join("bootstrap.yaml")).unwrap();
+                        assert!(source.contains("The one role here without a permissions boundary"));
+                        continue;
+                    }
+                    assert!(boundary.is_some(), "{name} {file}: {id} has no PermissionsBoundary");
+                    if *file == "template.yaml" {
+                        assert_eq!(serde_norway::to_string(&r["Properties"]["Path"]).unwrap().trim(), r#"!Sub /${AWS::StackName}/"#, "{id}");
+                    }
+                }
+            }
+        }
+    }
 }
+
+/// The rendered `local` stage against moto: its bootstrap stack, then its stack through a change
+/// set as deploy will use it.
+#[cfg(test)]
+mod emulator_tests;

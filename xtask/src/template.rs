@@ -263,7 +263,3 @@ mod tests {
         assert!(e.contains("parameter Stage, which neither"), "{e}");
     }
 }
-
-/// The rendered `local` template against moto, through a change set as deploy will use it.
-#[cfg(test)]
-mod emulator_tests;

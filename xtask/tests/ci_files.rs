@@ -103,9 +103,14 @@ fn policy_prints_iam_json_for_a_given_account() {
     let policy: Value = serde_json::from_str(&run.stdout).unwrap();
     assert_eq!(policy["Version"], "2012-10-17");
     let text = run.stdout;
-    assert!(text.contains("arn:aws:iam::111122223333:role/thumbstack-prod-*"), "{text}");
-    assert!(text.contains("thumbstack-artifacts-111122223333-eu-west-1"), "{text}");
+    // The deploy identity passes only the execution role, and writes zips under its own prefix.
+    assert!(text.contains("arn:aws:iam::111122223333:role/thumbstack/thumbstack-prod-cfn-exec"), "{text}");
+    assert!(text.contains("thumbstack-artifacts-111122223333-eu-west-1/thumbstack-prod/*"), "{text}");
     assert!(run.stderr.is_empty(), "--json prints nothing else: {}", run.stderr);
+    let run = xtask(&["policy", "prod", "--account", "111122223333", "--document", "execution", "--json"], None);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    assert!(run.stdout.contains("arn:aws:iam::111122223333:role/thumbstack-prod/*"), "{}", run.stdout);
+    assert!(run.stdout.contains("arn:aws:iam::111122223333:policy/thumbstack-prod-boundary"), "{}", run.stdout);
 }
 
 #[test]
@@ -132,7 +137,7 @@ fn every_verb_that_reports_can_report_json() {
     assert_eq!(run.code, 0, "{}", run.stderr);
     let doc: Value = serde_json::from_str(&run.stdout).unwrap();
     assert_eq!(doc["stack"], "thumbstack-dev");
-    assert_eq!(doc["files"].as_array().unwrap().len(), 4, "{doc}");
+    assert_eq!(doc["files"].as_array().unwrap().len(), 6, "template, bootstrap and pipeline, each with its parameters: {doc}");
 }
 
 #[tokio::test(flavor = "multi_thread")]

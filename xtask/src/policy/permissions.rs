@@ -22,6 +22,7 @@ pub(super) enum Scope {
     Functions,
     /// Mappings have random ids; `lambda:FunctionArn` names the stack's functions.
     EventSourceMappings,
+    NewEventSourceMappings,
     LogGroups,
     Topics,
     Alarms,
@@ -35,8 +36,12 @@ pub(super) enum Scope {
     NewApis,
     Certificates,
     NewCertificates,
+    /// Tagging a certificate while it is requested: only with the stack's tag.
+    TagNewCertificates,
     /// Read-only calls IAM cannot scope to a resource.
     Unscoped,
+    /// Writes IAM cannot scope to a resource or condition at all (SECURITY.md lists them).
+    UnscopedWrites,
 }
 
 /// What CloudFormation does, with the deploy role's rights, for each resource type we use.
@@ -149,13 +154,9 @@ pub(super) const PERMISSIONS: &[(&str, Scope, &[&str])] = &[
     (
         "AWS::Lambda::EventSourceMapping",
         Scope::EventSourceMappings,
-        &[
-            "lambda:CreateEventSourceMapping",
-            "lambda:DeleteEventSourceMapping",
-            "lambda:GetEventSourceMapping",
-            "lambda:UpdateEventSourceMapping",
-        ],
+        &["lambda:DeleteEventSourceMapping", "lambda:GetEventSourceMapping", "lambda:UpdateEventSourceMapping"],
     ),
+    ("AWS::Lambda::EventSourceMapping", Scope::NewEventSourceMappings, &["lambda:CreateEventSourceMapping"]),
     (
         "AWS::Logs::LogGroup",
         Scope::LogGroups,
@@ -173,7 +174,7 @@ pub(super) const PERMISSIONS: &[(&str, Scope, &[&str])] = &[
     ),
     ("AWS::Logs::LogGroup", Scope::Unscoped, &["logs:DescribeLogGroups"]),
     ("AWS::Logs::MetricFilter", Scope::LogGroups, &["logs:PutMetricFilter", "logs:DeleteMetricFilter"]),
-    ("AWS::Logs::MetricFilter", Scope::Unscoped, &["logs:DescribeMetricFilters"]),
+    ("AWS::Logs::MetricFilter", Scope::LogGroups, &["logs:DescribeMetricFilters"]),
     (
         "AWS::SNS::Topic",
         Scope::Topics,
@@ -187,7 +188,9 @@ pub(super) const PERMISSIONS: &[(&str, Scope, &[&str])] = &[
             "sns:ListTagsForResource",
         ],
     ),
-    ("AWS::SNS::Subscription", Scope::Topics, &["sns:Subscribe", "sns:Unsubscribe", "sns:GetSubscriptionAttributes"]),
+    ("AWS::SNS::Subscription", Scope::Topics, &["sns:Subscribe"]),
+    // A subscription's ARN is not a resource IAM scopes: removing or reading one takes `*`.
+    ("AWS::SNS::Subscription", Scope::UnscopedWrites, &["sns:Unsubscribe", "sns:GetSubscriptionAttributes"]),
     (
         "AWS::CloudWatch::Alarm",
         Scope::Alarms,
@@ -200,11 +203,11 @@ pub(super) const PERMISSIONS: &[(&str, Scope, &[&str])] = &[
             "cloudwatch:ListTagsForResource",
         ],
     ),
+    ("AWS::CloudFront::OriginAccessControl", Scope::UnscopedWrites, &["cloudfront:CreateOriginAccessControl"]),
     (
         "AWS::CloudFront::OriginAccessControl",
         Scope::CloudFrontPolicies,
         &[
-            "cloudfront:CreateOriginAccessControl",
             "cloudfront:DeleteOriginAccessControl",
             "cloudfront:GetOriginAccessControl",
             "cloudfront:UpdateOriginAccessControl",
@@ -223,7 +226,7 @@ pub(super) const PERMISSIONS: &[(&str, Scope, &[&str])] = &[
     (
         "AWS::CloudFront::Distribution",
         Scope::NewDistributions,
-        &["cloudfront:CreateDistribution", "cloudfront:CreateDistributionWithTags", "cloudfront:TagResource"],
+        &["cloudfront:CreateDistribution", "cloudfront:TagResource"],
     ),
     (
         "AWS::CloudFront::Distribution",
@@ -279,6 +282,7 @@ pub(super) const PERMISSIONS: &[(&str, Scope, &[&str])] = &[
             "acm:ListTagsForCertificate",
         ],
     ),
-    ("AWS::CertificateManager::Certificate", Scope::NewCertificates, &["acm:RequestCertificate", "acm:AddTagsToCertificate"]),
+    ("AWS::CertificateManager::Certificate", Scope::NewCertificates, &["acm:RequestCertificate"]),
+    ("AWS::CertificateManager::Certificate", Scope::TagNewCertificates, &["acm:AddTagsToCertificate"]),
 ];
 

@@ -3,12 +3,13 @@
 use aws_sdk_cloudformation::types::{Capability, ChangeSetType, Parameter};
 
 use super::*;
+use crate::template::parameters;
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_local_stack_deploys_on_the_emulator() {
     let infra = crate::paths::infra();
     let stage = Stage::load(&infra, "local").unwrap();
-    let rendered = crate::render::render(&infra, "local", &stage).unwrap();
+    let rendered = render(&infra, "local", &stage).unwrap();
     let template = rendered.file("template.yaml").unwrap();
     let moto = testkit::Moto::start();
     let sdk = moto.sdk_config().await;
@@ -96,7 +97,7 @@ async fn the_local_stack_deploys_on_the_emulator() {
     );
 
     // Rendering again changes nothing, and CloudFormation agrees: nothing to deploy.
-    let again = crate::render::render(&infra, "local", &stage).unwrap();
+    let again = render(&infra, "local", &stage).unwrap();
     assert_eq!(again.files, rendered.files);
     let empty = change_set("second", ChangeSetType::Update).await;
     let reason = match empty {

@@ -1,0 +1,54 @@
+//! What `bootstrap` made, as `deploy`, `pipeline` and `teardown` read it: the stage's execution
+//! role, boundary and deploy policy, or a clear stop naming the command to run first.
+
+use anyhow::Result;
+
+use crate::aws::Aws;
+use crate::flags::{Exit, Stop};
+use crate::policy::Names;
+
+/// What the bootstrap stack made, as deploy and pipeline need it.
+pub struct DeployPath {
+    pub execution_role: String,
+    pub boundary: String,
+    pub deploy_policy: String,
+}
+
+/// The stage's bootstrap outputs; a stage never bootstrapped stops with the command to run.
+pub async fn read(aws: &Aws, names: &Names<'_>) -> Result<DeployPath> {
+    let stack = names.bootstrap_stack();
+    let missing = |what: &str| -> anyhow::Error {
+        Stop::new(
+            Exit::Usage,
+            format!(
+                "{what}: this stage's deploy path is not set up. Run `cargo xtask bootstrap <stage>` once with administrator \
+                 credentials (it creates the execution role every change set runs as, the roles' permissions boundary \
+                 and the deploy policy; README, \"Deploying from CI\"), then deploy again"
+            ),
+        )
+        .into()
+    };
+    let cfn = aws.cloudformation();
+    let found = match crate::stack::describe(&cfn, &stack).await? {
+        // A rolled-back update still has the outputs of its last good state.
+        Some(found) if usable(crate::stack::status(&found)) => found,
+        Some(found) => return Err(missing(&format!("the stack {stack} is {}", crate::stack::status(&found)))),
+        None => return Err(missing(&format!("there is no stack {stack}"))),
+    };
+    // The names are the policies' own (`policy::Names`); the outputs, where the emulator reports
+    // them, must agree, or the stack was made from other templates.
+    let path = DeployPath { execution_role: names.execution_role(), boundary: names.boundary(), deploy_policy: names.deploy_policy() };
+    let outputs = crate::stack::outputs(aws, &found).await?;
+    for (key, expected) in
+        [("ExecutionRoleArn", &path.execution_role), ("BoundaryArn", &path.boundary), ("DeployPolicyArn", &path.deploy_policy)]
+    {
+        if let Some(got) = outputs.get(key).filter(|got| *got != expected) {
+            return Err(missing(&format!("{stack}'s {key} is {got}, not {expected}")));
+        }
+    }
+    Ok(path)
+}
+
+fn usable(status: &str) -> bool {
+    status.ends_with("_COMPLETE") && !["ROLLBACK_COMPLETE", "DELETE_COMPLETE", "IMPORT_ROLLBACK_COMPLETE"].contains(&status)
+}
