@@ -207,6 +207,24 @@ mod tests {
         assert!(!t.contains("Fn::"), "long-form intrinsics crept in");
     }
 
+    /// SECURITY.md's encryption claims, read from the rendered template.
+    #[test]
+    fn the_security_claims_about_encryption_hold() {
+        let dev = rendered("dev");
+        let t: Value = serde_norway::from_str(file(&dev, "template.yaml")).unwrap();
+        let r = &t["Resources"];
+        let data_key = |v: &Value| serde_norway::to_string(v).unwrap().contains("DataKey");
+        assert!(data_key(&r["CatalogTable"]["Properties"]["SSESpecification"]["KMSMasterKeyId"]));
+        assert!(data_key(&r["AlarmTopic"]["Properties"]["KmsMasterKeyId"]));
+        for (id, body) in r.as_mapping().unwrap() {
+            match body["Type"].as_str() {
+                Some("AWS::Logs::LogGroup") => assert!(data_key(&body["Properties"]["KmsKeyId"]), "{id:?}"),
+                Some("AWS::SQS::Queue") => assert_eq!(body["Properties"]["SqsManagedSseEnabled"], Value::from(true), "{id:?}"),
+                _ => {}
+            }
+        }
+    }
+
     /// Every role carries the stage's boundary, the bootstrap's execution role excepted (it
     /// enforces the boundary); the stack's roles live under its role path.
     #[test]

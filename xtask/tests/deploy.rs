@@ -1,7 +1,7 @@
 //! `cargo xtask deploy | diff | catalog | outputs | status | teardown` as CI runs them (the real
 //! binary, `CI=true`, stdin closed, `--json`), against moto started by the harness.
 //!
-//! moto's CloudFormation ignores some resources (DESIGN.md): the `local` stage leaves the
+//! moto's CloudFormation ignores some resources: the `local` stage leaves the
 //! functions and CloudFront out (`OnAws=false`), and bucket versioning is switched on here by
 //! direct API so teardown meets versioned buckets as it would on AWS.
 

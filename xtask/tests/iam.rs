@@ -9,7 +9,7 @@
 //! parliament and cloudsplaining (`render --check`). The execution role's boundary condition
 //! cannot be shown here at all: moto's CloudFormation creates resources without asking IAM.
 //! And moto checks signatures against form bodies as Python encodes them, so xtask talks to it
-//! through `testkit::resign` (DESIGN.md's emulator gaps).
+//! through `testkit::resign`, whose doc says why.
 
 use std::io::{Read, Write};
 use std::process::{Command, Stdio};
