@@ -320,8 +320,10 @@ fn deploy(rendered: &Rendered, n: &Names) -> Value {
     through_role["Condition"] = json!({ "ArnEquals": { "cloudformation:RoleArn": n.execution_role() } });
     let mut pass = statement("PassTheExecutionRole", ["iam:PassRole"].into(), vec![n.execution_role()]);
     pass["Condition"] = json!({ "StringEquals": { "iam:PassedToService": "cloudformation.amazonaws.com" } });
+    // Read only: teardown looks for them; an administrator made them and only one may remove them.
     let mut readable = stacks.clone();
     readable.push(n.stack_arn(region, &n.bootstrap_stack()));
+    readable.push(n.stack_arn(region, &n.pipeline_stack()));
     let mut invalidate = statement(
         "InvalidateAfterDeploy",
         ["cloudfront:CreateInvalidation", "cloudfront:GetInvalidation"].into(),
@@ -345,7 +347,7 @@ fn deploy(rendered: &Rendered, n: &Names) -> Value {
             .into(),
             stacks,
         ),
-        statement("ReadTheStageStacksAndBootstrap", ["cloudformation:DescribeStacks"].into(), readable),
+        statement("ReadTheStageStacks", ["cloudformation:DescribeStacks"].into(), readable),
         statement(
             "ValidateTemplatesAndWhoAmI",
             ["cloudformation:ValidateTemplate", "sts:GetCallerIdentity"].into(),

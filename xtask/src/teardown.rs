@@ -126,16 +126,19 @@ async fn artifacts_remain(s3: &Client, bucket: &str, account: &str, all: bool, s
         // Someone else's bucket is not the stage's to report or remove.
         Err(_) => return Ok(vec![]),
     }
-    let page = s3.list_object_versions().bucket(bucket).expected_bucket_owner(account).max_keys(1000).send().await;
-    let page = page.aws(&format!("listing {bucket}"))?;
-    let mut stacks: Vec<String> = page
-        .versions()
-        .iter()
-        .filter_map(|v| v.key()?.split_once('/').map(|(p, _)| p.to_string()))
-        .chain(page.delete_markers().iter().filter_map(|m| m.key()?.split_once('/').map(|(p, _)| p.to_string())))
-        .collect();
-    stacks.sort();
-    stacks.dedup();
+    // The stages that still have zips there: the first key segment of every object.
+    let listed = s3.list_objects_v2().bucket(bucket).expected_bucket_owner(account).delimiter("/").send().await;
+    let listed = listed.aws(&format!("listing {bucket}"))?;
+    let mut stacks: Vec<String> =
+        listed.common_prefixes().iter().filter_map(|p| p.prefix()).map(|p| p.trim_end_matches('/').to_string()).collect();
+    if stacks.is_empty() && all {
+        // Old versions count too; only an administrator (`--all`) may list them.
+        let versions = s3.list_object_versions().bucket(bucket).expected_bucket_owner(account).max_keys(1).send().await;
+        let versions = versions.aws(&format!("listing versions in {bucket}"))?;
+        if !versions.versions().is_empty() || !versions.delete_markers().is_empty() {
+            stacks.push("(old versions only)".into());
+        }
+    }
     if stacks.is_empty() && all {
         s3.delete_bucket().bucket(bucket).expected_bucket_owner(account).send().await.aws(&format!("deleting {bucket}"))?;
         eprintln!("teardown: deleted the artifacts bucket {bucket}: no stage has anything in it");
@@ -200,7 +203,15 @@ pub async fn teardown(aws: &Aws, report: &mut Report, yes: bool, role: Option<&s
             *report.emptied.entry(bucket.clone()).or_default() += removed;
         }
         let mut events = Events::after_now(&cfn, &stack_id).await?;
-        cfn.delete_stack().stack_name(&stack_id).set_role_arn(role.map(str::to_string)).send().await.aws("deleting the stack")?;
+        match cfn.delete_stack().stack_name(&stack_id).set_role_arn(role.map(str::to_string)).send().await {
+            Ok(_) => {}
+            Err(e) if role.is_none() && code(&e).is_some_and(|c| c.contains("AccessDenied")) => bail!(
+                "{} was made with administrator rights (bootstrap or pipeline), and these credentials may not delete it: \
+                 run the same teardown with an administrator's",
+                report.stack
+            ),
+            Err(e) => return Err(e).aws("deleting the stack"),
+        }
         let mut full_buckets = Vec::new();
         let deleted = stack::wait(&cfn, &stack_id, &mut events, stack::poll_interval(aws), |watch| {
             if let Watch::Event(event) = watch {

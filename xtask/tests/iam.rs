@@ -1,5 +1,5 @@
 //! The deploy policy on moto with IAM enforced (`/moto-api/reset-auth`): a user holding exactly
-//! the deploy policy's actions deploys the `local` stage, and cannot write IAM.
+//! the deploy policy's actions deploys the `local` stage and tears it down, and cannot write IAM.
 //!
 //! What moto can and cannot show: it checks each request's action against the caller's policies,
 //! but it matches resources for S3 only and never evaluates a condition (an allow with one counts
@@ -70,7 +70,7 @@ fn denied<T, E: std::fmt::Debug>(result: Result<T, E>, what: &str) {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn the_deploy_policy_deploys_the_stage_and_writes_no_iam() {
+async fn the_deploy_policy_deploys_and_tears_down_the_stage_and_writes_no_iam() {
     let moto = testkit::Moto::start();
     let endpoint = moto.endpoint.as_str();
     let sdk = moto.sdk_config().await;
@@ -108,6 +108,13 @@ async fn the_deploy_policy_deploys_the_stage_and_writes_no_iam() {
         let report: Value = serde_json::from_str(&out).unwrap();
         assert_eq!(report["outcome"], outcome, "{err}");
     }
+
+    // It tears the stage down too (as the execution role), and leaves what an administrator made.
+    let (code, out, err) = xtask(&resigner.endpoint, Some(&credentials), &["teardown", "local", "--yes", "--json"]);
+    assert_eq!(code, 0, "the deploy policy lacks an action teardown calls:\n{err}");
+    let report: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(report["status"], "DELETE_COMPLETE", "{err}");
+    assert!(report["remains"].to_string().contains("thumbstack-local-bootstrap"), "{report:#}");
 
     // And it can make no role, and change none: not the execution role, not a stack's role.
     let ci = aws_sdk_iam::Client::from_conf(
