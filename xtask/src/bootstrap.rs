@@ -6,16 +6,16 @@
 use anyhow::{Context, Result};
 
 use crate::aws::Aws;
-use crate::deploy::{Applied, Mode, Report, StackSpec, Template, apply, artifacts, finish};
-use crate::flags::{BootstrapArgs, Exit};
+use crate::deploy::{Mode, Report, StackSpec, Template, apply, artifacts, finish};
+use crate::flags::{Exit, AdminStackArgs};
 use crate::policy::Names;
 
-pub fn run(args: &BootstrapArgs) -> Result<Exit> {
+pub fn run(args: &AdminStackArgs) -> Result<Exit> {
     let mode = Mode { execute: true, yes: args.yes, invalidate: false, invalidation_wait: std::time::Duration::ZERO };
     finish(&args.target.stage, "bootstrap", args.json, async |report| bootstrap(args, &mode, report).await)
 }
 
-async fn bootstrap(args: &BootstrapArgs, mode: &Mode, report: &mut Report) -> Result<Exit> {
+async fn bootstrap(args: &AdminStackArgs, mode: &Mode, report: &mut Report) -> Result<Exit> {
     let name = &args.target.stage;
     let stage = args.target.load()?;
     let rendered = crate::render::render(&args.target.infra_dir(), name, &stage)?;
@@ -42,21 +42,7 @@ async fn bootstrap(args: &BootstrapArgs, mode: &Mode, report: &mut Report) -> Re
     report.region = aws.region();
     report.endpoint = aws.endpoint.clone();
     let poll = crate::stack::poll_interval(&aws);
-    match apply(&aws.cloudformation(), &spec, mode, poll, ("changeset", "execute"), report).await? {
-        Applied::Unchanged => {
-            eprintln!("bootstrap: no changes: {stack} is already what the stage's policies say");
-            report.outcome = "no_changes";
-        }
-        Applied::Planned(plan) => {
-            plan.record(report);
-            report.outcome = "planned";
-        }
-        Applied::Deployed(plan, status) => {
-            plan.record(report);
-            report.status = Some(status);
-            report.outcome = "deployed";
-        }
-    }
+    apply(&aws.cloudformation(), &spec, mode, poll, ("changeset", "execute"), report).await?.record("bootstrap", &stack, report);
     let path = crate::bootstrapped::read(&aws, &names).await?;
     eprintln!("bootstrap: change sets of {} run as {}", rendered.stack_name, path.execution_role);
     eprintln!("bootstrap: give the CI role or user the managed policy {} (and nothing else to deploy)", path.deploy_policy);

@@ -203,6 +203,31 @@ impl Plan {
     }
 }
 
+impl Applied {
+    /// Puts how a stack's change set ended in the report (and says "no changes" for an empty one);
+    /// true when it was executed.
+    pub(crate) fn record(self, verb: &str, stack: &str, report: &mut Report) -> bool {
+        match self {
+            Applied::Unchanged => {
+                eprintln!("{verb}: no changes: {stack} is already what the templates and the stage say");
+                report.outcome = "no_changes";
+                false
+            }
+            Applied::Planned(plan) => {
+                plan.record(report);
+                report.outcome = "planned";
+                false
+            }
+            Applied::Deployed(plan, status) => {
+                plan.record(report);
+                report.status = Some(status);
+                report.outcome = "deployed";
+                true
+            }
+        }
+    }
+}
+
 /// How one stack's change set ended, when the run goes on.
 pub(crate) enum Applied {
     Unchanged,

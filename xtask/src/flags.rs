@@ -44,11 +44,11 @@ pub enum Verb {
     /// The whole system on this machine: moto, the local stage, the functions, the site and api.
     Local(LocalArgs),
     /// Create or update the stage's deploy roles once (execution role, boundary, deploy policy).
-    Bootstrap(BootstrapArgs),
+    Bootstrap(AdminStackArgs),
     /// Print one of the stage's IAM documents [default: the deploy policy a CI role needs].
     Policy(PolicyArgs),
     /// Deploy the stage's CI pipeline stack: CodePipeline + CodeBuild running ci/buildspec.yml.
-    Pipeline(PipelineArgs),
+    Pipeline(AdminStackArgs),
     /// Measure the imaging core against sharp and Pillow, the cold start and the deploy figures.
     Bench(BenchArgs),
     /// Install the pinned test tools and run every test (what CI runs).
@@ -206,20 +206,9 @@ pub enum Document {
     Boundary,
 }
 
+/// `bootstrap` and `pipeline`: a stage's administrator-made stack.
 #[derive(Args)]
-pub struct BootstrapArgs {
-    #[command(flatten)]
-    pub target: StageArgs,
-    /// Execute without asking, also when resources are replaced or removed (required for that in CI).
-    #[arg(long)]
-    pub yes: bool,
-    /// Print the report as JSON on stdout.
-    #[arg(long)]
-    pub json: bool,
-}
-
-#[derive(Args)]
-pub struct PipelineArgs {
+pub struct AdminStackArgs {
     #[command(flatten)]
     pub target: StageArgs,
     /// Execute without asking, also when resources are replaced or removed (required for that in CI).

@@ -6,15 +6,15 @@
 use anyhow::{Context, Result, bail};
 
 use crate::aws::Aws;
-use crate::deploy::{Applied, Mode, Report, StackSpec, Template, apply, finish};
-use crate::flags::{Exit, PipelineArgs, Stop};
+use crate::deploy::{Mode, Report, StackSpec, Template, apply, finish};
+use crate::flags::{Exit, AdminStackArgs, Stop};
 
-pub fn run(args: &PipelineArgs) -> Result<Exit> {
+pub fn run(args: &AdminStackArgs) -> Result<Exit> {
     let mode = Mode { execute: true, yes: args.yes, invalidate: false, invalidation_wait: std::time::Duration::ZERO };
     finish(&args.target.stage, "pipeline", args.json, async |report| deploy(args, &mode, report).await)
 }
 
-async fn deploy(args: &PipelineArgs, mode: &Mode, report: &mut Report) -> Result<Exit> {
+async fn deploy(args: &AdminStackArgs, mode: &Mode, report: &mut Report) -> Result<Exit> {
     let name = &args.target.stage;
     let stage = args.target.load()?;
     if stage.pipeline.is_none() {
@@ -46,21 +46,8 @@ async fn deploy(args: &PipelineArgs, mode: &Mode, report: &mut Report) -> Result
     report.region = aws.region();
     report.endpoint = aws.endpoint.clone();
     let poll = crate::stack::poll_interval(&aws);
-    match apply(&aws.cloudformation(), &spec, mode, poll, ("changeset", "execute"), report).await? {
-        Applied::Unchanged => {
-            eprintln!("pipeline: no changes: {} is already what the template and stage say", spec.name);
-            report.outcome = "no_changes";
-        }
-        Applied::Planned(plan) => {
-            plan.record(report);
-            report.outcome = "planned";
-        }
-        Applied::Deployed(plan, status) => {
-            plan.record(report);
-            report.status = Some(status);
-            report.outcome = "deployed";
-            eprintln!("pipeline: {} runs ci/buildspec.yml on every change of the source", spec.name);
-        }
+    if apply(&aws.cloudformation(), &spec, mode, poll, ("changeset", "execute"), report).await?.record("pipeline", &spec.name, report) {
+        eprintln!("pipeline: {} runs ci/buildspec.yml on every change of the source", spec.name);
     }
     Ok(Exit::Success)
 }

@@ -261,35 +261,19 @@ async fn deletion_policies(cfn: &aws_sdk_cloudformation::Client, stack_id: &str)
 
 /// Deletes every object version and delete marker, 1,000 per request; returns how many.
 pub async fn empty(s3: &Client, bucket: &str) -> Result<u64> {
-    let mut removed = 0;
-    loop {
-        let page = match s3.list_object_versions().bucket(bucket).max_keys(1000).send().await {
-            Ok(page) => page,
-            Err(e) if code(&e) == Some("NoSuchBucket") => return Ok(removed),
-            Err(e) => return Err(e).aws(&format!("listing versions in {bucket}")),
-        };
-        let objects = identifiers(&page);
-        if objects.is_empty() {
-            return Ok(removed);
-        }
-        let count = objects.len() as u64;
-        let refused = crate::aws::delete_objects(s3, bucket, objects).await?;
-        if !refused.is_empty() {
-            return Err(refuse_locked(s3, bucket, &refused).await);
-        }
-        removed += count;
-    }
+    empty_prefix(s3, bucket, "").await
 }
 
-/// Deletes every version and delete marker under `prefix` (the stage's part of the shared
-/// artifacts bucket); returns how many. A missing bucket holds nothing.
+/// Deletes every version and delete marker under `prefix` (all of them for `""`; the stage's part
+/// of the shared artifacts bucket for `<stack>/`); returns how many. A missing bucket holds nothing.
 async fn empty_prefix(s3: &Client, bucket: &str, prefix: &str) -> Result<u64> {
     let mut removed = 0;
     loop {
-        let page = match s3.list_object_versions().bucket(bucket).prefix(prefix).max_keys(1000).send().await {
+        let prefix = Some(prefix.to_string()).filter(|p| !p.is_empty());
+        let page = match s3.list_object_versions().bucket(bucket).set_prefix(prefix.clone()).max_keys(1000).send().await {
             Ok(page) => page,
             Err(e) if code(&e) == Some("NoSuchBucket") => return Ok(removed),
-            Err(e) => return Err(e).aws(&format!("listing {bucket}/{prefix}")),
+            Err(e) => return Err(e).aws(&format!("listing versions in {bucket}/{}", prefix.unwrap_or_default())),
         };
         let objects = identifiers(&page);
         if objects.is_empty() {

@@ -90,7 +90,12 @@ fn serve(client: TcpStream, state: &State) -> std::io::Result<()> {
         return client.flush();
     }
     state.forwarded.fetch_add(1, Ordering::Relaxed);
-    let mut upstream = TcpStream::connect(&state.upstream)?;
+    forward(&request, &state.upstream, &mut client)
+}
+
+/// Sends `request` to `upstream` (one request, `Connection: close`) and its answer to `client`.
+pub(crate) fn forward(request: &Request, upstream: &str, client: &mut TcpStream) -> std::io::Result<()> {
+    let mut to = TcpStream::connect(upstream)?;
     let mut out = Vec::new();
     for line in &request.head {
         let lower = line.to_ascii_lowercase();
@@ -106,9 +111,9 @@ fn serve(client: TcpStream, state: &State) -> std::io::Result<()> {
     }
     out.extend_from_slice(b"Connection: close\r\n\r\n");
     out.extend_from_slice(&request.body);
-    upstream.write_all(&out)?;
+    to.write_all(&out)?;
     let mut response = Vec::new();
-    upstream.read_to_end(&mut response)?;
+    to.read_to_end(&mut response)?;
     client.write_all(&with_connection_close(response))?;
     client.flush()
 }

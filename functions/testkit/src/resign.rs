@@ -6,12 +6,12 @@
 //! its parameters stay what they were, so moto's IAM still decides.
 
 use std::collections::BTreeMap;
-use std::io::{BufReader, Read, Write};
+use std::io::BufReader;
 use std::net::{TcpListener, TcpStream};
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use crate::faults::{read_request, with_connection_close};
+use crate::faults::{forward, read_request};
 
 pub struct Resigner {
     pub endpoint: String,
@@ -50,23 +50,7 @@ fn serve(client: TcpStream, upstream: &str, secrets: &BTreeMap<String, String>) 
     if form && request.body.windows(3).any(|w| w == b"%20") {
         request = resign(request, upstream, secrets)?;
     }
-    let mut out = Vec::new();
-    for line in &request.head {
-        let lower = line.to_ascii_lowercase();
-        if lower.starts_with("connection:") || lower.starts_with("expect:") || lower.starts_with("transfer-encoding:") {
-            continue;
-        }
-        out.extend_from_slice(line.as_bytes());
-        out.extend_from_slice(b"\r\n");
-    }
-    out.extend_from_slice(b"Connection: close\r\n\r\n");
-    out.extend_from_slice(&request.body);
-    let mut to = TcpStream::connect(upstream)?;
-    to.write_all(&out)?;
-    let mut response = Vec::new();
-    to.read_to_end(&mut response)?;
-    client.write_all(&with_connection_close(response))?;
-    client.flush()
+    forward(&request, upstream, &mut client)
 }
 
 /// `%20` → `+`, as Python's `urlencode` writes it (every other escape is the same), then a new
