@@ -101,15 +101,15 @@ pub fn run(args: &PolicyArgs) -> Result<Exit> {
     };
     let names = Names { stack: &rendered.stack_name, region: &stage.region.0, account: &account };
     let documents = documents(&rendered, &stage, &names)?;
-    let (document, what) = match args.document {
-        Document::Deploy => (&documents.deploy, "the CI role's or user's (attach it as the managed policy bootstrap creates)"),
-        Document::Execution => (&documents.execution, "CloudFormation's execution role (bootstrap creates it)"),
-        Document::Boundary => (&documents.boundary, "the permissions boundary of every role the stack creates"),
+    let (document, what, limit) = match args.document {
+        Document::Deploy => (&documents.deploy, "the CI role's or user's (the managed policy bootstrap creates)", MANAGED_LIMIT),
+        Document::Execution => (&documents.execution, "CloudFormation's execution role (inline, bootstrap creates it)", INLINE_LIMIT),
+        Document::Boundary => (&documents.boundary, "the permissions boundary of every role the stack creates", MANAGED_LIMIT),
     };
     println!("{}", serde_json::to_string_pretty(document)?);
     if !args.json {
         eprintln!(
-            "policy: {what}: {} statements, {} actions, {} bytes minified (IAM allows 6,144 per managed policy)",
+            "policy: {what}: {} statements, {} actions, {} characters minified (IAM allows {limit})",
             document["Statement"].as_array().map_or(0, Vec::len),
             action_count(document),
             minified_len(document)
@@ -118,7 +118,12 @@ pub fn run(args: &PolicyArgs) -> Result<Exit> {
     Ok(Exit::Success)
 }
 
-/// IAM counts a managed policy's characters without whitespace.
+/// What IAM holds, in characters without whitespace: a managed policy (so a boundary), and all of
+/// a role's inline policies together.
+pub const MANAGED_LIMIT: usize = 6_144;
+pub const INLINE_LIMIT: usize = 10_240;
+
+/// IAM counts a policy's characters without whitespace.
 pub fn minified_len(document: &Value) -> usize {
     serde_json::to_string(document).map_or(0, |s| s.len())
 }

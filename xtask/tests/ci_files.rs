@@ -147,7 +147,7 @@ async fn policy_asks_sts_for_the_account_and_pipeline_needs_a_source() {
     assert_eq!(run.code, 0, "{}", run.stderr);
     let policy: Value = serde_json::from_str(&run.stdout).unwrap();
     assert!(policy.to_string().contains(":123456789012:"), "moto's account: {policy}");
-    assert!(run.stderr.contains("statements") && run.stderr.contains("bytes minified"), "{}", run.stderr);
+    assert!(run.stderr.contains("statements") && run.stderr.contains("characters minified"), "{}", run.stderr);
     let run = xtask(&["pipeline", "local", "--yes", "--json"], Some(&moto.endpoint));
     assert_eq!(run.code, 2, "{}", run.stderr);
     assert!(run.stderr.contains("has no `pipeline` section"), "{}", run.stderr);

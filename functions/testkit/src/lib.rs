@@ -50,6 +50,8 @@ pub fn corpus_file(rel: &str) -> Vec<u8> {
 pub struct Moto {
     pub endpoint: String,
     child: Child,
+    /// `target/tools/moto-<port>.log`: its stderr.
+    log: std::path::PathBuf,
 }
 
 impl Moto {
@@ -64,7 +66,8 @@ impl Moto {
         let bin = target_dir().join("tools/moto/bin/moto_server");
         for _ in 0..3 {
             let port = free_port();
-            let log = std::fs::File::create(target_dir().join(format!("tools/moto-{port}.log"))).expect("moto log file");
+            let log_path = target_dir().join(format!("tools/moto-{port}.log"));
+            let log = std::fs::File::create(&log_path).expect("moto log file");
             let mut child = Command::new(&bin)
                 .args(["-H", "127.0.0.1", "-p", &port.to_string()])
                 .stdout(Stdio::null())
@@ -72,7 +75,7 @@ impl Moto {
                 .spawn()
                 .unwrap_or_else(|e| panic!("starting {}: {e}", bin.display()));
             if wait_for_port(port, &mut child) {
-                return Moto { endpoint: format!("http://127.0.0.1:{port}"), child };
+                return Moto { endpoint: format!("http://127.0.0.1:{port}"), child, log: log_path };
             }
             let _ = child.kill();
             let _ = child.wait();
@@ -92,9 +95,14 @@ impl Moto {
 }
 
 impl Drop for Moto {
+    /// Stops moto; its log stays only when the test is failing (it is what to read then), so
+    /// passing runs leave no file per test behind.
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        if !std::thread::panicking() {
+            let _ = std::fs::remove_file(&self.log);
+        }
     }
 }
 

@@ -169,7 +169,8 @@ fn name_patterns(d: &Documents) -> Vec<String> {
 #[test]
 fn every_document_is_valid_iam_json_without_wildcard_actions() {
     for (stack, d) in all() {
-        for (which, doc, limit) in [("deploy", &d.deploy, 6_144), ("boundary", &d.boundary, 6_144), ("execution", &d.execution, 10_240)]
+        for (which, doc, limit) in
+            [("deploy", &d.deploy, MANAGED_LIMIT), ("boundary", &d.boundary, MANAGED_LIMIT), ("execution", &d.execution, INLINE_LIMIT)]
         {
             assert_eq!(doc["Version"], "2012-10-17");
             let mut sids = BTreeSet::new();
