@@ -43,7 +43,7 @@ async fn bootstrap(args: &AdminStackArgs, mode: &Mode, report: &mut Report) -> R
     report.endpoint = aws.endpoint.clone();
     let poll = crate::stack::poll_interval(&aws);
     apply(&aws.cloudformation(), &spec, mode, poll, ("changeset", "execute"), report).await?.record("bootstrap", &stack, report);
-    let path = crate::bootstrapped::read(&aws, &names).await?;
+    let path = crate::bootstrapped::read(&aws, &names, None).await?;
     eprintln!("bootstrap: change sets of {} run as {}", rendered.stack_name, path.execution_role);
     eprintln!("bootstrap: give the CI role or user the managed policy {} (and nothing else to deploy)", path.deploy_policy);
     report.outputs.insert("ExecutionRoleArn".into(), path.execution_role);

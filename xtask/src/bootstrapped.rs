@@ -14,8 +14,13 @@ pub struct DeployPath {
     pub deploy_policy: String,
 }
 
-/// The stage's bootstrap outputs; a stage never bootstrapped stops with the command to run.
-pub async fn read(aws: &Aws, names: &Names<'_>) -> Result<DeployPath> {
+/// The bootstrap parameter that names the documents it was made from (`render`'s hash of them).
+pub const DOCUMENTS_HASH: &str = "DocumentsHash";
+
+/// The stage's bootstrap outputs; a stage never bootstrapped stops with the command to run, and
+/// so does one bootstrapped from other documents than `expected` names (the templates' resources
+/// changed since: the execution role would lack what the change set needs).
+pub async fn read(aws: &Aws, names: &Names<'_>, expected: Option<&str>) -> Result<DeployPath> {
     let stack = names.bootstrap_stack();
     let missing = |what: &str| -> anyhow::Error {
         Stop::new(
@@ -35,6 +40,20 @@ pub async fn read(aws: &Aws, names: &Names<'_>) -> Result<DeployPath> {
         Some(found) => return Err(missing(&format!("the stack {stack} is {}", crate::stack::status(&found)))),
         None => return Err(missing(&format!("there is no stack {stack}"))),
     };
+    let made_from = found.parameters().iter().find(|p| p.parameter_key() == Some(DOCUMENTS_HASH)).and_then(|p| p.parameter_value());
+    if let Some(expected) = expected.filter(|e| made_from != Some(*e)) {
+        return Err(Stop::new(
+            Exit::Usage,
+            format!(
+                "{stack} was made from other IAM documents ({DOCUMENTS_HASH} {}, now {expected}): the templates' resources \
+                 changed since, and the execution role may lack what this change needs. Run `cargo xtask bootstrap <stage>` \
+                 again with administrator credentials (`cargo xtask policy <stage> --document execution` shows the new \
+                 policy), then deploy",
+                made_from.unwrap_or("none")
+            ),
+        )
+        .into());
+    }
     // The names are the policies' own (`policy::Names`); the outputs, where the emulator reports
     // them, must agree, or the stack was made from other templates.
     let path = DeployPath { execution_role: names.execution_role(), boundary: names.boundary(), deploy_policy: names.deploy_policy() };

@@ -75,7 +75,7 @@ pub(crate) fn finish(stage: &str, verb: &str, json: bool, run: impl AsyncFnOnce(
 async fn deploy(target: &StageArgs, mode: &Mode, report: &mut Report) -> Result<Exit> {
     let name = &target.stage;
     let stage = target.load()?;
-    let rendered = timed(report, "render", || crate::template::render_stack(&target.infra_dir(), name, &stage))?;
+    let rendered = timed(report, "render", || crate::render::render(&target.infra_dir(), name, &stage))?;
     let aws = Aws::connect(&stage).await?;
     report.stack = rendered.stack_name.clone();
     report.region = aws.region();
@@ -96,7 +96,8 @@ async fn deploy(target: &StageArgs, mode: &Mode, report: &mut Report) -> Result<
     // Every change set runs as the stage's execution role; without bootstrap there is none.
     let account = aws.account().await?;
     let names = crate::policy::Names { stack: &rendered.stack_name, region: &stage.region.0, account: &account };
-    let path = crate::bootstrapped::read(&aws, &names).await?;
+    let documents = rendered.bootstrap_parameters.as_ref().and_then(|p| p.get(crate::bootstrapped::DOCUMENTS_HASH));
+    let path = crate::bootstrapped::read(&aws, &names, documents.map(String::as_str)).await?;
     let s3 = aws.s3();
     let bucket = artifacts::bucket_name(&account, &aws.region());
     if !artifacts::exists(&s3, &bucket, &account).await? {

@@ -31,7 +31,8 @@ async fn deploy(args: &AdminStackArgs, mode: &Mode, report: &mut Report) -> Resu
     let aws = Aws::connect(&stage).await?;
     let account = aws.account().await?;
     let names = crate::policy::Names { stack: &rendered.stack_name, region: &stage.region.0, account: &account };
-    let path = crate::bootstrapped::read(&aws, &names).await?;
+    let documents = rendered.bootstrap_parameters.as_ref().and_then(|p| p.get(crate::bootstrapped::DOCUMENTS_HASH));
+    let path = crate::bootstrapped::read(&aws, &names, documents.map(String::as_str)).await?;
     let mut parameters: Vec<(String, String)> =
         rendered.pipeline_parameters.clone().unwrap_or_default().into_iter().map(|(k, v)| (k.to_string(), v)).collect();
     parameters.push(("DeployPolicyArn".into(), path.deploy_policy));

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
+use sha2::Digest;
 use serde_norway::Value;
 
 use crate::flags::{Exit, RenderArgs};
@@ -57,7 +58,11 @@ pub fn render(infra: &Path, name: &str, stage: &Stage) -> Result<Rendered> {
         *slot(&mut bootstrap, resource, "infra/bootstrap.yaml")? = with_sub(document);
     }
     *execution_slot(&mut bootstrap)? = with_sub(&documents.execution);
+    // Deploy compares it with the bootstrap stack's, to say when bootstrap must run again.
+    let hashed = serde_json::to_string(&[&documents.boundary, &documents.deploy, &documents.execution])?;
+    let hash = hex::encode(&sha2::Sha256::digest(hashed.as_bytes())[..8]);
     let params = BTreeMap::from([
+        (crate::bootstrapped::DOCUMENTS_HASH, hash),
         ("StackName", stack.clone()),
         ("ExecutionRoleName", names.execution_role_name()),
         ("BootstrapRolePath", crate::policy::BOOTSTRAP_ROLE_PATH.to_string()),

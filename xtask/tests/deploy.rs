@@ -389,3 +389,28 @@ async fn teardown_all_leaves_no_stack_and_no_bucket_of_the_stage() {
     assert!(buckets(&s3).await.is_empty(), "{:?}", buckets(&s3).await);
     assert!(run.stderr.contains("nothing of thumbstack-local remains"), "{}", run.stderr);
 }
+
+/// The templates' resources changed after bootstrap (here: the key alias is new): the execution
+/// role may lack what the change needs, so deploy stops before any change set and names the
+/// command; after bootstrap again it deploys.
+#[test]
+fn a_bootstrap_made_from_other_documents_is_named_before_anything_changes() {
+    let moto = testkit::Moto::start();
+    let older = infra_copy("older-bootstrap");
+    edit(
+        &older.join("template.yaml"),
+        "  DataKeyAlias:\n    Type: AWS::KMS::Alias\n    Properties:\n      AliasName: !Sub \"alias/${AWS::StackName}\"\n      TargetKeyId: !Ref DataKey\n",
+        "",
+    );
+    let run = xtask(&moto.endpoint, &["bootstrap", "local", "--yes", "--infra", older.to_str().unwrap()]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let stale = xtask(&moto.endpoint, &["deploy", "local", "--yes", "--json"]);
+    assert_eq!(stale.code, 2, "{}", stale.stderr);
+    assert!(stale.stderr.contains("was made from other IAM documents"), "{}", stale.stderr);
+    assert!(stale.stderr.contains("Run `cargo xtask bootstrap <stage>` again with administrator credentials"), "{}", stale.stderr);
+    assert!(!stale.stderr.contains("change(s)"), "no change set was made: {}", stale.stderr);
+    bootstrap(&moto.endpoint);
+    let deployed = xtask(&moto.endpoint, &["deploy", "local", "--yes", "--json"]);
+    assert_eq!(deployed.code, 0, "{}", deployed.stderr);
+    std::fs::remove_dir_all(older).unwrap();
+}
