@@ -280,6 +280,7 @@ fn grants(scope: Scope, stage: &Stage, n: &Names) -> Vec<(&'static str, Vec<Stri
         Scope::CloudFrontPolicies => one(vec![
             format!("arn:aws:cloudfront::{account}:origin-access-control/*"),
             format!("arn:aws:cloudfront::{account}:response-headers-policy/*"),
+            format!("arn:aws:cloudfront::{account}:cache-policy/*"),
         ]),
         // Only the stage's own zone, and nothing at all for a stage without a domain.
         Scope::HostedZone => match &stage.domain {

@@ -212,6 +212,22 @@ mod tests {
         assert!(!t.contains("Fn::"), "long-form intrinsics crept in");
     }
 
+    /// CloudFront keys `avatars/*` on the version the api puts in the avatar's URL, so a new avatar
+    /// is never served stale from the edge (the managed CachingOptimized policy dropped the query).
+    #[test]
+    fn the_avatar_cache_key_holds_the_version_the_api_puts_in_its_url() {
+        let dev = rendered("dev");
+        let t: Value = serde_norway::from_str(file(&dev, "template.yaml")).unwrap();
+        let r = &t["Resources"];
+        let behaviors = r["Distribution"]["Properties"]["DistributionConfig"]["CacheBehaviors"].as_sequence().unwrap();
+        let avatars = behaviors.iter().find(|b| b["PathPattern"] == Value::from("avatars/*")).unwrap();
+        let policy = serde_norway::to_string(&avatars["CachePolicyId"]).unwrap();
+        assert_eq!(policy.trim(), "!Ref AvatarCache");
+        let key = &r["AvatarCache"]["Properties"]["CachePolicyConfig"]["ParametersInCacheKeyAndForwardedToOrigin"];
+        assert_eq!(key["QueryStringsConfig"]["QueryStringBehavior"], Value::from("whitelist"));
+        assert_eq!(key["QueryStringsConfig"]["QueryStrings"], Value::from(vec![shared::key::AVATAR_VERSION_PARAM]));
+    }
+
     /// SECURITY.md's encryption claims, read from the rendered template.
     #[test]
     fn the_security_claims_about_encryption_hold() {

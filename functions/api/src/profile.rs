@@ -58,7 +58,9 @@ pub fn parse_update(body: &Map<String, Value>) -> Result<ProfileUpdate, ApiError
 pub fn from_item(api: &Api, user: &str, item: Option<&HashMap<String, AttributeValue>>) -> Profile {
     let s = |name: &str| item.and_then(|i| i.get(name)).and_then(|v| v.as_s().ok()).cloned();
     let avatar_version = s("avatar_version");
-    let avatar_url = avatar_version.as_ref().map(|v| format!("{}?v={v}", api.asset_url(&avatar_output_key(user))));
+    let avatar_url = avatar_version
+        .as_ref()
+        .map(|v| format!("{}?{}={v}", api.asset_url(&avatar_output_key(user)), shared::key::AVATAR_VERSION_PARAM));
     Profile {
         user: user.to_string(),
         display_name: s("display_name").unwrap_or_default(),

@@ -35,6 +35,11 @@ pub fn avatar_output_key(user: &str) -> String {
     format!("avatars/{user}.jpg")
 }
 
+/// The query parameter that carries the avatar's version in its URL (`?v=<upload id>`). The
+/// CDN's `avatars/*` cache key includes it (infra/template.yaml `AvatarCache`), so a new avatar
+/// is a new URL at the edge at once.
+pub const AVATAR_VERSION_PARAM: &str = "v";
+
 /// The profile's key in the catalog table (rows are `IMG#<id>`; profiles stay out of the indexes).
 pub fn profile_pk(user: &str) -> String {
     format!("USER#{user}")

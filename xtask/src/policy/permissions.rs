@@ -28,8 +28,8 @@ pub(super) enum Scope {
     Alarms,
     Distributions,
     NewDistributions,
-    /// Origin access controls and response-headers policies take no tags and have random ids:
-    /// IAM cannot scope them (SECURITY.md says so).
+    /// Origin access controls, cache and response-headers policies take no tags and have random
+    /// ids: IAM cannot scope them (SECURITY.md says so).
     CloudFrontPolicies,
     HostedZone,
     Apis,
@@ -202,6 +202,11 @@ pub(super) const PERMISSIONS: &[(&str, Scope, &[&str])] = &[
             "cloudwatch:UntagResource",
             "cloudwatch:ListTagsForResource",
         ],
+    ),
+    (
+        "AWS::CloudFront::CachePolicy",
+        Scope::CloudFrontPolicies,
+        &["cloudfront:CreateCachePolicy", "cloudfront:DeleteCachePolicy", "cloudfront:GetCachePolicy", "cloudfront:UpdateCachePolicy"],
     ),
     ("AWS::CloudFront::OriginAccessControl", Scope::UnscopedWrites, &["cloudfront:CreateOriginAccessControl"]),
     (

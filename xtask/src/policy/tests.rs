@@ -148,9 +148,9 @@ fn glob(pattern: &str, text: &str) -> bool {
     p[pi..].iter().all(|&c| c == '*')
 }
 
-/// What IAM cannot keep apart between stages: CloudFront's origin access controls and
+/// What IAM cannot keep apart between stages: CloudFront's origin access controls, cache and
 /// response-headers policies take neither tags nor names in their ARNs (SECURITY.md says so).
-const SHARED_BY_EVERY_STAGE: [&str; 2] = [":origin-access-control/*", ":response-headers-policy/*"];
+const SHARED_BY_EVERY_STAGE: [&str; 3] = [":origin-access-control/*", ":response-headers-policy/*", ":cache-policy/*"];
 
 /// The unconditioned resource patterns of a stage's documents (a condition scopes the others).
 fn name_patterns(d: &Documents) -> Vec<String> {
