@@ -41,6 +41,8 @@ pub enum Verb {
     Status(StatusArgs),
     /// Print the functions' log lines (CloudWatch Logs; on `local`, the in-process handlers' own).
     Logs(LogsArgs),
+    /// List the stage's failure records (every rejected upload), newest first.
+    Failures(FailuresArgs),
     /// The whole system on this machine: moto, the local stage, the functions, the site and api.
     Local(LocalArgs),
     /// Create or update the stage's deploy roles once (execution role, boundary, deploy policy).
@@ -135,6 +137,18 @@ pub struct LogsArgs {
     #[arg(long, default_value = "10m", value_parser = parse_age)]
     pub since: std::time::Duration,
     /// One JSON object per line on stdout (time, function, and the line itself).
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args)]
+pub struct FailuresArgs {
+    #[command(flatten)]
+    pub target: StageArgs,
+    /// How far back: `30m`, `2h`, `7d`.
+    #[arg(long, default_value = "1d", value_parser = parse_age)]
+    pub since: std::time::Duration,
+    /// The records as a JSON array on stdout.
     #[arg(long)]
     pub json: bool,
 }

@@ -9,6 +9,7 @@ mod ci;
 mod deploy;
 mod elf;
 mod emulator;
+mod failures;
 mod flags;
 mod invalidate;
 mod lint;
@@ -50,6 +51,7 @@ fn main() -> ExitCode {
         flags::Verb::Outputs(args) => outputs::outputs(&args),
         flags::Verb::Status(args) => outputs::status(&args),
         flags::Verb::Logs(args) => logs::run(&args),
+        flags::Verb::Failures(args) => failures::run(&args),
         flags::Verb::Local(args) => local::run(&args),
         flags::Verb::Bootstrap(args) => bootstrap::run(&args),
         flags::Verb::Policy(args) => policy::run(&args),

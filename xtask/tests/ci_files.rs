@@ -127,6 +127,8 @@ fn every_verb_that_reports_can_report_json() {
         "outputs",
         "status",
         "policy",
+        "bootstrap",
+        "failures",
         "pipeline",
     ] {
         let help = xtask(&[verb, "--help"], None);

@@ -414,3 +414,41 @@ fn a_bootstrap_made_from_other_documents_is_named_before_anything_changes() {
     assert_eq!(deployed.code, 0, "{}", deployed.stderr);
     std::fs::remove_dir_all(older).unwrap();
 }
+
+/// `failures <stage>`: the on-call's list of every rejected upload, from the log bucket, newest
+/// first; an object there that is not a record is named, not skipped in silence.
+#[tokio::test(flavor = "multi_thread")]
+async fn failures_lists_the_records_newest_first() {
+    let moto = testkit::Moto::start();
+    let s3 = shared::aws::s3_client(&moto.sdk_config().await);
+    bootstrap(&moto.endpoint);
+    let deployed = xtask(&moto.endpoint, &["deploy", "local", "--yes"]);
+    assert_eq!(deployed.code, 0, "{}", deployed.stderr);
+    let none = xtask(&moto.endpoint, &["failures", "local"]);
+    assert!(none.code == 0 && none.stderr.contains("failures: none recorded since"), "{}", none.stderr);
+    let logs = "thumbstack-local-logs-123456789012";
+    for (id, at, code) in [("a1", "2026-11-30T10:00:00Z", "not_an_image"), ("b2", "2026-12-01T09:00:00Z", "over_memory_budget")] {
+        let record = shared::record::FailureRecord {
+            function: "thumbnail".into(),
+            bucket: UPLOADS.into(),
+            key: format!("images/{id}/photo.jpg"),
+            file_name: Some("photo.jpg".into()),
+            size: Some(1234),
+            code: code.into(),
+            reason: format!("{code}: because"),
+            uploaded_at: at.into(),
+            recorded_at: at.into(),
+        };
+        let body = serde_json::to_vec(&record).unwrap();
+        s3.put_object().bucket(logs).key(format!("failures/2026/12/01/{id}.json")).body(body.into()).send().await.unwrap();
+    }
+    s3.put_object().bucket(logs).key("failures/stray.txt").body(b"not json".to_vec().into()).send().await.unwrap();
+    let run = xtask(&moto.endpoint, &["failures", "local", "--json"]);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let codes: Vec<String> = run.json().as_array().unwrap().iter().map(|r| r["code"].as_str().unwrap().to_string()).collect();
+    assert_eq!(codes, ["over_memory_budget", "not_an_image"], "newest first");
+    assert!(run.stderr.contains("failures/stray.txt is not a failure record"), "{}", run.stderr);
+    let table = xtask(&moto.endpoint, &["failures", "local", "--since", "1h"]);
+    assert_eq!(table.code, 0, "{}", table.stderr);
+    assert!(table.stdout.starts_with("RECORDED") && table.stdout.contains("images/b2/photo.jpg"), "{}", table.stdout);
+}
