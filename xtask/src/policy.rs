@@ -78,9 +78,35 @@ impl Names<'_> {
     fn stack_arn(&self, region: &str, name: &str) -> String {
         format!("arn:aws:cloudformation:{region}:{}:stack/{name}/*", self.account)
     }
-    /// `arn:aws:s3:::<artifacts bucket>/<stack>/`: the stage's own part of the shared bucket.
+    /// `<stack>/`: the stage's own part of the shared artifacts bucket.
     pub fn artifacts_prefix(&self) -> String {
         format!("{}/", self.stack)
+    }
+    /// The stage's buckets and their objects.
+    fn buckets(&self) -> Vec<String> {
+        vec![format!("arn:aws:s3:::{}-*", self.stack), format!("arn:aws:s3:::{}-*/*", self.stack)]
+    }
+    fn tables(&self) -> String {
+        format!("arn:aws:dynamodb:{}:{}:table/{}-*", self.region, self.account, self.stack)
+    }
+    fn queues(&self) -> String {
+        format!("arn:aws:sqs:{}:{}:{}-*", self.region, self.account, self.stack)
+    }
+    fn topics(&self) -> String {
+        format!("arn:aws:sns:{}:{}:{}-*", self.region, self.account, self.stack)
+    }
+    /// Any key id: a key has no name to scope by, so [`Names::tagged`] goes with it.
+    fn keys(&self) -> String {
+        format!("arn:aws:kms:{}:{}:key/*", self.region, self.account)
+    }
+    /// The functions' log groups (`/aws/lambda/<stack>-*`), and with `:*` their streams.
+    fn log_groups(&self) -> [String; 2] {
+        let group = format!("arn:aws:logs:{}:{}:log-group:/aws/lambda/{}-*", self.region, self.account, self.stack);
+        [group.clone(), format!("{group}:*")]
+    }
+    /// `aws:ResourceTag/…` or `aws:RequestTag/…` ([`STACK_TAG`]) equal to the stack's name.
+    fn tagged(&self, key: &str) -> Value {
+        json!({ "StringEquals": { format!("aws:{key}/{STACK_TAG}"): self.stack } })
     }
 }
 
@@ -236,18 +262,18 @@ fn guards(names: &Names) -> Vec<Value> {
 /// Where one scope's actions act: `(Sid suffix, resources, condition)`, one statement each.
 fn grants(scope: Scope, stage: &Stage, n: &Names) -> Vec<(&'static str, Vec<String>, Option<Value>)> {
     let (stack, region, account) = (n.stack, n.region, n.account);
-    let tagged = |key: &str| Some(json!({ "StringEquals": { format!("aws:{key}/{STACK_TAG}"): stack } }));
+    let tagged = |key: &str| Some(n.tagged(key));
     let one = |resources: Vec<String>| vec![("", resources, None)];
     match scope {
-        Scope::StackBuckets => one(vec![format!("arn:aws:s3:::{stack}-*"), format!("arn:aws:s3:::{stack}-*/*")]),
-        Scope::Queues => one(vec![format!("arn:aws:sqs:{region}:{account}:{stack}-*")]),
-        Scope::Tables => one(vec![format!("arn:aws:dynamodb:{region}:{account}:table/{stack}-*")]),
-        Scope::Keys => vec![("", vec![format!("arn:aws:kms:{region}:{account}:key/*")], tagged("ResourceTag"))],
+        Scope::StackBuckets => one(n.buckets()),
+        Scope::Queues => one(vec![n.queues()]),
+        Scope::Tables => one(vec![n.tables()]),
+        Scope::Keys => vec![("", vec![n.keys()], tagged("ResourceTag"))],
         Scope::NewKeys => vec![("", vec!["*".into()], tagged("RequestTag"))],
         // An alias names its key: both are checked, the key by its tag.
         Scope::KeyAlias => vec![
             ("", vec![format!("arn:aws:kms:{region}:{account}:alias/{stack}")], None),
-            ("OfTheStackKey", vec![format!("arn:aws:kms:{region}:{account}:key/*")], tagged("ResourceTag")),
+            ("OfTheStackKey", vec![n.keys()], tagged("ResourceTag")),
         ],
         Scope::RolesWithBoundary => {
             vec![("", vec![n.stack_roles()], Some(json!({ "ArnEquals": { "iam:PermissionsBoundary": n.boundary() } })))]
@@ -265,11 +291,8 @@ fn grants(scope: Scope, stage: &Stage, n: &Names) -> Vec<(&'static str, Vec<Stri
             vec!["*".into()],
             Some(json!({ "ArnLike": { "lambda:FunctionArn": format!("arn:aws:lambda:{region}:{account}:function:{stack}-*") } })),
         )],
-        Scope::LogGroups => one(vec![
-            format!("arn:aws:logs:{region}:{account}:log-group:/aws/lambda/{stack}-*"),
-            format!("arn:aws:logs:{region}:{account}:log-group:/aws/lambda/{stack}-*:*"),
-        ]),
-        Scope::Topics => one(vec![format!("arn:aws:sns:{region}:{account}:{stack}-*")]),
+        Scope::LogGroups => one(n.log_groups().into()),
+        Scope::Topics => one(vec![n.topics()]),
         Scope::Alarms => one(vec![format!("arn:aws:cloudwatch:{region}:{account}:alarm:{stack}-*")]),
         Scope::Distributions => {
             vec![("", vec![format!("arn:aws:cloudfront::{account}:distribution/*")], tagged("ResourceTag"))]
@@ -335,7 +358,7 @@ fn deploy(rendered: &Rendered, n: &Names) -> Value {
         ["cloudfront:CreateInvalidation", "cloudfront:GetInvalidation"].into(),
         vec![format!("arn:aws:cloudfront::{account}:distribution/*")],
     );
-    invalidate["Condition"] = json!({ "StringEquals": { format!("aws:ResourceTag/{STACK_TAG}"): stack } });
+    invalidate["Condition"] = n.tagged("ResourceTag");
     let statements = vec![
         through_role,
         pass,
@@ -369,50 +392,42 @@ fn deploy(rendered: &Rendered, n: &Names) -> Value {
         statement(
             "EmptyTheStageBucketsOnTeardown",
             ["s3:ListBucketVersions", "s3:DeleteObject", "s3:DeleteObjectVersion", "s3:GetBucketObjectLockConfiguration"].into(),
-            vec![format!("arn:aws:s3:::{stack}-*"), format!("arn:aws:s3:::{stack}-*/*")],
+            n.buckets(),
         ),
         invalidate,
     ];
     json!({ "Version": "2012-10-17", "Statement": statements })
 }
 
-/// The boundary: every action the template's roles allow themselves, on the stage's own
-/// resources of that service. A function role can never exceed it, whatever its policy says.
+/// The boundary: every action the template's roles allow themselves (`roles::function_roles`),
+/// on the stage's own resources of that service. A function role can never exceed it, whatever its
+/// policy says.
 fn boundary(rendered: &Rendered, n: &Names) -> Result<Value> {
-    let (stack, region, account) = (n.stack, n.region, n.account);
+    let template = rendered.file("template.yaml").context("render wrote no template.yaml")?;
     let mut by_service: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-    for (file, template) in stack_templates(rendered)? {
-        for (id, resource) in template.get("Resources").and_then(Yaml::as_mapping).into_iter().flatten() {
-            if resource.get("Type").and_then(Yaml::as_str) != Some("AWS::IAM::Role") {
-                continue;
-            }
-            for policy in resource["Properties"].get("Policies").and_then(Yaml::as_sequence).into_iter().flatten() {
-                for s in policy["PolicyDocument"]["Statement"].as_sequence().into_iter().flatten() {
-                    let actions = match &s["Action"] {
-                        Yaml::String(a) => vec![a.clone()],
-                        Yaml::Sequence(list) => list.iter().filter_map(Yaml::as_str).map(str::to_string).collect(),
-                        _ => bail!("{file}: {id:?} has a statement without actions"),
-                    };
-                    for action in actions {
-                        let service = action.split_once(':').map(|(s, _)| s.to_string()).unwrap_or_default();
-                        by_service.entry(service).or_default().insert(action);
-                    }
-                }
+    for (_, document) in function_roles(template, n)? {
+        for s in document["Statement"].as_array().into_iter().flatten() {
+            let actions = match &s["Action"] {
+                Value::String(a) => vec![a.as_str()],
+                Value::Array(list) => list.iter().filter_map(Value::as_str).collect(),
+                _ => vec![],
+            };
+            for action in actions {
+                let service = action.split_once(':').map(|(s, _)| s.to_string()).unwrap_or_default();
+                by_service.entry(service).or_default().insert(action.to_string());
             }
         }
     }
     let mut statements = Vec::new();
     for (service, actions) in by_service {
         let (resources, condition) = match service.as_str() {
-            "s3" => (vec![format!("arn:aws:s3:::{stack}-*"), format!("arn:aws:s3:::{stack}-*/*")], None),
-            "dynamodb" => (vec![format!("arn:aws:dynamodb:{region}:{account}:table/{stack}-*")], None),
-            "sqs" => (vec![format!("arn:aws:sqs:{region}:{account}:{stack}-*")], None),
-            "sns" => (vec![format!("arn:aws:sns:{region}:{account}:{stack}-*")], None),
-            "logs" => (vec![format!("arn:aws:logs:{region}:{account}:log-group:/aws/lambda/{stack}-*:*")], None),
-            "kms" => (
-                vec![format!("arn:aws:kms:{region}:{account}:key/*")],
-                Some(json!({ "StringEquals": { format!("aws:ResourceTag/{STACK_TAG}"): stack } })),
-            ),
+            "s3" => (n.buckets(), None),
+            // The table and the indexes the api queries.
+            "dynamodb" => (vec![n.tables(), format!("{}/index/*", n.tables())], None),
+            "sqs" => (vec![n.queues()], None),
+            "sns" => (vec![n.topics()], None),
+            "logs" => (vec![n.log_groups()[1].clone()], None),
+            "kms" => (vec![n.keys()], Some(n.tagged("ResourceTag"))),
             other => bail!("a function role uses {other}:…, which the boundary has no stage scope for: add it in policy.rs"),
         };
         let mut s = statement(&format!("Functions{}", capitalised(&service)), actions.iter().map(String::as_str).collect(), resources);
@@ -420,13 +435,6 @@ fn boundary(rendered: &Rendered, n: &Names) -> Result<Value> {
             s["Condition"] = condition;
         }
         statements.push(s);
-    }
-    // The dynamodb indexes the api queries.
-    if let Some(s) = statements.iter_mut().find(|s| s["Sid"] == "FunctionsDynamodb") {
-        s["Resource"] = json!([
-            format!("arn:aws:dynamodb:{region}:{account}:table/{stack}-*"),
-            format!("arn:aws:dynamodb:{region}:{account}:table/{stack}-*/index/*")
-        ]);
     }
     Ok(json!({ "Version": "2012-10-17", "Statement": statements }))
 }

@@ -50,7 +50,8 @@ pub fn run(args: &TeardownArgs) -> Result<Exit> {
         let names = Names { stack: &stack_name, region: &stage.region.0, account: &account };
         // The stacks deploy made run as the execution role; so does their deletion, which the
         // deploy policy allows only that way. Without bootstrap they were made some other way.
-        let role = crate::bootstrapped::read(&aws, &names, None).await.ok().map(|p| p.execution_role);
+        let bootstrapped = crate::bootstrapped::read(&aws, &names, None).await.ok();
+        let role = bootstrapped.as_ref().map(|p| p.execution_role.clone());
         let mut report = Report { stack: stack_name.clone(), ..Report::default() };
         teardown(&aws, &mut report, args.yes, role.as_deref()).await?;
         // The certificate stack goes after the stack that uses its certificate.
@@ -70,7 +71,7 @@ pub fn run(args: &TeardownArgs) -> Result<Exit> {
             let mut bootstrap = Report { stack: names.bootstrap_stack(), ..Report::default() };
             teardown(&aws, &mut bootstrap, args.yes, None).await?;
             report.also.push(bootstrap);
-        } else if crate::bootstrapped::read(&aws, &names, None).await.is_ok() {
+        } else if bootstrapped.is_some() {
             report.remains.push(format!(
                 "the stack {} (the stage's execution role, boundary and deploy policy): `cargo xtask teardown {name} --all`",
                 names.bootstrap_stack()

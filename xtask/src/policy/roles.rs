@@ -80,13 +80,16 @@ fn sub<'a>(text: &str, n: &Names, lookup: &impl Fn(&str) -> Option<&'a Yaml>) ->
     Ok(out)
 }
 
+/// A resource's property (its name), resolved.
+fn property<'a>(id: &str, r: &Yaml, key: &str, n: &Names, lookup: &impl Fn(&str) -> Option<&'a Yaml>) -> Result<String> {
+    let v = r["Properties"].get(key).with_context(|| format!("{id} has no {key}"))?;
+    Ok(resolve(v, n, lookup)?.as_str().unwrap_or_default().to_string())
+}
+
 /// What `!Ref` gives for the types the roles name.
 fn reference<'a>(id: &str, n: &Names, lookup: &impl Fn(&str) -> Option<&'a Yaml>) -> Result<String> {
     let r = lookup(id).with_context(|| format!("no resource {id}"))?;
-    let name = |key: &str| -> Result<String> {
-        let v = r["Properties"].get(key).with_context(|| format!("{id} has no {key}"))?;
-        Ok(resolve(v, n, lookup)?.as_str().unwrap_or_default().to_string())
-    };
+    let name = |key: &str| property(id, r, key, n, lookup);
     match r["Type"].as_str().unwrap_or_default() {
         "AWS::S3::Bucket" => name("BucketName"),
         "AWS::DynamoDB::Table" => name("TableName"),
@@ -101,10 +104,7 @@ fn reference<'a>(id: &str, n: &Names, lookup: &impl Fn(&str) -> Option<&'a Yaml>
 fn arn<'a>(id: &str, n: &Names, lookup: &impl Fn(&str) -> Option<&'a Yaml>) -> Result<String> {
     let r = lookup(id).with_context(|| format!("no resource {id}"))?;
     let (region, account) = (n.region, n.account);
-    let name = |key: &str| -> Result<String> {
-        let v = r["Properties"].get(key).with_context(|| format!("{id} has no {key}"))?;
-        Ok(resolve(v, n, lookup)?.as_str().unwrap_or_default().to_string())
-    };
+    let name = |key: &str| property(id, r, key, n, lookup);
     Ok(match r["Type"].as_str().unwrap_or_default() {
         "AWS::S3::Bucket" => format!("arn:aws:s3:::{}", name("BucketName")?),
         "AWS::DynamoDB::Table" => format!("arn:aws:dynamodb:{region}:{account}:table/{}", name("TableName")?),
