@@ -118,6 +118,14 @@ pub(crate) fn forward(request: &Request, upstream: &str, client: &mut TcpStream)
     client.flush()
 }
 
+/// A header's value from a request's head (its first line is the request line).
+pub(crate) fn header(head: &[String], name: &str) -> Option<String> {
+    head.iter().skip(1).find_map(|l| {
+        let (k, v) = l.split_once(':')?;
+        k.eq_ignore_ascii_case(name).then(|| v.trim().to_string())
+    })
+}
+
 pub(crate) fn read_request(reader: &mut BufReader<TcpStream>, client: &mut TcpStream) -> std::io::Result<Option<Request>> {
     let mut head = Vec::new();
     loop {
@@ -131,12 +139,7 @@ pub(crate) fn read_request(reader: &mut BufReader<TcpStream>, client: &mut TcpSt
         }
         head.push(line);
     }
-    let header = |name: &str| {
-        head.iter().skip(1).find_map(|l| {
-            let (k, v) = l.split_once(':')?;
-            k.eq_ignore_ascii_case(name).then(|| v.trim().to_string())
-        })
-    };
+    let header = |name: &str| header(&head, name);
     if header("expect").is_some_and(|v| v.eq_ignore_ascii_case("100-continue")) {
         client.write_all(b"HTTP/1.1 100 Continue\r\n\r\n")?;
     }

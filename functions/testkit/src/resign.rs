@@ -11,7 +11,7 @@ use std::net::{TcpListener, TcpStream};
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use crate::faults::{forward, read_request};
+use crate::faults::{forward, header, read_request};
 
 pub struct Resigner {
     pub endpoint: String,
@@ -40,12 +40,6 @@ fn serve(client: TcpStream, upstream: &str, secrets: &BTreeMap<String, String>) 
     let mut reader = BufReader::new(client.try_clone()?);
     let mut client = client;
     let Some(mut request) = read_request(&mut reader, &mut client)? else { return Ok(()) };
-    let header = |head: &[String], name: &str| {
-        head.iter().skip(1).find_map(|l| {
-            let (k, v) = l.split_once(':')?;
-            k.eq_ignore_ascii_case(name).then(|| v.trim().to_string())
-        })
-    };
     let form = header(&request.head, "content-type").is_some_and(|t| t.starts_with("application/x-www-form-urlencoded"));
     if form && request.body.windows(3).any(|w| w == b"%20") {
         request = resign(request, upstream, secrets)?;
@@ -58,11 +52,7 @@ fn serve(client: TcpStream, upstream: &str, secrets: &BTreeMap<String, String>) 
 fn resign(request: crate::faults::Request, upstream: &str, secrets: &BTreeMap<String, String>) -> std::io::Result<crate::faults::Request> {
     let invalid = |what: &str| std::io::Error::new(std::io::ErrorKind::InvalidData, what.to_string());
     let body = String::from_utf8(request.body).map_err(|_| invalid("form body is not UTF-8"))?.replace("%20", "+");
-    let authorization = request
-        .head
-        .iter()
-        .find_map(|l| l.split_once(':').filter(|(k, _)| k.eq_ignore_ascii_case("authorization")).map(|(_, v)| v.trim().to_string()))
-        .ok_or_else(|| invalid("unsigned request"))?;
+    let authorization = header(&request.head, "authorization").ok_or_else(|| invalid("unsigned request"))?;
     let scope = authorization.split("Credential=").nth(1).and_then(|s| s.split(',').next()).ok_or_else(|| invalid("no credential"))?;
     let parts: Vec<&str> = scope.split('/').collect();
     let (key, region, service) = (parts[0], parts[2], parts[3]);
