@@ -79,6 +79,13 @@ fn bootstrap(endpoint: &str) {
     assert_eq!(run.json()["outputs"]["ExecutionRoleArn"], EXECUTION_ROLE);
 }
 
+/// The stage as a test starts from: bootstrapped, then deployed (with `extra` flags).
+fn bootstrapped_and_deployed(endpoint: &str, extra: &[&str]) {
+    bootstrap(endpoint);
+    let deployed = xtask(endpoint, &[&["deploy", "local", "--yes"][..], extra].concat());
+    assert_eq!(deployed.code, 0, "{}", deployed.stderr);
+}
+
 async fn stacks(sdk: &aws_config::SdkConfig) -> Vec<String> {
     let cfn = aws_sdk_cloudformation::Client::new(sdk);
     let listed = cfn.list_stacks().send().await.unwrap();
@@ -292,9 +299,7 @@ fn row(i: usize, thumbnail_size: u64) -> shared::record::CatalogRow {
 async fn teardown_refuses_while_object_lock_holds_objects() {
     let moto = testkit::Moto::start();
     let s3 = shared::aws::s3_client(&moto.sdk_config().await);
-    bootstrap(&moto.endpoint);
-    let deployed = xtask(&moto.endpoint, &["deploy", "local", "--yes"]);
-    assert_eq!(deployed.code, 0, "{}", deployed.stderr);
+    bootstrapped_and_deployed(&moto.endpoint, &[]);
     let logs = "thumbstack-local-logs-123456789012";
     use aws_sdk_s3::types::{
         BucketVersioningStatus, DefaultRetention, ObjectLockConfiguration, ObjectLockEnabled, ObjectLockRetentionMode,
@@ -325,9 +330,7 @@ async fn teardown_keeps_what_the_stage_retains_and_says_so() {
     let infra = infra_copy("retain");
     edit(&infra.join("stages/local.yaml"), "on_delete: delete", "on_delete: retain");
     let infra_arg = infra.to_str().unwrap();
-    bootstrap(&moto.endpoint);
-    let deployed = xtask(&moto.endpoint, &["deploy", "local", "--yes", "--infra", infra_arg]);
-    assert_eq!(deployed.code, 0, "{}", deployed.stderr);
+    bootstrapped_and_deployed(&moto.endpoint, &["--infra", infra_arg]);
     s3.put_object().bucket(UPLOADS).key("images/a/keep.jpg").body(b"photo".to_vec().into()).send().await.unwrap();
 
     let run = xtask(&moto.endpoint, &["teardown", "local", "--yes", "--json", "--infra", infra_arg]);
@@ -355,9 +358,7 @@ async fn teardown_all_leaves_no_stack_and_no_bucket_of_the_stage() {
     let moto = testkit::Moto::start();
     let sdk = moto.sdk_config().await;
     let s3 = shared::aws::s3_client(&sdk);
-    bootstrap(&moto.endpoint);
-    let deployed = xtask(&moto.endpoint, &["deploy", "local", "--yes"]);
-    assert_eq!(deployed.code, 0, "{}", deployed.stderr);
+    bootstrapped_and_deployed(&moto.endpoint, &[]);
     let pipeline_bucket = "thumbstack-local-pipeline-123456789012";
     let template = format!(
         "Resources:\n  ArtifactBucket:\n    Type: AWS::S3::Bucket\n    Properties:\n      BucketName: {pipeline_bucket}\n      \
@@ -421,9 +422,7 @@ fn a_bootstrap_made_from_other_documents_is_named_before_anything_changes() {
 async fn failures_lists_the_records_newest_first() {
     let moto = testkit::Moto::start();
     let s3 = shared::aws::s3_client(&moto.sdk_config().await);
-    bootstrap(&moto.endpoint);
-    let deployed = xtask(&moto.endpoint, &["deploy", "local", "--yes"]);
-    assert_eq!(deployed.code, 0, "{}", deployed.stderr);
+    bootstrapped_and_deployed(&moto.endpoint, &[]);
     let none = xtask(&moto.endpoint, &["failures", "local"]);
     assert!(none.code == 0 && none.stderr.contains("failures: none recorded since"), "{}", none.stderr);
     let logs = "thumbstack-local-logs-123456789012";
