@@ -5,6 +5,7 @@
 //! the site and api on 127.0.0.1. Ctrl-C stops everything this started, and saves the data.
 
 mod state;
+mod users;
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
@@ -65,7 +66,9 @@ async fn serve(args: &LocalArgs, emulator: &Emulator, runtime: &std::path::Path)
         );
     }
 
-    let spec = spec(args, &aws, &stage, &rendered, &resources)?;
+    let template = rendered.file("template.yaml").context("render wrote no template.yaml")?;
+    let pool = users::ensure_pool(&aws, &rendered.stack_name, template).await?;
+    let spec = spec(args, &aws, &stage, &rendered, &resources, pool)?;
     let spec_path = crate::paths::target_dir().join("local/runtime.json");
     std::fs::write(&spec_path, serde_json::to_vec_pretty(&spec)?)?;
     // Its stdin stays open while we live: if we are killed, the runtime sees it close and stops.
@@ -88,7 +91,10 @@ async fn serve(args: &LocalArgs, emulator: &Emulator, runtime: &std::path::Path)
     eprintln!("local: in another terminal, `cargo xtask catalog local smallest`, `logs local --follow`, `deploy local` find it");
     println!("{origin}");
     if args.seed {
-        seed(&aws, &resource("UploadsBucket")?).await?;
+        let (email, password, sub) = users::demo_user(&aws, &spec.user_pool).await?;
+        seed(&aws, &resource("UploadsBucket")?, &sub).await?;
+        eprintln!("local: demo account (its photos are the seeded ones): {email}  password: {password}");
+        println!("demo: {email} {password}");
     }
     if !args.no_open && crate::ui::interactive() {
         let _ = Command::new("xdg-open").arg(&origin).spawn();
@@ -116,15 +122,18 @@ async fn serve(args: &LocalArgs, emulator: &Emulator, runtime: &std::path::Path)
 
 /// What the runtime needs: each function's environment as the template gives it, resolved
 /// against the stage's parameters and the stack's resources.
-fn spec(args: &LocalArgs, aws: &Aws, stage: &Stage, rendered: &crate::template::Rendered, resources: &BTreeMap<String, String>) -> Result<Spec> {
+fn spec(
+    args: &LocalArgs,
+    aws: &Aws,
+    stage: &Stage,
+    rendered: &crate::template::Rendered,
+    resources: &BTreeMap<String, String>,
+    user_pool: local_spec::UserPool,
+) -> Result<Spec> {
     let template = rendered.file("template.yaml").context("render wrote no template.yaml")?;
     let resolve = |name: &str| rendered.parameters.get(name).cloned().or_else(|| resources.get(name).cloned());
     let function = |name: &str| -> Result<Function> {
-        let mut env = local_spec::function_env(template, name, resolve)?;
-        // The emulator has no authorizer: the stage's `api.dev_user` stands in for a signed-in user.
-        if let (Some(user), "api") = (&stage.api.dev_user, name) {
-            env.insert("DEV_USER".into(), user.to_string());
-        }
+        let env = local_spec::function_env(template, name, resolve)?;
         Ok(Function { env, log_group: resource(resources, &local_spec::logical_id(name, "LogGroup"))? })
     };
     let queue = |name: &str, f: &crate::stage::QueueFunction| -> Result<QueueFunction> {
@@ -144,6 +153,7 @@ fn spec(args: &LocalArgs, aws: &Aws, stage: &Stage, rendered: &crate::template::
         thumbnail: queue("thumbnail", &stage.functions.thumbnail)?,
         avatar: queue("avatar", &stage.functions.avatar)?,
         api: function("api")?,
+        user_pool,
     })
 }
 
@@ -195,8 +205,9 @@ async fn wire(aws: &Aws, uploads: &str, spec: &Spec, origin: &str) -> Result<()>
     Ok(())
 }
 
-/// The corpus photos, uploaded as the site would, so the gallery is not empty.
-async fn seed(aws: &Aws, uploads: &str) -> Result<()> {
+/// The corpus photos, uploaded as the site would for `owner` (the demo user), so the gallery and
+/// the demo user's "my photos" are not empty.
+async fn seed(aws: &Aws, uploads: &str, owner: &str) -> Result<()> {
     let dir = crate::paths::corpus().join("photos");
     // Photos only: the folder also holds the corpus's MANIFEST.tsv.
     let is_photo = |p: &std::path::Path| {
@@ -214,7 +225,7 @@ async fn seed(aws: &Aws, uploads: &str) -> Result<()> {
     for file in &files {
         let name = file.file_name().and_then(|n| n.to_str()).context("a corpus file name is not UTF-8")?;
         // The api's id scheme (uuid v7), so seeded photos sort by upload time like any other.
-        let key = format!("images/{}/{name}", uuid::Uuid::now_v7().simple());
+        let key = shared::key::image_key("images/", owner, &uuid::Uuid::now_v7().simple().to_string(), name);
         let body = aws_sdk_s3::primitives::ByteStream::from_path(file).await.context("reading a corpus photo")?;
         s3.put_object().bucket(uploads).key(&key).body(body).send().await.aws("seeding a photo")?;
     }

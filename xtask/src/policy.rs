@@ -323,6 +323,10 @@ fn grants(scope: Scope, stage: &Stage, n: &Names) -> Vec<(&'static str, Vec<Stri
         Scope::TagNewCertificates => {
             vec![("", vec![format!("arn:aws:acm:us-east-1:{account}:certificate/*")], tagged("RequestTag"))]
         }
+        Scope::UserPools => {
+            vec![("", vec![format!("arn:aws:cognito-idp:{region}:{account}:userpool/*")], tagged("ResourceTag"))]
+        }
+        Scope::NewUserPools => vec![("", vec!["*".into()], tagged("RequestTag"))],
         Scope::Unscoped | Scope::UnscopedWrites => one(vec!["*".into()]),
     }
 }

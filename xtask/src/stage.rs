@@ -120,12 +120,10 @@ pub struct ApiFunction {
 pub struct Api {
     /// How long a presigned upload stays usable.
     pub upload_expiry_s: Ranged<10, 3600>,
-    /// Who signs users in: API Gateway's JWT authorizer checks tokens against these. Required on AWS.
+    /// An external OIDC provider whose tokens API Gateway's JWT authorizer accepts instead of
+    /// the stage's own user pool (the default). AWS stages only.
     #[serde(default)]
     pub jwt: Option<Jwt>,
-    /// Emulator stages only: the fixed user every request acts as.
-    #[serde(default)]
-    pub dev_user: Option<UserId>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -203,14 +201,11 @@ impl Stage {
         if self.emulator.is_some() && self.domain.is_some() {
             return Err("a stage with `emulator` cannot name a `domain`: the emulator serves no DNS or certificates".into());
         }
-        match (&self.emulator, &self.api.jwt, &self.api.dev_user) {
-            (None, None, _) => {
-                return Err(
-                    "api.jwt is missing: a stage on AWS needs the issuer and audience of the tokens that sign users in".into()
-                );
+        match (&self.emulator, &self.api.jwt) {
+            (Some(_), Some(_)) => {
+                return Err("api.jwt is for AWS stages: the emulator's stage signs in through its own local pool".into());
             }
-            (None, _, Some(_)) => return Err("api.dev_user is for emulator stages only: on AWS, users sign in".into()),
-            (None, Some(jwt), None) if jwt.audience.is_empty() => return Err("api.jwt.audience is empty".into()),
+            (None, Some(jwt)) if jwt.audience.is_empty() => return Err("api.jwt.audience is empty".into()),
             _ => {}
         }
         if let Some(pipeline) = &self.pipeline {
@@ -386,11 +381,6 @@ checked_string!(Audience, |s| {
         Err("expected a client id: no spaces or commas")
     }
 });
-checked_string!(
-    /// Becomes a key segment (`avatars/<user>/...`), like the ids the functions accept.
-    UserId,
-    |s| if shared::key::valid_id(s) { Ok(()) } else { Err("use [A-Za-z0-9_-], 64 at most") }
-);
 checked_string!(ConnectionArn, |s| {
     let ok = (s.starts_with("arn:aws:codeconnections:") || s.starts_with("arn:aws:codestar-connections:"))
         && s.contains(":connection/");
@@ -550,12 +540,15 @@ mod tests {
         let text = dev_with("emails:\n    - thumbstack-dev-alarms@example.com", "emails: []");
         let stage = Stage::parse(Path::new("x.yaml"), &text).unwrap();
         assert!(stage.check().unwrap_err().contains("alarms.emails is empty"));
-        let stage = Stage::parse(Path::new("x.yaml"), &dev_with("  jwt:", "  dev_user: me\n  jwt:")).unwrap();
-        assert!(stage.check().unwrap_err().contains("api.dev_user is for emulator stages only"));
-        let mut stage = Stage::parse(Path::new("x.yaml"), &dev_with("", "")).unwrap();
-        stage.api.jwt = None;
-        assert!(stage.check().unwrap_err().contains("api.jwt is missing"));
-        let e = error_of(&dev_with("issuer: https://", "issuer: http://"));
+        // The stage's own pool by default; an external issuer is named whole.
+        assert!(Stage::parse(Path::new("x.yaml"), &dev_with("", "")).unwrap().api.jwt.is_none());
+        let external = dev_with("queues:", "  jwt:\n    issuer: https://login.example.com/\n    audience: [site]\nqueues:");
+        assert!(Stage::parse(Path::new("x.yaml"), &external).unwrap().check().is_ok());
+        let e = error_of(&dev_with("queues:", "  dev_user: me\nqueues:"));
+        assert!(e.contains("unknown field `dev_user`"), "{e}");
+        let stage = Stage::parse(Path::new("x.yaml"), &external.replace("[site]", "[]")).unwrap();
+        assert!(stage.check().unwrap_err().contains("api.jwt.audience is empty"));
+        let e = error_of(&external.replace("issuer: https://", "issuer: http://"));
         assert!(e.contains("is not a valid HttpsUrl"), "{e}");
         let e = error_of(&dev_with("timeout_s: 30", "timeout_s: 300"));
         assert!(e.contains("300 is out of range: expected 1 to 120"), "{e}");

@@ -11,7 +11,8 @@ use crate::stage::{OnDelete, Stage};
 
 /// Resource types that hold data: they follow the stage's `retention.on_delete`. The key goes
 /// with them, since a retained table or log group is unreadable without it.
-const DATA_TYPES: [&str; 4] = ["AWS::S3::Bucket", "AWS::DynamoDB::Table", "AWS::Logs::LogGroup", "AWS::KMS::Key"];
+const DATA_TYPES: [&str; 5] =
+    ["AWS::S3::Bucket", "AWS::DynamoDB::Table", "AWS::Logs::LogGroup", "AWS::KMS::Key", "AWS::Cognito::UserPool"];
 
 /// One stage's rendered files, in the order they are written.
 pub struct Rendered {

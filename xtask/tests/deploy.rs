@@ -278,11 +278,12 @@ fn bad_input_is_a_usage_error() {
 fn row(i: usize, thumbnail_size: u64) -> shared::record::CatalogRow {
     shared::record::CatalogRow {
         id: format!("{i:032x}"),
+        owner: Some("u1".into()),
         upload_date: format!("2026-11-{:02}", i + 1),
         upload_time: format!("10:00:{i:02}"),
         uploaded_at: format!("2026-11-{:02}T10:00:{i:02}Z", i + 1),
         file_name: format!("photo-{i}.jpg"),
-        source_key: format!("images/{i:032x}/photo-{i}.jpg"),
+        source_key: format!("images/u1/{i:032x}/photo-{i}.jpg"),
         original_size: thumbnail_size * 100,
         original_width: 4000,
         original_height: 3000,
@@ -429,8 +430,9 @@ async fn failures_lists_the_records_newest_first() {
     for (id, at, code) in [("a1", "2026-11-30T10:00:00Z", "not_an_image"), ("b2", "2026-12-01T09:00:00Z", "over_memory_budget")] {
         let record = shared::record::FailureRecord {
             function: "thumbnail".into(),
+            owner: Some("u1".into()),
             bucket: UPLOADS.into(),
-            key: format!("images/{id}/photo.jpg"),
+            key: format!("images/u1/{id}/photo.jpg"),
             file_name: Some("photo.jpg".into()),
             size: Some(1234),
             code: code.into(),
@@ -439,7 +441,7 @@ async fn failures_lists_the_records_newest_first() {
             recorded_at: at.into(),
         };
         let body = serde_json::to_vec(&record).unwrap();
-        s3.put_object().bucket(logs).key(format!("failures/2026/12/01/{id}.json")).body(body.into()).send().await.unwrap();
+        s3.put_object().bucket(logs).key(format!("failures/users/u1/2026/12/01/{id}.json")).body(body.into()).send().await.unwrap();
     }
     s3.put_object().bucket(logs).key("failures/stray.txt").body(b"not json".to_vec().into()).send().await.unwrap();
     let run = xtask(&moto.endpoint, &["failures", "local", "--json"]);
@@ -449,5 +451,5 @@ async fn failures_lists_the_records_newest_first() {
     assert!(run.stderr.contains("failures/stray.txt is not a failure record"), "{}", run.stderr);
     let table = xtask(&moto.endpoint, &["failures", "local", "--since", "1h"]);
     assert_eq!(table.code, 0, "{}", table.stderr);
-    assert!(table.stdout.starts_with("RECORDED") && table.stdout.contains("images/b2/photo.jpg"), "{}", table.stdout);
+    assert!(table.stdout.starts_with("RECORDED") && table.stdout.contains("images/u1/b2/photo.jpg"), "{}", table.stdout);
 }

@@ -7,6 +7,8 @@ pub use shared::config::ConfigError;
 #[derive(Debug, Clone)]
 pub struct ApiConfig {
     pub uploads_bucket: String,
+    /// Thumbnails: deleted with the photo they belong to.
+    pub assets_bucket: String,
     pub log_bucket: String,
     pub catalog_table: String,
     /// The stage's upload limit: the presigned POST's `content-length-range` ceiling.
@@ -14,8 +16,6 @@ pub struct ApiConfig {
     pub upload_expiry: Duration,
     /// Prefix of thumbnail and avatar URLs: `/` when CloudFront serves the assets beside the api.
     pub assets_base_url: String,
-    /// The `local` stage's fixed user, taken when no authorizer vouched for one. Never set on AWS.
-    pub dev_user: Option<String>,
 }
 
 impl ApiConfig {
@@ -37,22 +37,14 @@ impl ApiConfig {
                 what: "number of seconds (1 to 3600)",
             });
         }
-        let dev_user = get("DEV_USER").filter(|v| !v.is_empty());
-        if let Some(user) = &dev_user.as_ref().filter(|u| !crate::identity::valid_user(u)) {
-            return Err(ConfigError::Invalid {
-                name: "DEV_USER",
-                value: user.to_string(),
-                what: "user id ([A-Za-z0-9_-], 64 at most)",
-            });
-        }
         Ok(ApiConfig {
             uploads_bucket: required("UPLOADS_BUCKET")?,
+            assets_bucket: required("ASSETS_BUCKET")?,
             log_bucket: required("LOG_BUCKET")?,
             catalog_table: required("CATALOG_TABLE")?,
             max_bytes: number("MAX_BYTES", 25 * 1024 * 1024, "positive number of bytes")?,
             upload_expiry: Duration::from_secs(expiry),
             assets_base_url: get("ASSETS_BASE_URL").unwrap_or_else(|| "/".into()),
-            dev_user,
         })
     }
 }
@@ -66,16 +58,15 @@ mod tests {
         move |k| pairs.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone())
     }
 
-    const BASE: [(&str, &str); 3] = [("UPLOADS_BUCKET", "u"), ("LOG_BUCKET", "l"), ("CATALOG_TABLE", "t")];
+    const BASE: [(&str, &str); 4] = [("UPLOADS_BUCKET", "u"), ("ASSETS_BUCKET", "a"), ("LOG_BUCKET", "l"), ("CATALOG_TABLE", "t")];
 
     #[test]
     fn defaults_and_checks() {
         let c = ApiConfig::from_lookup(lookup(&BASE)).unwrap();
         assert_eq!((c.max_bytes, c.upload_expiry.as_secs(), c.assets_base_url.as_str()), (25 * 1024 * 1024, 300, "/"));
-        assert!(c.dev_user.is_none());
         assert!(matches!(ApiConfig::from_lookup(lookup(&[])), Err(ConfigError::Missing("UPLOADS_BUCKET"))));
         for (name, value) in
-            [("UPLOAD_EXPIRY_S", "0"), ("UPLOAD_EXPIRY_S", "86400"), ("MAX_BYTES", "lots"), ("DEV_USER", "../root")]
+            [("UPLOAD_EXPIRY_S", "0"), ("UPLOAD_EXPIRY_S", "86400"), ("MAX_BYTES", "lots")]
         {
             let mut pairs = BASE.to_vec();
             pairs.push((name, value));

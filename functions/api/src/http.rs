@@ -57,6 +57,10 @@ pub enum ApiError {
     Forbidden(String),
     #[error("no such route")]
     NotFound,
+    /// A thing that does not exist, or is not the caller's: the two answer alike, so nobody
+    /// learns of another's photos by asking.
+    #[error("{0}")]
+    NoSuch(String),
     #[error("method not allowed; allowed: {allowed}")]
     MethodNotAllowed { allowed: String },
     #[error("{what}: {source}")]
@@ -85,7 +89,7 @@ impl ApiError {
             ApiError::BadRequest { .. } => 400,
             ApiError::Unauthorized => 401,
             ApiError::Forbidden(_) => 403,
-            ApiError::NotFound => 404,
+            ApiError::NotFound | ApiError::NoSuch(_) => 404,
             ApiError::MethodNotAllowed { .. } => 405,
             ApiError::Internal { .. } => 500,
         }
@@ -96,7 +100,7 @@ impl ApiError {
             ApiError::BadRequest { .. } => "bad_request",
             ApiError::Unauthorized => "unauthorized",
             ApiError::Forbidden(_) => "forbidden",
-            ApiError::NotFound => "not_found",
+            ApiError::NotFound | ApiError::NoSuch(_) => "not_found",
             ApiError::MethodNotAllowed { .. } => "method_not_allowed",
             ApiError::Internal { .. } => "internal",
         }

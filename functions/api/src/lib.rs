@@ -6,6 +6,7 @@ pub mod config;
 pub mod http;
 pub mod identity;
 pub mod listings;
+pub mod photos;
 pub mod presign;
 pub mod profile;
 pub mod uploads;
@@ -32,10 +33,12 @@ pub struct Route {
 
 /// Every route, once: the router, the template's API Gateway routes and the OpenAPI document
 /// are all checked against this list.
-pub const ROUTES: [Route; 6] = [
+pub const ROUTES: [Route; 8] = [
     Route { method: "POST", path: "/api/uploads", signed_in: true },
     Route { method: "GET", path: "/api/images", signed_in: false },
-    Route { method: "GET", path: "/api/failures", signed_in: false },
+    Route { method: "GET", path: "/api/photos", signed_in: true },
+    Route { method: "DELETE", path: "/api/photos", signed_in: true },
+    Route { method: "GET", path: "/api/failures", signed_in: true },
     Route { method: "GET", path: "/api/profile", signed_in: true },
     Route { method: "PUT", path: "/api/profile", signed_in: true },
     Route { method: "GET", path: "/api/openapi.json", signed_in: false },
@@ -85,11 +88,13 @@ impl Api {
         };
         // `signed_in` in ROUTES (which the template and openapi.json are held to) decides who
         // must be known; public routes never look at `user`.
-        let user = if route.signed_in { identity::user_of(request, self.config.dev_user.as_deref())? } else { String::new() };
+        let user = if route.signed_in { identity::user_of(request)? } else { String::new() };
         match (route.method, route.path) {
             ("POST", "/api/uploads") => self.grant_upload(&user, request).await,
             ("GET", "/api/images") => listings::images(self, request).await,
-            ("GET", "/api/failures") => listings::failures(self, request).await,
+            ("GET", "/api/photos") => listings::photos(self, &user, request).await,
+            ("DELETE", "/api/photos") => photos::delete(self, &user, request).await,
+            ("GET", "/api/failures") => listings::failures(self, &user, request).await,
             ("GET", "/api/profile") => profile::get(self, &user).await,
             ("PUT", "/api/profile") => profile::put(self, &user, profile::parse_update(&request.json_object()?)?).await,
             ("GET", "/api/openapi.json") => Ok(Response { status: 200, content_type: "application/json", body: OPENAPI.into() }),

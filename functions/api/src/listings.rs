@@ -1,5 +1,6 @@
-//! `GET /api/images` (the catalog, paginated, newest or smallest first) and `GET /api/failures`
-//! (the failure records the functions left in the log bucket, newest first).
+//! `GET /api/images` (the public catalog: thumbnails only, paginated, newest or smallest first),
+//! `GET /api/photos` (the caller's own, with their originals) and `GET /api/failures` (the
+//! caller's own failure records, newest first).
 
 use std::time::Duration;
 
@@ -20,8 +21,33 @@ pub const FAILURE_DAYS: i64 = 31;
 /// Originals live in the private uploads bucket; a page links them through short-lived URLs.
 const ORIGINAL_URL_TTL: Duration = Duration::from_secs(15 * 60);
 
+/// What the public gallery shows of a row: never who uploaded it (the owner, and the source
+/// key that names them) and never a way to the original.
+pub const PRIVATE_FIELDS: [&str; 2] = ["owner", "source_key"];
+
 #[derive(Debug, Serialize)]
-pub struct ImageItem {
+pub struct PublicImage {
+    #[serde(flatten)]
+    pub row: serde_json::Map<String, serde_json::Value>,
+    pub thumbnail_url: String,
+}
+
+impl PublicImage {
+    pub fn of(api: &Api, row: &CatalogRow) -> PublicImage {
+        let mut fields = match serde_json::to_value(row) {
+            Ok(serde_json::Value::Object(fields)) => fields,
+            _ => serde_json::Map::new(),
+        };
+        for private in PRIVATE_FIELDS {
+            fields.remove(private);
+        }
+        PublicImage { row: fields, thumbnail_url: api.asset_url(&row.thumbnail_key) }
+    }
+}
+
+/// One of the caller's own photos: the whole row, and a short-lived link to the original.
+#[derive(Debug, Serialize)]
+pub struct OwnImage {
     #[serde(flatten)]
     pub row: CatalogRow,
     pub thumbnail_url: String,
@@ -29,8 +55,8 @@ pub struct ImageItem {
 }
 
 #[derive(Debug, Serialize)]
-pub struct ImagePage {
-    pub items: Vec<ImageItem>,
+pub struct Page<T> {
+    pub items: Vec<T>,
     pub next_cursor: Option<String>,
 }
 
@@ -58,29 +84,45 @@ pub fn order_of(request: &Request) -> Result<Order, ApiError> {
     }
 }
 
+fn cursor_of(request: &Request, order: Order) -> Result<Option<Cursor>, ApiError> {
+    match request.query("cursor") {
+        None => Ok(None),
+        Some(text) => Cursor::decode(text, order).map(Some).ok_or_else(|| {
+            ApiError::field("cursor", format!("is not a cursor of the {} listing; start again without it", order.name()))
+        }),
+    }
+}
+
 pub async fn images(api: &Api, request: &Request) -> Result<Response, ApiError> {
     let order = order_of(request)?;
     let limit = limit_of(request)?;
-    let after = match request.query("cursor") {
-        None => None,
-        Some(text) => Some(Cursor::decode(text, order).ok_or_else(|| {
-            ApiError::field("cursor", format!("is not a cursor of the {} listing; start again without it", order.name()))
-        })?),
-    };
+    let after = cursor_of(request, order)?;
     let page = catalog::page(&api.dynamodb, &api.config.catalog_table, order, limit, after.as_ref())
+        .await
+        .map_err(|e| ApiError::internal("querying the catalog", e))?;
+    let items = page.rows.iter().map(|row| PublicImage::of(api, row)).collect();
+    Ok(Response::json(200, &Page { items, next_cursor: page.next.map(|c| c.encode()) }))
+}
+
+/// The caller's photos, newest first: the `by-owner` index, keyed by the verified user alone.
+pub async fn photos(api: &Api, user: &str, request: &Request) -> Result<Response, ApiError> {
+    let limit = limit_of(request)?;
+    let after = cursor_of(request, Order::Mine)?;
+    let page = catalog::owned_page(&api.dynamodb, &api.config.catalog_table, user, limit, after.as_ref())
         .await
         .map_err(|e| ApiError::internal("querying the catalog", e))?;
     let mut items = Vec::with_capacity(page.rows.len());
     for row in page.rows {
         let original_url = api.presigned_original(&row.source_key, &row.original_format, ORIGINAL_URL_TTL).await?;
-        items.push(ImageItem { thumbnail_url: api.asset_url(&row.thumbnail_key), original_url, row });
+        items.push(OwnImage { thumbnail_url: api.asset_url(&row.thumbnail_key), original_url, row });
     }
-    Ok(Response::json(200, &ImagePage { items, next_cursor: page.next.map(|c| c.encode()) }))
+    Ok(Response::json(200, &Page { items, next_cursor: page.next.map(|c| c.encode()) }))
 }
 
-pub async fn failures(api: &Api, request: &Request) -> Result<Response, ApiError> {
+/// The caller's failure records: one prefix (`failures/users/<user>/`), so nobody else's is read.
+pub async fn failures(api: &Api, user: &str, request: &Request) -> Result<Response, ApiError> {
     let limit = limit_of(request)?;
-    let keys = recent_failure_keys(api, limit).await?;
+    let keys = recent_failure_keys(api, &shared::record::failures_of(user), limit).await?;
     let mut reads = tokio::task::JoinSet::new();
     for (i, key) in keys.into_iter().enumerate() {
         let (s3, bucket) = (api.s3.clone(), api.config.log_bucket.clone());
@@ -106,14 +148,14 @@ pub async fn failures(api: &Api, request: &Request) -> Result<Response, ApiError
 }
 
 /// Newest first: records are filed under their upload's day, so walk back day by day.
-async fn recent_failure_keys(api: &Api, limit: usize) -> Result<Vec<String>, ApiError> {
+async fn recent_failure_keys(api: &Api, folder: &str, limit: usize) -> Result<Vec<String>, ApiError> {
     let today = Utc::now().date_naive();
     let mut keys = Vec::new();
     for back in 0..FAILURE_DAYS {
         if keys.len() >= limit {
             break;
         }
-        let prefix = format!("failures/{}/", (today - chrono::Days::new(back as u64)).format("%Y/%m/%d"));
+        let prefix = format!("{folder}{}/", (today - chrono::Days::new(back as u64)).format("%Y/%m/%d"));
         let mut day = Vec::new();
         let mut pages = api.s3.list_objects_v2().bucket(&api.config.log_bucket).prefix(&prefix).into_paginator().send();
         while let Some(page) = pages.next().await {

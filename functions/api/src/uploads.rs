@@ -10,7 +10,7 @@ use crate::presign::PresignedPost;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum UploadKind {
-    /// `images/<upload-id>/<file name>` → the thumbnail function.
+    /// `images/<owner>/<upload-id>/<file name>` → the thumbnail function.
     Image,
     /// `avatars/<user>/<upload-id>` → the avatar function.
     Avatar,
@@ -108,7 +108,7 @@ fn is_invisible_or_bidi(c: char) -> bool {
 /// The key this upload may write, and nothing else.
 pub fn key_for(request: &UploadRequest, user: &str, upload_id: &str) -> String {
     match request.kind {
-        UploadKind::Image => format!("images/{upload_id}/{}", request.file_name),
+        UploadKind::Image => shared::key::image_key("images/", user, upload_id, &request.file_name),
         UploadKind::Avatar => format!("avatars/{user}/{upload_id}"),
     }
 }
@@ -200,7 +200,10 @@ mod tests {
         let image = parse(&body(ok()), 10_000).unwrap();
         let key = key_for(&image, "u-1", &id);
         let parsed = parse_upload_key(&key, "images/").unwrap().unwrap();
-        assert_eq!((parsed.id.as_str(), parsed.file_name.as_str()), (id.as_str(), "holiday photo.jpg"));
+        assert_eq!(
+            (parsed.owner.as_deref(), parsed.id.as_str(), parsed.file_name.as_str()),
+            (Some("u-1"), id.as_str(), "holiday photo.jpg")
+        );
         let avatar = UploadRequest { kind: UploadKind::Avatar, ..image };
         let key = key_for(&avatar, "u-1", &id);
         let parsed = parse_avatar_key(&key, "avatars/").unwrap().unwrap();

@@ -1,6 +1,7 @@
 //! The api against moto: a browser-style upload through the presigned POST it grants, the avatar
-//! function run on the notification that upload caused, and the catalog, failures and profile
-//! answers, each held to openapi.json.
+//! function run on the notification that upload caused, and the catalog, "my photos", delete,
+//! failures and profile answers, each held to openapi.json, each signed-in route as its user
+//! (the `sub` the authorizer vouched for) and never another's.
 
 mod support;
 
@@ -16,31 +17,36 @@ use shared::record::CatalogRow;
 use testkit::corpus_file;
 use testkit::queue::{ASSETS, LOGS, Pipeline, TABLE, UPLOADS, failed_ids, receive, sqs_event};
 
-const USER: &str = "dev-user-1";
+const USER: &str = "user-a";
+const OTHER: &str = "user-b";
 
-fn api_config(max_bytes: &str) -> ApiConfig {
-    let env = [
-        ("UPLOADS_BUCKET", UPLOADS),
-        ("LOG_BUCKET", LOGS),
-        ("CATALOG_TABLE", TABLE),
-        ("MAX_BYTES", max_bytes),
-        ("DEV_USER", USER),
-    ];
-    ApiConfig::from_lookup(|name| env.iter().find(|(k, _)| *k == name).map(|(_, v)| v.to_string())).unwrap()
+/// The api's environment as the template gives it, with the stage's upload limit replaced.
+fn api_config(p: &Pipeline, max_bytes: &str) -> ApiConfig {
+    let env = p.env("api");
+    ApiConfig::from_lookup(|name| if name == "MAX_BYTES" { Some(max_bytes.to_string()) } else { env(name) }).unwrap()
 }
 
-async fn call(api: &Api, method: &str, path_and_query: &str, body: Option<Value>) -> (u16, Value) {
+/// As `as_user` (the verified `sub`), or signed out.
+async fn call_as(api: &Api, as_user: Option<&str>, method: &str, path_and_query: &str, body: Option<Value>) -> (u16, Value) {
     let (path, query) = path_and_query.split_once('?').unwrap_or((path_and_query, ""));
     let request = Request {
         method: method.into(),
         path: path.into(),
         query: api::apigw::form_pairs(query),
         body: body.map(|b| b.to_string().into_bytes()),
-        subject: None,
+        subject: as_user.map(str::to_string),
     };
     let Response { status, content_type, body } = api.handle(&request).await;
     assert_eq!(content_type, "application/json");
+    if status == 204 {
+        assert!(body.is_empty(), "{body}");
+        return (status, Value::Null);
+    }
     (status, support::assert_documented(method, path, status, &body))
+}
+
+async fn call(api: &Api, method: &str, path_and_query: &str, body: Option<Value>) -> (u16, Value) {
+    call_as(api, Some(USER), method, path_and_query, body).await
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -48,7 +54,7 @@ async fn an_avatar_uploaded_through_the_presigned_post_reaches_the_profile() {
     let p = Pipeline::start("avatars", "avatars/").await;
     testkit::queue::create_catalog(&p.sdk).await;
     let avatar = AvatarHandler::new(Config::from_lookup(Kind::Avatar, p.env("avatar")).unwrap(), &p.sdk);
-    let api = Api::new(api_config("26214400"), &p.sdk);
+    let api = Api::new(api_config(&p, "26214400"), &p.sdk);
     let photo = corpus_file("photos/m1_eveningglow_2560x1600.jpg");
 
     let (status, empty) = call(&api, "GET", "/api/profile", None).await;
@@ -105,7 +111,7 @@ async fn an_avatar_uploaded_through_the_presigned_post_reaches_the_profile() {
 #[tokio::test(flavor = "multi_thread")]
 async fn bad_requests_name_the_field_and_unknown_routes_are_json() {
     let p = Pipeline::start("avatars", "avatars/").await;
-    let api = Api::new(api_config("1000"), &p.sdk);
+    let api = Api::new(api_config(&p, "1000"), &p.sdk);
     let (status, e) = call(
         &api,
         "POST",
@@ -141,6 +147,16 @@ async fn bad_requests_name_the_field_and_unknown_routes_are_json() {
     assert_eq!((status, &e["error"]["field"]), (400, &json!("file_name")), "{e}");
     let (status, e) = call(&api, "POST", "/api/uploads", None).await;
     assert_eq!((status, &e["error"]["code"]), (400, &json!("bad_request")));
+    // Signed out, every signed-in route is refused before it does anything.
+    for (method, path) in api::ROUTES.iter().filter(|r| r.signed_in).map(|r| (r.method, r.path)) {
+        let (status, e) = call_as(&api, None, method, path, Some(json!({}))).await;
+        assert_eq!((status, &e["error"]["code"]), (401, &json!("unauthorized")), "{method} {path}");
+    }
+    // An image is filed under its owner, who is the signed-in user and nobody the body names.
+    let ask = json!({ "kind": "image", "file_name": "a.jpg", "content_type": "image/jpeg", "size": 5 });
+    let (status, grant) = call(&api, "POST", "/api/uploads", Some(ask)).await;
+    assert_eq!(status, 201, "{grant}");
+    assert_eq!(grant["key"], format!("images/{USER}/{}/a.jpg", grant["upload_id"].as_str().unwrap()));
     let (status, e) = call(&api, "GET", "/api/images?sort=largest", None).await;
     assert_eq!((status, &e["error"]["field"]), (400, &json!("sort")));
     let (status, e) = call(&api, "GET", "/api/images?cursor=zz", None).await;
@@ -154,16 +170,19 @@ async fn bad_requests_name_the_field_and_unknown_routes_are_json() {
     assert_eq!((status, &doc["openapi"]), (200, &json!("3.1.0")));
 }
 
+/// Even rows are USER's, odd rows OTHER's.
 fn row(i: usize) -> CatalogRow {
     // Sizes repeat (ties on size break by id); times are distinct minutes.
     let size = 1000 + (i * 37) % 11 * 100;
+    let owner = if i % 2 == 0 { USER } else { OTHER };
     CatalogRow {
         id: format!("{i:04}-upload"),
+        owner: Some(owner.into()),
         upload_date: "2026-12-01".into(),
         upload_time: format!("10:{:02}:00", i),
         uploaded_at: format!("2026-12-01T10:{:02}:00.000Z", i),
         file_name: format!("photo {i}.jpg"),
-        source_key: format!("images/{i:04}-upload/photo {i}.jpg"),
+        source_key: format!("images/{owner}/{i:04}-upload/photo {i}.jpg"),
         original_size: 100_000 + i as u64,
         original_width: 4000,
         original_height: 3000,
@@ -176,17 +195,19 @@ fn row(i: usize) -> CatalogRow {
     }
 }
 
-/// Follows `next_cursor` to the end; returns the ids in the order served and the page count.
-async fn walk(api: &Api, sort: &str, limit: usize) -> (Vec<Value>, usize) {
+/// Follows `next_cursor` of `listing` (e.g. `/api/images?sort=recent`) to the end; returns the
+/// items in the order served and the page count.
+async fn walk(api: &Api, as_user: Option<&str>, listing: &str, limit: usize) -> (Vec<Value>, usize) {
     let mut items = Vec::new();
     let mut pages = 0;
     let mut cursor: Option<String> = None;
+    let sep = if listing.contains('?') { '&' } else { '?' };
     loop {
         let url = match &cursor {
-            Some(c) => format!("/api/images?sort={sort}&limit={limit}&cursor={c}"),
-            None => format!("/api/images?sort={sort}&limit={limit}"),
+            Some(c) => format!("{listing}{sep}limit={limit}&cursor={c}"),
+            None => format!("{listing}{sep}limit={limit}"),
         };
-        let (status, page) = call(api, "GET", &url, None).await;
+        let (status, page) = call_as(api, as_user, "GET", &url, None).await;
         assert_eq!(status, 200, "{page}");
         pages += 1;
         let got = page["items"].as_array().unwrap();
@@ -216,9 +237,9 @@ async fn the_catalog_pages_in_order_without_gaps_or_repeats() {
         .send()
         .await
         .unwrap();
-    let api = Api::new(api_config("1000"), &p.sdk);
+    let api = Api::new(api_config(&p, "1000"), &p.sdk);
 
-    let (smallest, pages) = walk(&api, "smallest", 5).await;
+    let (smallest, pages) = walk(&api, None, "/api/images?sort=smallest", 5).await;
     assert_eq!(pages, 5);
     let mut expected = rows.clone();
     shared::catalog::sort(&mut expected, shared::catalog::Order::Smallest);
@@ -227,19 +248,36 @@ async fn the_catalog_pages_in_order_without_gaps_or_repeats() {
     let sizes: Vec<u64> = smallest.iter().map(|i| i["thumbnail_size"].as_u64().unwrap()).collect();
     assert!(sizes.windows(2).all(|w| w[0] <= w[1]), "{sizes:?}");
 
-    let (recent, _) = walk(&api, "recent", 7).await;
+    let (recent, _) = walk(&api, None, "/api/images?sort=recent", 7).await;
     let newest_first: Vec<String> = (0..23).rev().map(|i| format!("{i:04}-upload")).collect();
     assert_eq!(ids(&recent), newest_first);
 
-    // The five smallest, with what the site shows and links.
-    let (_, top) = call(&api, "GET", "/api/images?sort=smallest&limit=5", None).await;
+    // The public listings show thumbnails only: no owner, no key that names one, no original.
+    let (_, top) = call_as(&api, None, "GET", "/api/images?sort=smallest&limit=5", None).await;
     let first = &top["items"][0];
     assert_eq!(first["thumbnail_url"], format!("/{}", expected[0].thumbnail_key));
-    let original = first["original_url"].as_str().unwrap();
-    assert!(
-        original.starts_with(&format!("{}/{UPLOADS}/images/", p.moto.endpoint)) && original.contains("X-Amz-Signature="),
-        "{original}"
-    );
+    let public = top.to_string();
+    for secret in [USER, OTHER, "original_url", "source_key", "owner"] {
+        assert!(!public.contains(secret), "the public listing shows {secret}: {public}");
+    }
+
+    // "My photos": each user's own, newest first, paginated, with a link to each original.
+    for (user, parity) in [(USER, 0), (OTHER, 1)] {
+        let (mine, pages) = walk(&api, Some(user), "/api/photos", 4).await;
+        let wanted: Vec<String> = (0..23).rev().filter(|i| i % 2 == parity).map(|i| format!("{i:04}-upload")).collect();
+        assert_eq!(ids(&mine), wanted, "{user}");
+        assert_eq!(pages, wanted.len().div_ceil(4), "{user}");
+        for item in &mine {
+            assert_eq!(item["owner"], user);
+            let original = item["original_url"].as_str().unwrap();
+            let prefix = format!("{}/{UPLOADS}/images/{user}/", p.moto.endpoint);
+            assert!(original.starts_with(&prefix) && original.contains("X-Amz-Signature="), "{original}");
+        }
+    }
+    let (_, page) = call(&api, "GET", "/api/photos?limit=2", None).await;
+    let cursor = page["next_cursor"].as_str().unwrap();
+    let (status, e) = call(&api, "GET", &format!("/api/images?sort=recent&cursor={cursor}"), None).await;
+    assert_eq!((status, &e["error"]["field"]), (400, &json!("cursor")), "a cursor of my photos does not continue the gallery");
 
     // A cursor of one listing does not continue the other.
     let (_, page) = call(&api, "GET", "/api/images?sort=recent&limit=2", None).await;
@@ -249,24 +287,85 @@ async fn the_catalog_pages_in_order_without_gaps_or_repeats() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn failures_are_listed_newest_first() {
+async fn each_user_sees_their_own_failures_newest_first() {
     let p = Pipeline::start("thumbnails", "images/").await;
-    let api = Api::new(api_config("1000"), &p.sdk);
+    let api = Api::new(api_config(&p, "1000"), &p.sdk);
     let (_, none) = call(&api, "GET", "/api/failures", None).await;
     assert_eq!(none["items"], json!([]));
-    let day = chrono::Utc::now().format("%Y/%m/%d");
-    for (i, name) in ["first.jpg", "second.jpg", "third.jpg"].iter().enumerate() {
+    let now = chrono::Utc::now();
+    let object = |key: String| shared::event::ObjectCreated {
+        bucket: UPLOADS.into(),
+        key,
+        size: Some(12),
+        etag: None,
+        version_id: None,
+        sequencer: None,
+        time: now,
+    };
+    let uploads = [(USER, "first.jpg"), (OTHER, "theirs.jpg"), (USER, "second.jpg"), (USER, "third.jpg")];
+    for (i, (owner, name)) in uploads.iter().enumerate() {
+        let key = format!("images/{owner}/id{i}/{name}");
         let record = json!({
-            "function": "thumbnail", "bucket": UPLOADS, "key": format!("images/id{i}/{name}"), "file_name": name,
+            "function": "thumbnail", "owner": owner, "bucket": UPLOADS, "key": key, "file_name": name,
             "size": 12, "code": "not_an_image", "reason": "not an image", "uploaded_at": "2026-12-01T10:00:00.000Z",
             "recorded_at": "2026-12-01T10:00:01.000Z"
         });
         let body = ByteStream::from(serde_json::to_vec(&record).unwrap());
-        p.s3.put_object().bucket(LOGS).key(format!("failures/{day}/id{i}.json")).body(body).send().await.unwrap();
+        let at = shared::record::FailureRecord::object_key(&object(key), Some(&format!("id{i}")), Some(owner));
+        p.s3.put_object().bucket(LOGS).key(at).body(body).send().await.unwrap();
         // S3 timestamps have one-second resolution.
         tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
     }
+    let names = |listed: &Value| -> Vec<String> {
+        listed["items"].as_array().unwrap().iter().map(|r| r["file_name"].as_str().unwrap().to_string()).collect()
+    };
     let (_, listed) = call(&api, "GET", "/api/failures?limit=2", None).await;
-    let names: Vec<&str> = listed["items"].as_array().unwrap().iter().map(|r| r["file_name"].as_str().unwrap()).collect();
-    assert_eq!(names, ["third.jpg", "second.jpg"]);
+    assert_eq!(names(&listed), ["third.jpg", "second.jpg"]);
+    let (_, theirs) = call_as(&api, Some(OTHER), "GET", "/api/failures", None).await;
+    assert_eq!(names(&theirs), ["theirs.jpg"], "B sees B's alone");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_photo_is_deleted_by_its_owner_alone_original_thumbnail_and_row() {
+    let p = Pipeline::start("thumbnails", "images/").await;
+    let dynamodb = testkit::queue::create_catalog(&p.sdk).await;
+    let api = Api::new(api_config(&p, "1000"), &p.sdk);
+    let (mine, theirs) = (row(0), row(1));
+    for r in [&mine, &theirs] {
+        dynamodb.put_item().table_name(TABLE).set_item(Some(to_item(r))).send().await.unwrap();
+        p.s3.put_object().bucket(UPLOADS).key(&r.source_key).body(b"original".to_vec().into()).send().await.unwrap();
+        p.s3.put_object().bucket(ASSETS).key(&r.thumbnail_key).body(b"thumb".to_vec().into()).send().await.unwrap();
+    }
+    let exists = |bucket: &'static str, key: String| {
+        let s3 = p.s3.clone();
+        async move { s3.head_object().bucket(bucket).key(key).send().await.is_ok() }
+    };
+    let row_exists = |id: String| {
+        let dynamodb = dynamodb.clone();
+        async move {
+            let key = aws_sdk_dynamodb::types::AttributeValue::S(format!("IMG#{id}"));
+            dynamodb.get_item().table_name(TABLE).key("pk", key).send().await.unwrap().item().is_some()
+        }
+    };
+
+    // B's photo is not A's to delete: the same answer as for a photo that does not exist.
+    let (status, e) = call(&api, "DELETE", &format!("/api/photos?id={}", theirs.id), None).await;
+    assert_eq!((status, &e["error"]["code"]), (404, &json!("not_found")), "{e}");
+    let (status, nothing) = call(&api, "DELETE", "/api/photos?id=no-such-upload", None).await;
+    assert_eq!((status, &nothing["error"]["message"]), (404, &json!("you have no photo no-such-upload")));
+    assert!(exists(UPLOADS, theirs.source_key.clone()).await && exists(ASSETS, theirs.thumbnail_key.clone()).await);
+    assert!(row_exists(theirs.id.clone()).await);
+    let (status, e) = call(&api, "DELETE", "/api/photos?id=../x", None).await;
+    assert_eq!((status, &e["error"]["field"]), (400, &json!("id")));
+
+    let (status, _) = call(&api, "DELETE", &format!("/api/photos?id={}", mine.id), None).await;
+    assert_eq!(status, 204);
+    assert!(!exists(UPLOADS, mine.source_key.clone()).await, "the original is gone");
+    assert!(!exists(ASSETS, mine.thumbnail_key.clone()).await, "the thumbnail is gone");
+    assert!(!row_exists(mine.id.clone()).await, "the row is gone");
+    let (_, listed) = call(&api, "GET", "/api/photos", None).await;
+    assert_eq!(listed["items"], json!([]));
+    let (status, _) = call(&api, "DELETE", &format!("/api/photos?id={}", mine.id), None).await;
+    assert_eq!(status, 404, "a second delete finds nothing");
+    assert!(exists(UPLOADS, theirs.source_key.clone()).await && row_exists(theirs.id.clone()).await, "B's photo is untouched");
 }

@@ -10,6 +10,8 @@ use crate::record::{CATALOG_SHARDS, CatalogRow};
 
 pub const BY_SIZE: &str = "by-size";
 pub const BY_TIME: &str = "by-time";
+/// Rows by `owner`, newest first: "my photos". Sparse: a row put in by hand has no owner.
+pub const BY_OWNER: &str = "by-owner";
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Order {
@@ -17,6 +19,8 @@ pub enum Order {
     Smallest,
     /// Newest upload first (`by-time`).
     Recent,
+    /// One owner's rows, newest first (`by-owner`, [`owned_page`]).
+    Mine,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -28,6 +32,8 @@ pub enum CatalogError {
         #[source]
         source: Box<dyn std::error::Error + Send + Sync>,
     },
+    #[error("the `mine` listing is one owner's: ask owned_page")]
+    NotSharded,
     #[error("catalog item {pk} is not a catalog row: {source}")]
     Malformed { pk: String, source: serde_json::Error },
 }
@@ -92,7 +98,7 @@ impl Cursor {
     fn of(row: &CatalogRow, order: Order) -> Cursor {
         let value = match order {
             Order::Smallest => row.thumbnail_size.to_string(),
-            Order::Recent => row.uploaded_at.clone(),
+            Order::Recent | Order::Mine => row.uploaded_at.clone(),
         };
         Cursor { order: order.name().into(), value, id: row.id.clone() }
     }
@@ -106,7 +112,7 @@ impl Cursor {
         let cursor: Cursor = serde_json::from_slice(&hex::decode(text).ok()?).ok()?;
         let valid = match order {
             Order::Smallest => cursor.value.parse::<u64>().is_ok(),
-            Order::Recent => !cursor.value.is_empty(),
+            Order::Recent | Order::Mine => !cursor.value.is_empty(),
         };
         (cursor.order == order.name() && valid).then_some(cursor)
     }
@@ -118,7 +124,9 @@ impl Cursor {
                 let size = self.value.parse::<u64>().unwrap_or(0);
                 (row.thumbnail_size, row.id.as_str()) > (size, self.id.as_str())
             }
-            Order::Recent => (row.uploaded_at.as_str(), row.id.as_str()) < (self.value.as_str(), self.id.as_str()),
+            Order::Recent | Order::Mine => {
+                (row.uploaded_at.as_str(), row.id.as_str()) < (self.value.as_str(), self.id.as_str())
+            }
         }
     }
 }
@@ -128,6 +136,7 @@ impl Order {
         match self {
             Order::Smallest => "smallest",
             Order::Recent => "recent",
+            Order::Mine => "mine",
         }
     }
 }
@@ -152,6 +161,7 @@ pub async fn page(
     let (index, forward, range) = match order {
         Order::Smallest => (BY_SIZE, true, " AND thumbnail_size >= :v"),
         Order::Recent => (BY_TIME, false, " AND uploaded_at <= :v"),
+        Order::Mine => return Err(CatalogError::NotSharded),
     };
     if n == 0 {
         return Ok(Page { rows: Vec::new(), next: None });
@@ -171,7 +181,7 @@ pub async fn page(
             Some(cursor) => {
                 let value = match order {
                     Order::Smallest => AttributeValue::N(cursor.value.clone()),
-                    Order::Recent => AttributeValue::S(cursor.value.clone()),
+                    Order::Recent | Order::Mine => AttributeValue::S(cursor.value.clone()),
                 };
                 request.key_condition_expression(format!("shard = :s{range}")).expression_attribute_values(":v", value)
             }
@@ -198,8 +208,53 @@ pub async fn page(
 pub fn sort(rows: &mut [CatalogRow], order: Order) {
     match order {
         Order::Smallest => rows.sort_by(|a, b| (a.thumbnail_size, &a.id).cmp(&(b.thumbnail_size, &b.id))),
-        Order::Recent => rows.sort_by(|a, b| (&b.uploaded_at, &b.id).cmp(&(&a.uploaded_at, &a.id))),
+        Order::Recent | Order::Mine => rows.sort_by(|a, b| (&b.uploaded_at, &b.id).cmp(&(&a.uploaded_at, &a.id))),
     }
+}
+
+/// Up to `n` of `owner`'s rows, newest first, after `after` (a cursor of this listing): one
+/// partition of `by-owner`, read from the cursor's time on, ties skipped by id, `n + 1` to know
+/// whether another page exists.
+pub async fn owned_page(
+    client: &aws_sdk_dynamodb::Client,
+    table: &str,
+    owner: &str,
+    n: usize,
+    after: Option<&Cursor>,
+) -> Result<Page, CatalogError> {
+    if n == 0 {
+        return Ok(Page { rows: Vec::new(), next: None });
+    }
+    let wanted = n + 1;
+    // `owner` is one of DynamoDB's reserved words.
+    let mut request = client
+        .query()
+        .table_name(table)
+        .index_name(BY_OWNER)
+        .expression_attribute_names("#o", "owner")
+        .expression_attribute_values(":o", AttributeValue::S(owner.to_string()))
+        .scan_index_forward(false)
+        .limit(i32::try_from(wanted).unwrap_or(i32::MAX));
+    request = match after {
+        None => request.key_condition_expression("#o = :o"),
+        Some(cursor) => request
+            .key_condition_expression("#o = :o AND uploaded_at <= :v")
+            .expression_attribute_values(":v", AttributeValue::S(cursor.value.clone())),
+    };
+    let mut pages = request.into_paginator().items().send();
+    let mut rows = Vec::new();
+    while rows.len() < wanted {
+        let Some(item) = pages.next().await else { break };
+        let item = item.map_err(|e| CatalogError::Query { index: BY_OWNER, shard: owner.to_string(), source: Box::new(e) })?;
+        let row = from_item(&item)?;
+        if after.is_none_or(|c| c.precedes(&row, Order::Mine)) {
+            rows.push(row);
+        }
+    }
+    sort(&mut rows, Order::Mine);
+    let next = (rows.len() > n).then(|| Cursor::of(&rows[n - 1], Order::Mine));
+    rows.truncate(n);
+    Ok(Page { rows, next })
 }
 
 #[cfg(test)]
@@ -209,6 +264,7 @@ mod tests {
     fn row(id: &str, size: u64, at: &str) -> CatalogRow {
         CatalogRow {
             id: id.into(),
+            owner: Some("u-1".into()),
             upload_date: "2026-11-23".into(),
             upload_time: "10:00:00".into(),
             uploaded_at: at.into(),

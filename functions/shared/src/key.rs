@@ -1,4 +1,6 @@
-//! Upload keys: `<prefix><upload-id>/<file name>`, e.g. `images/01J9.../holiday photo.jpg`.
+//! Upload keys: `<prefix><owner>/<upload-id>/<file name>`, e.g. `images/8d3f…/01J9…/holiday photo.jpg`.
+//! The owner is the signed-in user the api granted the upload to: the presigned POST pins the
+//! whole key, so it is as trustworthy as the grant, and every function knows it from the event alone.
 
 use percent_encoding::percent_decode_str;
 
@@ -19,8 +21,15 @@ pub fn decode_event_key(raw: &str) -> Result<String, Failure> {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UploadKey {
+    /// `None` for a file put in the bucket by hand: it belongs to nobody's "my photos".
+    pub owner: Option<String>,
     pub id: String,
     pub file_name: String,
+}
+
+/// The key a granted image upload may write, and nothing else.
+pub fn image_key(prefix: &str, owner: &str, upload_id: &str, file_name: &str) -> String {
+    format!("{prefix}{owner}/{upload_id}/{file_name}")
 }
 
 /// `avatars/<user-id>/<upload-id>`: whose picture, and which upload of it.
@@ -62,11 +71,21 @@ pub fn valid_id(id: &str) -> bool {
     !id.is_empty() && id.len() <= 64 && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
 }
 
-/// Splits a decoded key under `prefix` into upload id and file name. `None` when the key is
-/// outside the prefix: the caller refuses it, so an output can never re-enter as an input.
+/// Splits a decoded key under `prefix` into owner, upload id and file name. `None` when the key
+/// is outside the prefix: the caller refuses it, so an output can never re-enter as an input.
 pub fn parse_upload_key(key: &str, prefix: &str) -> Option<Result<UploadKey, Failure>> {
     let rest = key.strip_prefix(prefix)?;
-    Some(parse_rest(key, rest))
+    Some(parse_owned(key, rest))
+}
+
+fn parse_owned(key: &str, rest: &str) -> Result<UploadKey, Failure> {
+    let bad = |why: &str| Failure::bad_input("bad_key", format!("object key {key:?} {why}"));
+    let (owner, rest) = rest.split_once('/').ok_or_else(|| bad("has no owner folder"))?;
+    if !valid_id(owner) {
+        return Err(bad("has an invalid owner"));
+    }
+    let upload = parse_rest(key, rest)?;
+    Ok(UploadKey { owner: Some(owner.to_string()), ..upload })
 }
 
 /// Like [`parse_upload_key`] for the object an event names, and also for a file put in the
@@ -76,7 +95,7 @@ pub fn parse_upload_key(key: &str, prefix: &str) -> Option<Result<UploadKey, Fai
 /// its row; a new upload to the key is a new version, so a new id and an outcome of its own.
 pub fn parse_object_key(object: &ObjectCreated, prefix: &str) -> Option<Result<UploadKey, Failure>> {
     let rest = object.key.strip_prefix(prefix)?;
-    if let Ok(key) = parse_rest(&object.key, rest) {
+    if let Ok(key) = parse_owned(&object.key, rest) {
         return Some(Ok(key));
     }
     let bad = |why: &str| Failure::bad_input("bad_key", format!("object key {:?} {why}", object.key));
@@ -92,7 +111,7 @@ pub fn parse_object_key(object: &ObjectCreated, prefix: &str) -> Option<Result<U
     let Some(version) = object.version_id.as_deref().or(object.sequencer.as_deref()).or(object.etag.as_deref()) else {
         return Some(Err(bad("names no version, sequencer or ETag to tell this upload from another")));
     };
-    Some(Ok(UploadKey { id: derived_id(&object.bucket, &object.key, version), file_name: file_name.to_string() }))
+    Some(Ok(UploadKey { owner: None, id: derived_id(&object.bucket, &object.key, version), file_name: file_name.to_string() }))
 }
 
 /// What every derived id starts with; granted ids are plain hex.
@@ -119,7 +138,7 @@ fn parse_rest(key: &str, rest: &str) -> Result<UploadKey, Failure> {
     if file_name.is_empty() || file_name.contains('/') {
         return Err(bad("has no plain file name"));
     }
-    Ok(UploadKey { id: id.to_string(), file_name: file_name.to_string() })
+    Ok(UploadKey { owner: None, id: id.to_string(), file_name: file_name.to_string() })
 }
 
 #[cfg(test)]
@@ -147,16 +166,16 @@ mod tests {
             sequencer: Some("0055AED6DCD90281E5".into()),
             time: "2026-12-02T10:00:00Z".parse().unwrap(),
         };
-        let granted = parse_object_key(&object("images/01J9ABC/holiday.jpg", Some("v1")), "images/").unwrap().unwrap();
-        assert_eq!(granted, UploadKey { id: "01J9ABC".into(), file_name: "holiday.jpg".into() });
+        let granted = parse_object_key(&object("images/u-1/01J9ABC/holiday.jpg", Some("v1")), "images/").unwrap().unwrap();
+        assert_eq!(granted, UploadKey { owner: Some("u-1".into()), id: "01J9ABC".into(), file_name: "holiday.jpg".into() });
         let by_hand = parse_object_key(&object("images/photo.jpg", Some("v1")), "images/").unwrap().unwrap();
-        assert_eq!(by_hand.file_name, "photo.jpg");
+        assert_eq!((by_hand.file_name.as_str(), by_hand.owner.as_deref()), ("photo.jpg", None));
         assert!(by_hand.id.starts_with("s3-") && by_hand.id.len() == 32 && valid_id(&by_hand.id), "{}", by_hand.id);
         assert_eq!(parse_object_key(&object("images/photo.jpg", Some("v1")), "images/").unwrap().unwrap(), by_hand);
         let again = parse_object_key(&object("images/photo.jpg", Some("v2")), "images/").unwrap().unwrap();
         assert_ne!(again.id, by_hand.id, "a new version is a new upload");
-        let nested = parse_object_key(&object("images/2026/trip/photo.jpg", Some("v1")), "images/").unwrap().unwrap();
-        assert_eq!(nested.file_name, "photo.jpg");
+        let nested = parse_object_key(&object("images/2026/trip/day one/photo.jpg", Some("v1")), "images/").unwrap().unwrap();
+        assert_eq!((nested.file_name.as_str(), nested.owner.as_deref()), ("photo.jpg", None));
         assert!(parse_object_key(&object("images/dir/", Some("v1")), "images/").unwrap().is_err());
         assert!(parse_object_key(&object("thumbnails/x.jpg", Some("v1")), "images/").is_none());
     }
@@ -169,14 +188,24 @@ mod tests {
 
     #[test]
     fn parses_upload_keys() {
-        let k = parse_upload_key("images/abc-1_2/photo one.jpg", "images/").unwrap().unwrap();
-        assert_eq!(k, UploadKey { id: "abc-1_2".into(), file_name: "photo one.jpg".into() });
+        let k = parse_upload_key("images/u_1/abc-1_2/photo one.jpg", "images/").unwrap().unwrap();
+        assert_eq!(k, UploadKey { owner: Some("u_1".into()), id: "abc-1_2".into(), file_name: "photo one.jpg".into() });
+        assert_eq!(image_key("images/", "u_1", "abc-1_2", "photo one.jpg"), "images/u_1/abc-1_2/photo one.jpg");
         assert!(parse_upload_key("thumbnails/abc.jpg", "images/").is_none());
-        assert!(parse_upload_key("imagesX/abc/x.jpg", "images/").is_none());
-        for bad in ["images/x.jpg", "images//x.jpg", "images/a b/x.jpg", "images/abc/", "images/abc/d/e.jpg", "images/../x.jpg"] {
+        assert!(parse_upload_key("imagesX/u/abc/x.jpg", "images/").is_none());
+        for bad in [
+            "images/x.jpg",
+            "images/u/x.jpg",
+            "images/u//x.jpg",
+            "images/u/a b/x.jpg",
+            "images/a b/abc/x.jpg",
+            "images/u/abc/",
+            "images/u/abc/d/e.jpg",
+            "images/../abc/x.jpg",
+        ] {
             assert!(matches!(parse_upload_key(bad, "images/"), Some(Err(Failure::BadInput { .. }))), "{bad}");
         }
-        let long = format!("images/abc/{}.jpg", "a".repeat(MAX_KEY_BYTES));
+        let long = format!("images/u/abc/{}.jpg", "a".repeat(MAX_KEY_BYTES));
         assert!(parse_upload_key(&long, "images/").unwrap().is_err());
     }
 }

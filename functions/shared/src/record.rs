@@ -9,6 +9,10 @@ use crate::event::ObjectCreated;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CatalogRow {
     pub id: String,
+    /// Who uploaded it (the key's owner); `None` for a file put in the bucket by hand. Only the
+    /// `by-owner` index holds it, so only its owner's listing finds the row by it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
     /// UTC, from the S3 event: when the upload happened, not when we processed it.
     pub upload_date: String,
     pub upload_time: String,
@@ -51,6 +55,9 @@ pub fn upload_date_time(t: &DateTime<Utc>) -> (String, String) {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FailureRecord {
     pub function: String,
+    /// The uploader, when the key names one: only they (and the on-call) see the record.
+    #[serde(default)]
+    pub owner: Option<String>,
     pub bucket: String,
     pub key: String,
     pub file_name: Option<String>,
@@ -62,11 +69,22 @@ pub struct FailureRecord {
 }
 
 impl FailureRecord {
-    /// `failures/<yyyy>/<mm>/<dd>/<id>.json`, dated by the upload so redelivery rewrites the same key.
-    pub fn object_key(obj: &ObjectCreated, upload_id: Option<&str>) -> String {
+    /// `failures/users/<owner>/<yyyy>/<mm>/<dd>/<id>.json` (or `failures/unowned/…` for a key
+    /// that names no owner), dated by the upload so redelivery rewrites the same key. Filed by
+    /// owner first, so "my failures" lists one prefix and never reads anyone else's.
+    pub fn object_key(obj: &ObjectCreated, upload_id: Option<&str>, owner: Option<&str>) -> String {
         let id = upload_id.map_or_else(|| format!("key-{:016x}", fnv1a(obj.key.as_bytes())), str::to_string);
-        format!("failures/{}/{id}.json", obj.time.format("%Y/%m/%d"))
+        let folder = owner.map_or_else(|| format!("{FAILURES_PREFIX}unowned/"), failures_of);
+        format!("{folder}{}/{id}.json", obj.time.format("%Y/%m/%d"))
     }
+}
+
+/// Every failure record is under it (the on-call's `cargo xtask failures` lists it whole).
+pub const FAILURES_PREFIX: &str = "failures/";
+
+/// The folder of one user's failure records.
+pub fn failures_of(owner: &str) -> String {
+    format!("{FAILURES_PREFIX}users/{owner}/")
 }
 
 /// Stable across Rust versions (unlike `DefaultHasher`), for naming records of unparsable keys.
@@ -89,9 +107,10 @@ mod tests {
             sequencer: None,
             time: "2026-01-02T03:04:05Z".parse().unwrap(),
         };
-        assert_eq!(FailureRecord::object_key(&obj, Some("a1")), "failures/2026/01/02/a1.json");
-        let k = FailureRecord::object_key(&obj, None);
-        assert!(k.starts_with("failures/2026/01/02/key-") && k.ends_with(".json") && !k.contains(".."), "{k}");
+        assert_eq!(FailureRecord::object_key(&obj, Some("a1"), Some("u-1")), "failures/users/u-1/2026/01/02/a1.json");
+        assert_eq!(FailureRecord::object_key(&obj, Some("a1"), None), "failures/unowned/2026/01/02/a1.json");
+        let k = FailureRecord::object_key(&obj, None, None);
+        assert!(k.starts_with("failures/unowned/2026/01/02/key-") && k.ends_with(".json") && !k.contains(".."), "{k}");
         assert_eq!(upload_date_time(&obj.time), ("2026-01-02".into(), "03:04:05".into()));
     }
 
@@ -109,6 +128,7 @@ mod tests {
     fn row() -> CatalogRow {
         CatalogRow {
             id: String::new(),
+            owner: None,
             upload_date: String::new(),
             upload_time: String::new(),
             uploaded_at: String::new(),

@@ -129,10 +129,10 @@ pub async fn create_catalog(sdk: &aws_config::SdkConfig) -> aws_sdk_dynamodb::Cl
         ScalarAttributeType as T,
     };
     let key = |name: &str, kind: KeyType| KeySchemaElement::builder().attribute_name(name).key_type(kind).build().unwrap();
-    let index = |name: &str, range: &str| {
+    let index = |name: &str, hash: &str, range: &str| {
         GlobalSecondaryIndex::builder()
             .index_name(name)
-            .key_schema(key("shard", KeyType::Hash))
+            .key_schema(key(hash, KeyType::Hash))
             .key_schema(key(range, KeyType::Range))
             .projection(Projection::builder().projection_type(ProjectionType::All).build())
             .build()
@@ -144,13 +144,14 @@ pub async fn create_catalog(sdk: &aws_config::SdkConfig) -> aws_sdk_dynamodb::Cl
         .table_name(TABLE)
         .billing_mode(BillingMode::PayPerRequest)
         .set_attribute_definitions(Some(
-            [("pk", T::S), ("shard", T::S), ("thumbnail_size", T::N), ("uploaded_at", T::S)]
+            [("pk", T::S), ("shard", T::S), ("thumbnail_size", T::N), ("uploaded_at", T::S), ("owner", T::S)]
                 .map(|(name, t)| AttributeDefinition::builder().attribute_name(name).attribute_type(t).build().unwrap())
                 .to_vec(),
         ))
         .key_schema(key("pk", KeyType::Hash))
-        .global_secondary_indexes(index("by-size", "thumbnail_size"))
-        .global_secondary_indexes(index("by-time", "uploaded_at"))
+        .global_secondary_indexes(index("by-size", "shard", "thumbnail_size"))
+        .global_secondary_indexes(index("by-time", "shard", "uploaded_at"))
+        .global_secondary_indexes(index("by-owner", "owner", "uploaded_at"))
         .send()
         .await
         .unwrap();

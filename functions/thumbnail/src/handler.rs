@@ -60,7 +60,7 @@ impl Process for Handler {
 
     type Upload = UploadKey;
 
-    /// Granted keys (`images/<id>/<name>`) and files put in the bucket by hand alike.
+    /// Granted keys (`images/<owner>/<id>/<name>`) and files put in the bucket by hand alike.
     fn parse_key(&self, object: &ObjectCreated) -> Option<Result<UploadKey, Failure>> {
         parse_object_key(object, &self.cx.config.input_prefix)
     }
@@ -90,6 +90,7 @@ impl Process for Handler {
         let (upload_date, upload_time) = upload_date_time(&object.time);
         let row = CatalogRow {
             id: upload.id.clone(),
+            owner: upload.owner.clone(),
             upload_date,
             upload_time,
             uploaded_at: object.time.to_rfc3339_opts(SecondsFormat::Millis, true),

@@ -52,8 +52,8 @@ async fn photo_becomes_thumbnail_and_row_text_file_becomes_a_recorded_rejection(
     let w = world().await;
     let photo = corpus_file("photos/s2_greenmeadow_1280x1024.jpg");
     let text = corpus_file("hostile/text.jpg");
-    put(&w, "images/photo1/green meadow+1.jpg", photo.clone()).await;
-    put(&w, "images/text1/notes.jpg", text.clone()).await;
+    put(&w, "images/u1/photo1/green meadow+1.jpg", photo.clone()).await;
+    put(&w, "images/u1/text1/notes.jpg", text.clone()).await;
     let messages = receive(&w.sqs, &w.queue_url, 2).await;
     let event = sqs_event(&messages);
 
@@ -82,7 +82,8 @@ async fn photo_becomes_thumbnail_and_row_text_file_becomes_a_recorded_rejection(
     let event_time: chrono::DateTime<chrono::Utc> =
         serde_json::from_str::<serde_json::Value>(body).unwrap()["Records"][0]["eventTime"].as_str().unwrap().parse().unwrap();
     assert_eq!(s(&item, "file_name"), "green meadow+1.jpg");
-    assert_eq!(s(&item, "source_key"), "images/photo1/green meadow+1.jpg");
+    assert_eq!(s(&item, "owner"), "u1", "the key's owner is the row's");
+    assert_eq!(s(&item, "source_key"), "images/u1/photo1/green meadow+1.jpg");
     assert_eq!(s(&item, "upload_date"), event_time.format("%Y-%m-%d").to_string());
     assert_eq!(s(&item, "upload_time"), event_time.format("%H:%M:%S").to_string());
     assert_eq!(s(&item, "original_size"), photo.len().to_string());
@@ -106,10 +107,10 @@ async fn photo_becomes_thumbnail_and_row_text_file_becomes_a_recorded_rejection(
 
     // The rejection: a failure record, an SNS message, no thumbnail, no row.
     let date = event_time.format("%Y/%m/%d");
-    let record = w.s3.get_object().bucket(LOGS).key(format!("failures/{date}/text1.json")).send().await.unwrap();
+    let record = w.s3.get_object().bucket(LOGS).key(format!("failures/users/u1/{date}/text1.json")).send().await.unwrap();
     let record: serde_json::Value = serde_json::from_slice(&record.body.collect().await.unwrap().into_bytes()).unwrap();
-    assert_eq!(record["key"], "images/text1/notes.jpg");
-    assert_eq!(record["code"], "not_an_image");
+    assert_eq!(record["key"], "images/u1/text1/notes.jpg");
+    assert_eq!((&record["code"], &record["owner"]), (&serde_json::json!("not_an_image"), &serde_json::json!("u1")));
     assert_eq!(record["size"], text.len());
     assert!(record["reason"].as_str().unwrap().contains("not an image"));
     let alarms = receive(&w.sqs, &w.inbox_url, 1).await;
@@ -132,7 +133,7 @@ async fn photo_becomes_thumbnail_and_row_text_file_becomes_a_recorded_rejection(
 async fn unavailable_assets_bucket_is_a_transient_failure_returned_for_retry() {
     let w = world().await;
     w.s3.delete_bucket().bucket(ASSETS).send().await.unwrap();
-    put(&w, "images/photo2/storm.jpg", corpus_file("photos/s4_storm_1920x1280.jpg")).await;
+    put(&w, "images/u1/photo2/storm.jpg", corpus_file("photos/s4_storm_1920x1280.jpg")).await;
     let messages: Vec<Message> = receive(&w.sqs, &w.queue_url, 1)
         .await
         .into_iter()
@@ -204,6 +205,7 @@ async fn a_photo_put_straight_into_the_bucket_gets_a_thumbnail_and_a_second_uplo
     assert_eq!(first.len(), 1, "{first:?}");
     assert_eq!(s(&first[0], "file_name"), "photo.jpg");
     assert!(s(&first[0], "id").starts_with("s3-"), "{first:?}");
+    assert!(first[0].get("owner").is_none(), "a file put in by hand is nobody's: {first:?}");
     let first_thumbnail = s(&first[0], "thumbnail_key");
 
     put(&w, "images/photo.jpg", corpus_file("photos/s3_dune_1680x1050.jpg")).await;
@@ -228,9 +230,9 @@ async fn a_photo_put_straight_into_the_bucket_gets_a_thumbnail_and_a_second_uplo
 async fn a_second_upload_under_a_granted_key_never_alters_the_first() {
     let w = world().await;
     versioned(&w).await;
-    put(&w, "images/01J9GRANTED/holiday.jpg", corpus_file("photos/s2_greenmeadow_1280x1024.jpg")).await;
+    put(&w, "images/u1/01J9GRANTED/holiday.jpg", corpus_file("photos/s2_greenmeadow_1280x1024.jpg")).await;
     handle_all(&w, 1).await;
-    put(&w, "images/01J9GRANTED/holiday.jpg", corpus_file("hostile/text.jpg")).await;
+    put(&w, "images/u1/01J9GRANTED/holiday.jpg", corpus_file("hostile/text.jpg")).await;
     handle_all(&w, 1).await;
     let rows = rows(&w).await;
     assert_eq!(rows.len(), 1, "{rows:?}");
@@ -249,7 +251,7 @@ async fn a_burst_of_rejections_sends_the_rate_of_e_mails_and_one_summary() {
     let w = world().await;
     let junk = corpus_file("hostile/text.jpg");
     for i in 0..50 {
-        put(&w, &format!("images/junk{i:02}/junk {i}.jpg"), junk.clone()).await;
+        put(&w, &format!("images/u1/junk{i:02}/junk {i}.jpg"), junk.clone()).await;
     }
     let mut handled = 0;
     while handled < 50 {

@@ -17,10 +17,7 @@ use crate::rejected;
 use crate::report::Reporter;
 
 /// A key the function accepted, as the failure record names it.
-pub trait Upload {
-    fn id(&self) -> &str;
-    fn file_name(&self) -> Option<&str>;
-}
+pub use crate::report::Upload;
 
 /// What every image function holds: its config, and clients built once for all invocations.
 pub struct Context {
@@ -52,6 +49,9 @@ impl Upload for UploadKey {
     fn id(&self) -> &str {
         &self.id
     }
+    fn owner(&self) -> Option<&str> {
+        self.owner.as_deref()
+    }
     fn file_name(&self) -> Option<&str> {
         Some(&self.file_name)
     }
@@ -60,6 +60,9 @@ impl Upload for UploadKey {
 impl Upload for AvatarKey {
     fn id(&self) -> &str {
         &self.upload_id
+    }
+    fn owner(&self) -> Option<&str> {
+        Some(&self.user)
     }
     fn file_name(&self) -> Option<&str> {
         None
@@ -176,8 +179,7 @@ async fn on_out_of_time<P: Process>(function: &P, reporter: &Reporter, message: 
     let Ok(Notification::Objects(objects)) = parse_body(message.body.as_deref().unwrap_or_default()) else { return Ok(()) };
     for object in &objects {
         let upload = function.parse_key(object).and_then(Result::ok);
-        let (id, name) = (upload.as_ref().map(Upload::id), upload.as_ref().and_then(Upload::file_name));
-        reporter.reject(object, id, name, "out_of_time", reason).await?;
+        reporter.reject(object, upload.as_ref(), "out_of_time", reason).await?;
     }
     Ok(())
 }
@@ -215,11 +217,7 @@ async fn on_object<P: Process>(
         Err(Failure::BadInput { code, .. }) if invocation_ends_first && code == Rejection::TooSlow(0).code() => {
             Err(Failure::OutOfTime("decode stopped at the invocation's deadline"))
         }
-        Err(Failure::BadInput { code, reason }) => {
-            let id = upload.as_ref().map(Upload::id);
-            let name = upload.as_ref().and_then(Upload::file_name);
-            reporter.reject(object, id, name, code, &reason).await
-        }
+        Err(Failure::BadInput { code, reason }) => reporter.reject(object, upload.as_ref(), code, &reason).await,
         other => other,
     }
 }
@@ -282,7 +280,7 @@ pub async fn claim_upload_id(
     if owner.is_none_or(|owner| owner == token) {
         return Ok(upload);
     }
-    Ok(UploadKey { id: shared::key::derived_id(&object.bucket, &object.key, token), file_name: upload.file_name })
+    Ok(UploadKey { id: shared::key::derived_id(&object.bucket, &object.key, token), ..upload })
 }
 
 /// The imaging core on a blocking thread, so a large decode does not stall the runtime.

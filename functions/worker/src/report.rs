@@ -12,6 +12,13 @@ use shared::record::FailureRecord;
 
 use crate::mail_rate::{Mail, MailRate};
 
+/// What a rejection is filed under: the upload's id, its file name and its owner, when known.
+pub trait Upload {
+    fn id(&self) -> &str;
+    fn file_name(&self) -> Option<&str>;
+    fn owner(&self) -> Option<&str>;
+}
+
 pub struct Reporter {
     pub s3: aws_sdk_s3::Client,
     pub sns: aws_sdk_sns::Client,
@@ -27,15 +34,10 @@ pub struct Reporter {
 impl Reporter {
     /// Records a rejection. Errors here are transient: the message is retried rather than the
     /// rejection lost. A record that already exists means a redelivery: nothing is sent twice.
-    pub async fn reject(
-        &self,
-        obj: &ObjectCreated,
-        upload_id: Option<&str>,
-        file_name: Option<&str>,
-        code: &str,
-        reason: &str,
-    ) -> Result<(), Failure> {
-        let key = FailureRecord::object_key(obj, upload_id);
+    pub async fn reject<U: Upload>(&self, obj: &ObjectCreated, upload: Option<&U>, code: &str, reason: &str) -> Result<(), Failure> {
+        let file_name = upload.and_then(Upload::file_name);
+        let owner = upload.and_then(Upload::owner);
+        let key = FailureRecord::object_key(obj, upload.map(Upload::id), owner);
         tracing::warn!(event = "image_rejected", function = self.function, key = %obj.key, code, reason, "upload rejected");
         match self.s3.head_object().bucket(&self.log_bucket).key(&key).send().await {
             Ok(_) => return Ok(()),
@@ -44,6 +46,7 @@ impl Reporter {
         }
         let record = FailureRecord {
             function: self.function.to_string(),
+            owner: owner.map(str::to_string),
             bucket: obj.bucket.clone(),
             key: obj.key.clone(),
             file_name: file_name.map(str::to_string),

@@ -39,7 +39,7 @@ impl Process for Slow {
 fn message(id: &str, receive_count: u32) -> SqsMessage {
     let body = serde_json::json!({ "Records": [{
         "eventSource": "aws:s3", "eventName": "ObjectCreated:Put", "eventTime": "2026-12-02T10:00:00.000Z",
-        "s3": { "bucket": { "name": "uploads" }, "object": { "key": format!("images/{id}/{id}.jpg"), "size": 1000 } }
+        "s3": { "bucket": { "name": "uploads" }, "object": { "key": format!("images/u1/{id}/{id}.jpg"), "size": 1000 } }
     }]});
     serde_json::from_value(serde_json::json!({
         "messageId": id, "body": body.to_string(), "attributes": { "ApproximateReceiveCount": receive_count.to_string() }
@@ -81,5 +81,5 @@ async fn what_cannot_finish_before_the_deadline_is_handed_back_and_only_that() {
         recorded.push(record["key"].as_str().unwrap().to_string());
     }
     recorded.sort();
-    assert_eq!(recorded, ["images/b2/b2.jpg", "images/b3/b3.jpg"]);
+    assert_eq!(recorded, ["images/u1/b2/b2.jpg", "images/u1/b3/b3.jpg"]);
 }

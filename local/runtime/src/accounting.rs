@@ -108,7 +108,7 @@ async fn every_upload_is_accounted_for_exactly_once_under_injected_faults() {
             (Expect::Thumbnail, &photos[i % photos.len()])
         };
         let id = format!("acct{i:04}");
-        let key = format!("images/{id}/{name}");
+        let key = shared::key::image_key("images/", "u1", &id, name);
         if kind == Expect::DeadLetter {
             sticky.push(format!("/{id}/"));
         }

@@ -1,7 +1,9 @@
 //! `thumbstack-local`: what `cargo xtask local` and `cargo xtask thumbnail` start, so that the
 //! deployer itself links no handler, codec or Lambda runtime. Thin entry point; flags here.
 
+mod auth;
 mod logs;
+mod login;
 mod serve;
 mod ssim;
 mod server;

@@ -59,8 +59,16 @@ async fn serve(spec: Spec, handle: tokio::runtime::Handle) -> Result<Exit> {
         )),
         tokio::spawn(workers::poll("avatar", sqs, spec.avatar.queue_url.clone(), spec.avatar.batch_size, avatar_lambda, avatar, Arc::clone(&stop))),
     ];
+    let pool = &spec.user_pool;
+    let jwks = pool.jwks_url(&spec.endpoint);
+    let verifier = crate::auth::Verifier::fetch(pool.issuer(&spec.region), pool.client_id.clone(), &jwks)
+        .with_context(|| format!("reading the user pool's signing keys from {jwks}"))?;
+    let cognito = aws_sdk_cognitoidentityprovider::Client::new(&sdk);
+    let login = crate::login::Login::new(cognito, pool.id.clone(), pool.client_id.clone(), port);
     let site = Arc::new(server::Site {
         api: api::Api::new(api_config, &sdk),
+        verifier,
+        login,
         s3: shared::aws::s3_client(&sdk),
         assets_bucket: spec.assets_bucket.clone(),
         site_dir: spec.site_dir.clone(),

@@ -1,5 +1,7 @@
 //! http://127.0.0.1:P for a person's browser: `/api/*` through the api function's own router,
-//! `/thumbnails/*` and `/avatars/*` from the assets bucket (as CloudFront serves them), and
+//! behind the same token checks as API Gateway's JWT authorizer (`auth`); `/thumbnails/*` and
+//! `/avatars/*` from the assets bucket (as CloudFront serves them); the local sign-in
+//! (`/oauth2/*`, `/logout`: `login`) and `/auth.json`, which tells the site where that is; and
 //! everything else from `site/`.
 
 use std::path::{Component, Path, PathBuf};
@@ -10,6 +12,8 @@ use tracing::Instrument;
 
 pub struct Site {
     pub api: api::Api,
+    pub verifier: crate::auth::Verifier,
+    pub login: crate::login::Login,
     pub s3: aws_sdk_s3::Client,
     pub assets_bucket: String,
     pub site_dir: PathBuf,
@@ -41,12 +45,30 @@ fn answer(site: &Site, mut request: Request) -> std::io::Result<()> {
     if path.starts_with("/api/") {
         let mut body = Vec::new();
         request.as_reader().read_to_end(&mut body)?;
+        // As API Gateway: a signed-in route without a valid token never reaches the function.
+        let trimmed = path.trim_end_matches('/');
+        let signed_in = api::ROUTES.iter().any(|r| r.path == trimmed && r.method == request.method().as_str() && r.signed_in);
+        let subject = if signed_in {
+            match site.verifier.verify_header(header_of(&request, "Authorization").as_deref(), std::time::SystemTime::now()) {
+                Ok(claims) => Some(claims.sub),
+                Err(refused) => {
+                    eprintln!("local: {} {path}: 401, the token was refused: {refused}", request.method());
+                    let out = Response::from_string(r#"{"message":"Unauthorized"}"#)
+                        .with_status_code(401)
+                        .with_header(header("Content-Type", "application/json"))
+                        .with_header(header("WWW-Authenticate", "Bearer"));
+                    return request.respond(whole(out));
+                }
+            }
+        } else {
+            None
+        };
         let api_request = api::http::Request {
             method: request.method().as_str().to_string(),
             path: path.clone(),
             query: api::apigw::form_pairs(query),
             body: Some(body),
-            subject: None,
+            subject,
         };
         let invocation = tracing::info_span!(crate::logs::SPAN, function = "api");
         let response = site.runtime.block_on(site.api.handle(&api_request).instrument(invocation));
@@ -55,6 +77,9 @@ fn answer(site: &Site, mut request: Request) -> std::io::Result<()> {
             .with_header(header("Content-Type", response.content_type))
             .with_header(header("Cache-Control", "no-store"));
         return request.respond(whole(out));
+    }
+    if let Some(answer) = sign_in(site, &mut request, &path, query)? {
+        return request.respond(whole(answer));
     }
     if path.starts_with("/thumbnails/") || path.starts_with("/avatars/") {
         let key = percent_decode(path.trim_start_matches('/'));
@@ -81,6 +106,52 @@ fn answer(site: &Site, mut request: Request) -> std::io::Result<()> {
         }
         _ => request.respond(Response::from_string(format!("{path}: not found")).with_status_code(404)),
     }
+}
+
+/// The local sign-in's endpoints and `/auth.json`; `None` for any other path.
+fn sign_in(site: &Site, request: &mut Request, path: &str, query: &str) -> std::io::Result<Option<Response<std::io::Cursor<Vec<u8>>>>> {
+    use crate::login::Answer;
+    let method = request.method().as_str().to_string();
+    let form = |request: &mut Request| -> std::io::Result<Vec<(String, String)>> {
+        let mut body = String::new();
+        request.as_reader().read_to_string(&mut body)?;
+        Ok(api::apigw::form_pairs(&body))
+    };
+    let answer = match (method.as_str(), path) {
+        ("GET", "/auth.json") => {
+            // The page's own origin (127.0.0.1 or localhost) is where it signs in.
+            let host = header_of(request, "Host").unwrap_or_default();
+            let authority = format!("http://{host}");
+            let authority = if site.login.redirects.contains(&format!("{authority}/")) { authority } else { site.login.redirects[0].trim_end_matches('/').to_string() };
+            let body = serde_json::json!({ "authority": authority, "client_id": site.login.client_id }).to_string();
+            Answer::Json { status: 200, body }
+        }
+        ("GET", "/oauth2/authorize") => site.login.authorize_page(&api::apigw::form_pairs(query)),
+        ("POST", "/oauth2/authorize") => {
+            let form = form(request)?;
+            site.runtime.block_on(site.login.authorize_submit(&form))
+        }
+        ("POST", "/oauth2/token") => {
+            let form = form(request)?;
+            site.runtime.block_on(site.login.token(&form))
+        }
+        ("GET", "/logout") => site.login.logout(&api::apigw::form_pairs(query)),
+        _ => return Ok(None),
+    };
+    let out = match answer {
+        Answer::Page { status, html } => Response::from_string(html)
+            .with_status_code(status)
+            .with_header(header("Content-Type", "text/html; charset=utf-8")),
+        Answer::Redirect(to) => Response::from_string("").with_status_code(302).with_header(header("Location", &to)),
+        Answer::Json { status, body } => {
+            Response::from_string(body).with_status_code(status).with_header(header("Content-Type", "application/json"))
+        }
+    };
+    Ok(Some(out.with_header(header("Cache-Control", "no-store"))))
+}
+
+fn header_of(request: &Request, name: &'static str) -> Option<String> {
+    request.headers().iter().find(|h| h.field.equiv(name)).map(|h| h.value.as_str().to_string())
 }
 
 /// `site/` + the path, or `None` for anything that would leave `site/`.

@@ -35,6 +35,28 @@ pub struct Spec {
     pub thumbnail: QueueFunction,
     pub avatar: QueueFunction,
     pub api: Function,
+    /// Who signs people in: the stage's pool in the emulator (`xtask local` makes it).
+    pub user_pool: UserPool,
+}
+
+/// A Cognito user pool and the site's app client in it.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UserPool {
+    pub id: String,
+    pub client_id: String,
+}
+
+impl UserPool {
+    /// The `iss` of the pool's tokens, as Cognito (and moto) write it.
+    pub fn issuer(&self, region: &str) -> String {
+        format!("https://cognito-idp.{region}.amazonaws.com/{}", self.id)
+    }
+
+    /// Where the emulator serves the pool's signing keys (AWS: `<issuer>/.well-known/jwks.json`).
+    pub fn jwks_url(&self, endpoint: &str) -> String {
+        format!("{}/{}/.well-known/jwks.json", endpoint.trim_end_matches('/'), self.id)
+    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -38,6 +38,11 @@ pub(super) enum Scope {
     NewCertificates,
     /// Tagging a certificate while it is requested: only with the stack's tag.
     TagNewCertificates,
+    /// User pools (and their clients, domains and login styles, which IAM names by their pool):
+    /// random ids, so only one tagged with the stack.
+    UserPools,
+    /// `cognito-idp:CreateUserPool`: only with the stack's tag in the request.
+    NewUserPools,
     /// Read-only calls IAM cannot scope to a resource.
     Unscoped,
     /// Writes IAM cannot scope to a resource or condition at all (SECURITY.md lists them).
@@ -288,6 +293,48 @@ pub(super) const PERMISSIONS: &[(&str, Scope, &[&str])] = &[
         ],
     ),
     ("AWS::CertificateManager::Certificate", Scope::NewCertificates, &["acm:RequestCertificate"]),
+    ("AWS::Cognito::UserPool", Scope::NewUserPools, &["cognito-idp:CreateUserPool", "cognito-idp:TagResource"]),
+    (
+        "AWS::Cognito::UserPool",
+        Scope::UserPools,
+        &[
+            "cognito-idp:DescribeUserPool",
+            "cognito-idp:UpdateUserPool",
+            "cognito-idp:DeleteUserPool",
+            "cognito-idp:GetUserPoolMfaConfig",
+            "cognito-idp:SetUserPoolMfaConfig",
+            "cognito-idp:TagResource",
+            "cognito-idp:UntagResource",
+            "cognito-idp:ListTagsForResource",
+        ],
+    ),
+    (
+        "AWS::Cognito::UserPoolClient",
+        Scope::UserPools,
+        &[
+            "cognito-idp:CreateUserPoolClient",
+            "cognito-idp:DescribeUserPoolClient",
+            "cognito-idp:UpdateUserPoolClient",
+            "cognito-idp:DeleteUserPoolClient",
+        ],
+    ),
+    (
+        "AWS::Cognito::UserPoolDomain",
+        Scope::UserPools,
+        &["cognito-idp:CreateUserPoolDomain", "cognito-idp:UpdateUserPoolDomain", "cognito-idp:DeleteUserPoolDomain"],
+    ),
+    ("AWS::Cognito::UserPoolDomain", Scope::Unscoped, &["cognito-idp:DescribeUserPoolDomain"]),
+    (
+        "AWS::Cognito::ManagedLoginBranding",
+        Scope::UserPools,
+        &[
+            "cognito-idp:CreateManagedLoginBranding",
+            "cognito-idp:DescribeManagedLoginBranding",
+            "cognito-idp:DescribeManagedLoginBrandingByClient",
+            "cognito-idp:UpdateManagedLoginBranding",
+            "cognito-idp:DeleteManagedLoginBranding",
+        ],
+    ),
     ("AWS::CertificateManager::Certificate", Scope::TagNewCertificates, &["acm:AddTagsToCertificate"]),
 ];
 

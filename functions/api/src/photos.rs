@@ -1,0 +1,54 @@
+//! `DELETE /api/photos?id=<upload id>`: one of the caller's own photos, gone: the original, its
+//! thumbnail and its catalog row. Whose it is comes from the row, never from the request.
+
+use aws_sdk_dynamodb::types::AttributeValue;
+
+use crate::Api;
+use crate::http::{ApiError, Request, Response};
+
+pub async fn delete(api: &Api, user: &str, request: &Request) -> Result<Response, ApiError> {
+    let id = request.query("id").ok_or_else(|| ApiError::field("id", "is required: the upload id of the photo"))?;
+    if !shared::key::valid_id(id) {
+        return Err(ApiError::field("id", format!("{id:?} is not an upload id")));
+    }
+    let pk = format!("IMG#{id}");
+    let table = &api.config.catalog_table;
+    let got = api
+        .dynamodb
+        .get_item()
+        .table_name(table)
+        .key("pk", AttributeValue::S(pk.clone()))
+        .consistent_read(true)
+        .send()
+        .await
+        .map_err(|e| ApiError::internal("reading the catalog row", e))?;
+    // Someone else's photo answers exactly as a missing one does.
+    let not_found = || ApiError::NoSuch(format!("you have no photo {id}"));
+    let row = match got.item() {
+        Some(item) => shared::catalog::from_item(item).map_err(|e| ApiError::internal("reading the catalog row", e))?,
+        None => return Err(not_found()),
+    };
+    if row.owner.as_deref() != Some(user) {
+        return Err(not_found());
+    }
+    // Files first, the row last: a failure half-way leaves the row, so the photo still shows in
+    // "my photos" and the owner can delete it again; never an orphaned original nobody can list.
+    for (bucket, key, what) in [
+        (&api.config.uploads_bucket, &row.source_key, "deleting the original"),
+        (&api.config.assets_bucket, &row.thumbnail_key, "deleting the thumbnail"),
+    ] {
+        api.s3.delete_object().bucket(bucket).key(key).send().await.map_err(|e| ApiError::internal(what, e))?;
+    }
+    api.dynamodb
+        .delete_item()
+        .table_name(table)
+        .key("pk", AttributeValue::S(pk))
+        .condition_expression("#o = :o")
+        .expression_attribute_names("#o", "owner")
+        .expression_attribute_values(":o", AttributeValue::S(user.to_string()))
+        .send()
+        .await
+        .map_err(|e| ApiError::internal("deleting the catalog row", e))?;
+    tracing::info!(event = "photo_deleted", upload_id = id);
+    Ok(Response { status: 204, content_type: "application/json", body: String::new() })
+}
