@@ -269,7 +269,7 @@ fn grants(scope: Scope, stage: &Stage, n: &Names) -> Vec<(&'static str, Vec<Stri
         Scope::Queues => one(vec![n.queues()]),
         Scope::Tables => one(vec![n.tables()]),
         Scope::Keys => vec![("", vec![n.keys()], tagged("ResourceTag"))],
-        Scope::NewKeys => vec![("", vec!["*".into()], tagged("RequestTag"))],
+        Scope::NewTagged => vec![("", vec!["*".into()], tagged("RequestTag"))],
         // An alias names its key: both are checked, the key by its tag.
         Scope::KeyAlias => vec![
             ("", vec![format!("arn:aws:kms:{region}:{account}:alias/{stack}")], None),
@@ -319,14 +319,12 @@ fn grants(scope: Scope, stage: &Stage, n: &Names) -> Vec<(&'static str, Vec<Stri
         Scope::Certificates => {
             vec![("", vec![format!("arn:aws:acm:us-east-1:{account}:certificate/*")], tagged("ResourceTag"))]
         }
-        Scope::NewCertificates => vec![("", vec!["*".into()], tagged("RequestTag"))],
         Scope::TagNewCertificates => {
             vec![("", vec![format!("arn:aws:acm:us-east-1:{account}:certificate/*")], tagged("RequestTag"))]
         }
         Scope::UserPools => {
             vec![("", vec![format!("arn:aws:cognito-idp:{region}:{account}:userpool/*")], tagged("ResourceTag"))]
         }
-        Scope::NewUserPools => vec![("", vec!["*".into()], tagged("RequestTag"))],
         Scope::Unscoped | Scope::UnscopedWrites => one(vec!["*".into()]),
     }
 }

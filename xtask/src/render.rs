@@ -228,6 +228,49 @@ mod tests {
         assert_eq!(key["QueryStringsConfig"]["QueryStrings"], Value::from(vec![shared::key::AVATAR_VERSION_PARAM]));
     }
 
+    /// Each AWS stage signs its users in with a pool of its own, and API Gateway's authorizer
+    /// takes issuer and audience from it: e-mail sign-up, the code grant with PKCE only, a public
+    /// client whose only callback is the site; an external issuer replaces the pool.
+    #[test]
+    fn aws_stages_sign_in_through_their_own_user_pool() {
+        for stage in ["dev", "prod"] {
+            let out = rendered(stage);
+            let t: Value = serde_norway::from_str(file(&out, "template.yaml")).unwrap();
+            let r = &t["Resources"];
+            let yaml = |v: &Value| serde_norway::to_string(v).unwrap();
+            for (id, kind) in [
+                ("UserPool", "AWS::Cognito::UserPool"),
+                ("UserPoolClient", "AWS::Cognito::UserPoolClient"),
+                ("UserPoolDomain", "AWS::Cognito::UserPoolDomain"),
+            ] {
+                assert_eq!(r[id]["Type"], Value::from(kind), "{stage} {id}");
+                assert_eq!(r[id]["Condition"], Value::from("OwnUserPool"), "{stage} {id}");
+            }
+            let pool = &r["UserPool"]["Properties"];
+            assert_eq!(pool["UsernameAttributes"], Value::from(vec!["email"]));
+            assert_eq!(pool["AutoVerifiedAttributes"], Value::from(vec!["email"]));
+            assert_eq!(pool["MfaConfiguration"], Value::from("OPTIONAL"));
+            let client = &r["UserPoolClient"]["Properties"];
+            assert_eq!(client["GenerateSecret"], Value::from(false));
+            assert_eq!(client["AllowedOAuthFlows"], Value::from(vec!["code"]), "{stage}: no implicit flow");
+            assert_eq!(client["ExplicitAuthFlows"], Value::from(vec!["ALLOW_REFRESH_TOKEN_AUTH"]), "{stage}: no password through our code");
+            assert!(yaml(&client["CallbackURLs"]).contains("Distribution.DomainName"), "{stage}");
+            let jwt = yaml(&r["ApiAuthorizer"]["Properties"]["JwtConfiguration"]);
+            assert!(jwt.contains("UserPool.ProviderURL") && jwt.contains("!Ref UserPoolClient"), "{stage}: {jwt}");
+            let params: serde_json::Value = serde_json::from_str(file(&out, "parameters.json")).unwrap();
+            assert!(params["Parameters"].get("JwtIssuer").is_none(), "{stage}: the own pool is the default");
+            let csp = yaml(&r["SecurityHeaders"]["Properties"]["ResponseHeadersPolicyConfig"]["SecurityHeadersConfig"]);
+            assert!(csp.contains(".auth.${AWS::Region}.amazoncognito.com"), "{stage}: the site may reach the token endpoint");
+            assert!(t["Outputs"]["SignInUrl"].is_mapping() && t["Outputs"]["UserPoolClientId"].is_mapping(), "{stage}");
+        }
+        let text = std::fs::read_to_string(crate::paths::infra().join("stages/dev.yaml")).unwrap();
+        let external = text.replace("queues:", "  jwt:\n    issuer: https://login.example.com/\n    audience: [site]\nqueues:");
+        let stage = Stage::parse(Path::new("dev.yaml"), &external).unwrap();
+        let out = render_stack(&crate::paths::infra(), "dev", &stage).unwrap();
+        let params: serde_json::Value = serde_json::from_str(file(&out, "parameters.json")).unwrap();
+        assert_eq!(params["Parameters"]["JwtIssuer"], "https://login.example.com/", "an external issuer leaves OwnUserPool false");
+    }
+
     /// SECURITY.md's encryption claims, read from the rendered template.
     #[test]
     fn the_security_claims_about_encryption_hold() {

@@ -9,8 +9,9 @@ pub(super) enum Scope {
     Tables,
     /// Existing keys: any key id, but only one tagged with the stack (`aws:ResourceTag`).
     Keys,
-    /// `kms:CreateKey`: only with the stack's tag in the request (`aws:RequestTag`).
-    NewKeys,
+    /// Creating a key, a certificate, a user pool: they have random ids, so only with the stack's
+    /// tag in the request (`aws:RequestTag`). One statement for all.
+    NewTagged,
     KeyAlias,
     /// Role writes IAM conditions on `iam:PermissionsBoundary`: only with the stage's boundary,
     /// only under the stack's role path `/<stack>/`.
@@ -35,14 +36,11 @@ pub(super) enum Scope {
     Apis,
     NewApis,
     Certificates,
-    NewCertificates,
     /// Tagging a certificate while it is requested: only with the stack's tag.
     TagNewCertificates,
     /// User pools (and their clients, domains and login styles, which IAM names by their pool):
     /// random ids, so only one tagged with the stack.
     UserPools,
-    /// `cognito-idp:CreateUserPool`: only with the stack's tag in the request.
-    NewUserPools,
     /// Read-only calls IAM cannot scope to a resource.
     Unscoped,
     /// Writes IAM cannot scope to a resource or condition at all (SECURITY.md lists them).
@@ -131,7 +129,7 @@ pub(super) const PERMISSIONS: &[(&str, Scope, &[&str])] = &[
             "kms:GenerateDataKey",
         ],
     ),
-    ("AWS::KMS::Key", Scope::NewKeys, &["kms:CreateKey"]),
+    ("AWS::KMS::Key", Scope::NewTagged, &["kms:CreateKey"]),
     ("AWS::KMS::Alias", Scope::KeyAlias, &["kms:CreateAlias", "kms:DeleteAlias", "kms:UpdateAlias"]),
     (
         "AWS::IAM::Role",
@@ -292,8 +290,10 @@ pub(super) const PERMISSIONS: &[(&str, Scope, &[&str])] = &[
             "acm:ListTagsForCertificate",
         ],
     ),
-    ("AWS::CertificateManager::Certificate", Scope::NewCertificates, &["acm:RequestCertificate"]),
-    ("AWS::Cognito::UserPool", Scope::NewUserPools, &["cognito-idp:CreateUserPool", "cognito-idp:TagResource"]),
+    ("AWS::CertificateManager::Certificate", Scope::NewTagged, &["acm:RequestCertificate"]),
+    // Its tags ride on CreateUserPool; TagResource stays with pools already the stack's, so no
+    // template can tag another pool into the stage.
+    ("AWS::Cognito::UserPool", Scope::NewTagged, &["cognito-idp:CreateUserPool"]),
     (
         "AWS::Cognito::UserPool",
         Scope::UserPools,
@@ -324,17 +324,6 @@ pub(super) const PERMISSIONS: &[(&str, Scope, &[&str])] = &[
         &["cognito-idp:CreateUserPoolDomain", "cognito-idp:UpdateUserPoolDomain", "cognito-idp:DeleteUserPoolDomain"],
     ),
     ("AWS::Cognito::UserPoolDomain", Scope::Unscoped, &["cognito-idp:DescribeUserPoolDomain"]),
-    (
-        "AWS::Cognito::ManagedLoginBranding",
-        Scope::UserPools,
-        &[
-            "cognito-idp:CreateManagedLoginBranding",
-            "cognito-idp:DescribeManagedLoginBranding",
-            "cognito-idp:DescribeManagedLoginBrandingByClient",
-            "cognito-idp:UpdateManagedLoginBranding",
-            "cognito-idp:DeleteManagedLoginBranding",
-        ],
-    ),
     ("AWS::CertificateManager::Certificate", Scope::TagNewCertificates, &["acm:AddTagsToCertificate"]),
 ];
 

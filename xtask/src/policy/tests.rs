@@ -99,10 +99,11 @@ fn every_iam_write_held_by_the_boundary(doc: &Value, n: &Names) -> Result<(), St
 
 /// Calls IAM cannot scope to a resource or condition at all: reads, and three writes of little
 /// reach (SECURITY.md, "What IAM cannot scope").
-const UNSCOPABLE: [&str; 6] = [
+const UNSCOPABLE: [&str; 7] = [
     "cloudformation:ValidateTemplate",
     "sts:GetCallerIdentity",
     "logs:DescribeLogGroups",
+    "cognito-idp:DescribeUserPoolDomain",
     "sns:GetSubscriptionAttributes",
     "sns:Unsubscribe",
     "cloudfront:CreateOriginAccessControl",

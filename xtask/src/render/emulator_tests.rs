@@ -93,7 +93,11 @@ async fn the_local_stack_deploys_on_the_emulator() {
     indexes.sort();
     assert_eq!(
         indexes,
-        [("by-size".to_string(), "shard+thumbnail_size".to_string()), ("by-time".into(), "shard+uploaded_at".into())]
+        [
+            ("by-owner".to_string(), "owner+uploaded_at".to_string()),
+            ("by-size".into(), "shard+thumbnail_size".into()),
+            ("by-time".into(), "shard+uploaded_at".into())
+        ]
     );
 
     // Rendering again changes nothing, and CloudFormation agrees: nothing to deploy.
