@@ -11,6 +11,8 @@ mod thumbnail;
 mod workers;
 #[cfg(test)]
 mod accounting;
+#[cfg(test)]
+mod auth_tests;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
