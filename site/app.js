@@ -1,21 +1,23 @@
-// The site: plain ES module, no build step. It talks only to /api/* (openapi.json) and uploads
-// straight to S3 with the presigned POST the api grants.
+// The site: plain ES modules, no build step. It talks only to /api/* (openapi.json), uploads
+// straight to S3 with the presigned POST the api grants, and signs people in (auth.js).
+
+import * as auth from "./auth.js";
 
 const $ = (id) => document.getElementById(id);
-const sections = ["gallery", "smallest", "upload", "failures", "profile"];
+const sections = ["gallery", "smallest", "mine", "upload", "failures", "profile"];
+// These need an account: signed out, they offer sign-in instead of failing.
+const personal = new Set(["mine", "upload", "failures", "profile"]);
 const say = (text) => { $("status").textContent = text; };
 
-// On AWS the JWT authorizer wants a sign-in token; a sign-in page stores it here.
-function authHeaders() {
-  const token = localStorage.getItem("thumbstack.token");
-  return token ? { Authorization: `Bearer ${token}` } : {};
-}
-
 async function api(method, path, body) {
-  const headers = { ...authHeaders() };
+  const headers = {};
+  const token = await auth.accessToken();
+  if (token) headers.Authorization = `Bearer ${token}`;
   if (body !== undefined) headers["Content-Type"] = "application/json";
   const response = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  if (response.status === 204) return {};
   const data = await response.json().catch(() => ({}));
+  if (response.status === 401) throw new Error("sign in first");
   if (!response.ok) {
     const e = data.error || {};
     throw new Error(e.field ? `${e.field}: ${e.message}` : e.message || `HTTP ${response.status}`);
@@ -35,23 +37,64 @@ function el(tag, { dataset = {}, ...props } = {}, ...children) {
 // --- sections -------------------------------------------------------------------------------
 
 function show() {
+  if (location.hash === "#sign-in" && !auth.user()) { auth.signIn(); return; }
   const current = sections.includes(location.hash.slice(1)) ? location.hash.slice(1) : "gallery";
   for (const name of sections) $(name).hidden = name !== current;
   for (const a of document.querySelectorAll("nav a")) {
     if (a.hash === `#${current}`) a.setAttribute("aria-current", "page"); else a.removeAttribute("aria-current");
   }
   say("");
-  const load = { gallery: loadGallery, smallest: loadSmallest, failures: loadFailures, profile: loadProfile, upload: async () => {} }[current];
+  const signedIn = auth.user() !== null;
+  const section = $(current);
+  for (const prompt of section.querySelectorAll(".signed-out")) prompt.hidden = signedIn;
+  for (const part of section.querySelectorAll(".signed-in")) part.hidden = !signedIn;
+  if (personal.has(current) && !signedIn) return;
+  const load = { gallery: loadGallery, smallest: loadSmallest, mine: loadMine, failures: loadFailures, profile: loadProfile, upload: async () => {} }[current];
   load().catch((e) => say(`Could not load: ${e.message}`));
+}
+
+function showAccount(user) {
+  $("who").textContent = user ? `Signed in as ${user.email}` : "";
+  $("sign-in-button").hidden = user !== null;
+  $("sign-out-button").hidden = user === null;
 }
 
 let galleryCursor = null;
 
+// The public gallery shows thumbnails only; originals are their owners' (my photos).
 function galleryItem(item) {
-  const link = el("a", { href: item.original_url, title: `Open ${item.file_name}` },
-    el("img", { src: item.thumbnail_url, alt: item.file_name, loading: "lazy" }));
-  return el("li", { dataset: { id: item.id } }, link, el("p", { textContent: item.file_name }),
+  return el("li", { dataset: { id: item.id } }, el("img", { src: item.thumbnail_url, alt: item.file_name, loading: "lazy" }),
+    el("p", { textContent: item.file_name }),
     el("p", { textContent: `${item.upload_date} ${item.upload_time} · ${bytes(item.thumbnail_size)}` }));
+}
+
+let mineCursor = null;
+
+function mineItem(item) {
+  const remove = el("button", { type: "button", className: "delete", textContent: "Delete", ariaLabel: `Delete ${item.file_name}` });
+  const li = el("li", { dataset: { id: item.id } },
+    el("a", { href: item.original_url, title: `Download the original of ${item.file_name}` },
+      el("img", { src: item.thumbnail_url, alt: item.file_name, loading: "lazy" })),
+    el("p", { textContent: item.file_name }),
+    el("p", { textContent: `${item.upload_date} ${item.upload_time} · ${bytes(item.original_size)}` }), remove);
+  remove.addEventListener("click", async () => {
+    if (!confirm(`Delete ${item.file_name}? Its original and thumbnail go too.`)) return;
+    try { await api("DELETE", `/api/photos?id=${encodeURIComponent(item.id)}`); li.remove(); say(`Deleted ${item.file_name}.`); }
+    catch (e) { say(`Not deleted: ${e.message}`); }
+  });
+  return li;
+}
+
+async function loadMine(more = false) {
+  const list = $("mine-items");
+  if (!more) { list.replaceChildren(); mineCursor = null; }
+  const query = new URLSearchParams({ limit: "24" });
+  if (more && mineCursor) query.set("cursor", mineCursor);
+  const page = await api("GET", `/api/photos?${query}`);
+  list.append(...page.items.map(mineItem));
+  mineCursor = page.next_cursor;
+  $("mine-more").hidden = !mineCursor;
+  if (!list.children.length) say("You have no photos yet: upload some.");
 }
 
 async function loadGallery(more = false) {
@@ -79,7 +122,7 @@ async function loadSmallest() {
 }
 
 async function loadFailures() {
-  const page = await api("GET", "/api/failures?limit=50");
+  const page = await api("GET", "/api/failures?limit=50");  // the caller's own
   $("failure-rows").replaceChildren(...page.items.map((f) => el("tr", {},
     el("td", { textContent: f.file_name ?? f.key }),
     el("td", { textContent: new Date(f.uploaded_at).toLocaleString() }),
@@ -109,7 +152,7 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 // Waits for the thumbnail function's outcome: a catalog row, or a failure record.
 async function outcome(grant) {
   for (let i = 0; i < 120; i++) {
-    const images = await api("GET", "/api/images?sort=recent&limit=50");
+    const images = await api("GET", "/api/photos?limit=50");
     const row = images.items.find((r) => r.id === grant.upload_id);
     if (row) return { row };
     const failures = await api("GET", "/api/failures?limit=50");
@@ -160,7 +203,9 @@ function showProfile(p) {
 }
 
 async function loadProfile() {
-  showProfile(await api("GET", "/api/profile"));
+  const [profile, photos] = await Promise.all([api("GET", "/api/profile"), api("GET", "/api/photos?limit=12")]);
+  showProfile(profile);
+  $("profile-photos").replaceChildren(...photos.items.map((i) => el("li", {}, el("img", { src: i.thumbnail_url, alt: i.file_name, loading: "lazy" }))));
 }
 
 async function saveProfile(event) {
@@ -200,6 +245,11 @@ async function uploadAvatar() {
 
 window.addEventListener("hashchange", show);
 $("gallery-more").addEventListener("click", () => loadGallery(true).catch((e) => say(e.message)));
+$("mine-more").addEventListener("click", () => loadMine(true).catch((e) => say(e.message)));
+for (const b of document.querySelectorAll("button.sign-in")) b.addEventListener("click", () => auth.signIn());
+$("sign-in-button").addEventListener("click", () => auth.signIn());
+$("sign-out-button").addEventListener("click", () => auth.signOut());
+auth.onChange(showAccount);
 $("files").addEventListener("change", (e) => uploadAll(e.target.files));
 const drop = $("drop");
 drop.addEventListener("dragover", (e) => { e.preventDefault(); drop.classList.add("over"); });
@@ -207,4 +257,4 @@ drop.addEventListener("dragleave", () => drop.classList.remove("over"));
 drop.addEventListener("drop", (e) => { e.preventDefault(); drop.classList.remove("over"); uploadAll(e.dataTransfer.files); });
 $("profile-form").addEventListener("submit", saveProfile);
 $("avatar-file").addEventListener("change", uploadAvatar);
-show();
+auth.start().catch((e) => say(`Not signed in: ${e.message}`)).finally(() => { showAccount(auth.user()); show(); });

@@ -8,6 +8,7 @@ mod changeset;
 mod execute;
 mod report;
 
+use std::collections::BTreeMap;
 use std::time::Instant;
 
 use anyhow::{Context, Result};
@@ -325,7 +326,9 @@ async fn after_deploy(aws: &Aws, stack_name: &str, stack_changed: bool, mode: &M
     let site_dir = crate::paths::root().join("site");
     let synced = match report.outputs.get("AssetsBucketName") {
         Some(bucket) if site_dir.is_dir() => {
-            let synced = crate::site::sync(&aws.s3(), bucket, &site_dir).await.map_err(|e| post(e, "uploading site/"))?;
+            let generated: BTreeMap<String, Vec<u8>> =
+                crate::site::auth_file(&report.outputs).map(|f| (crate::site::AUTH_FILE.to_string(), f)).into_iter().collect();
+            let synced = crate::site::sync(&aws.s3(), bucket, &site_dir, &generated).await.map_err(|e| post(e, "uploading site/"))?;
             eprintln!(
                 "deploy: site/ → s3://{bucket}/{}: {} uploaded, {} deleted, {} unchanged",
                 crate::site::PREFIX,

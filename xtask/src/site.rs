@@ -1,7 +1,8 @@
 //! `site/` → the assets bucket under `site/` (CloudFront's default origin path): only files
 //! whose content changed are uploaded, files gone from `site/` are deleted, each with its
 //! content type. A file's sha256 rides along as metadata, because S3's ETag is not an MD5
-//! for KMS-encrypted objects.
+//! for KMS-encrypted objects. Beside them, `auth.json`, made from the stack's outputs: where the
+//! site signs people in (the stage's own pool), so no stage's ids are ever written into `site/`.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -40,11 +41,25 @@ impl Synced {
     }
 }
 
-pub async fn sync(s3: &Client, bucket: &str, dir: &Path) -> Result<Synced> {
-    let local = files(dir)?;
+/// The file the site reads at start (`site/auth.js`): the sign-in's authority and client.
+pub const AUTH_FILE: &str = "auth.json";
+
+/// `auth.json` from the stack's outputs; `None` for a stage without its own pool.
+pub fn auth_file(outputs: &BTreeMap<String, String>) -> Option<Vec<u8>> {
+    let (authority, client_id) = (outputs.get("AuthUrl")?, outputs.get("UserPoolClientId")?);
+    serde_json::to_vec(&serde_json::json!({ "authority": authority, "client_id": client_id })).ok()
+}
+
+pub async fn sync(s3: &Client, bucket: &str, dir: &Path, generated: &BTreeMap<String, Vec<u8>>) -> Result<Synced> {
+    let mut local: BTreeMap<String, Option<PathBuf>> = files(dir)?.into_iter().map(|(rel, path)| (rel, Some(path))).collect();
+    local.extend(generated.keys().map(|rel| (rel.clone(), None)));
     let mut synced = Synced::default();
     for (rel, path) in &local {
-        let body = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+        let body = match path {
+            Some(path) => std::fs::read(path).with_context(|| format!("reading {}", path.display()))?,
+            None => generated[rel].clone(),
+        };
+        let shown = path.as_ref().map_or_else(|| rel.clone(), |p| p.display().to_string());
         let sha = hex::encode(Sha256::digest(&body));
         let key = format!("{PREFIX}{rel}");
         if remote_hash(s3, bucket, &key).await?.as_deref() == Some(sha.as_str()) {
@@ -60,7 +75,7 @@ pub async fn sync(s3: &Client, bucket: &str, dir: &Path) -> Result<Synced> {
             .metadata(HASH_METADATA, sha)
             .send()
             .await
-            .aws(&format!("uploading {}", path.display()))?;
+            .aws(&format!("uploading {shown}"))?;
         synced.uploaded.push(rel.clone());
     }
     let mut gone = Vec::new();
@@ -118,9 +133,10 @@ fn content_type(rel: &str) -> String {
     if text { format!("{mime}; charset=utf-8") } else { mime.to_string() }
 }
 
-/// Pages change with every deploy and must be revalidated; other files may be cached briefly.
+/// Pages (and the sign-in settings) change with a deploy and must be revalidated; other files
+/// may be cached briefly.
 fn cache_control(rel: &str) -> &'static str {
-    if rel.ends_with(".html") { "no-cache" } else { "public, max-age=300" }
+    if rel.ends_with(".html") || rel == AUTH_FILE { "no-cache" } else { "public, max-age=300" }
 }
 
 #[cfg(test)]
