@@ -1,10 +1,11 @@
 //! `cargo xtask local` as a person runs it: the real binary brings up moto, deploys the `local`
-//! stage, and serves the site and api; an upload through the presigned POST becomes a thumbnail, a
-//! text file named `.jpg` a failure, an avatar a 512×512 picture on the profile — first over plain
-//! HTTP, then in headless Chromium (tests/browser/site.test.mjs, screenshots under
-//! `target/browser/`). Meanwhile other verbs in a second process find the running stack, and the
-//! functions' log lines are readable with `logs`. Ctrl-C stops it all; started again, the data is
-//! still there.
+//! stage, and serves the site and api; the seeded demo account signs in through the local
+//! sign-in (code flow, PKCE) for a real token of the emulator's pool; an upload through the
+//! presigned POST becomes a thumbnail, a text file named `.jpg` a failure, an avatar a 512×512
+//! picture on the profile, each the signed-in user's and no one else's — first over plain HTTP,
+//! then in headless Chromium (tests/browser/site.test.mjs, screenshots under `target/browser/`).
+//! Meanwhile other verbs in a second process find the running stack, and the functions' log lines
+//! are readable with `logs`. Ctrl-C stops it all; started again, the data is still there.
 
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
@@ -12,18 +13,71 @@ use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
-use testkit::form::{post_form, request};
+use testkit::form::{post_form, request, request_with};
 
-fn api(base: &str, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+/// As the holder of `token` (an access token), or signed out with `None`.
+fn api_as(base: &str, token: Option<&str>, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
     let bytes = body.map(|b| b.to_string().into_bytes()).unwrap_or_default();
-    let r = request(method, &format!("{base}{path}"), Some("application/json"), &bytes);
+    let bearer = token.map(|t| format!("Bearer {t}"));
+    let headers: Vec<(&str, &str)> = bearer.iter().map(|b| ("Authorization", b.as_str())).collect();
+    let r = request_with(method, &format!("{base}{path}"), &headers, Some("application/json"), &bytes);
+    if r.status == 204 {
+        return (204, Value::Null);
+    }
     (r.status, serde_json::from_slice(&r.body).unwrap_or_else(|e| panic!("{method} {path}: not JSON ({e}): {}", r.text())))
 }
 
+/// What the site's auth.js does, over plain HTTP: the authorization request with a PKCE
+/// challenge, the local sign-in form (`action` sign-in or sign-up), the redirect's code, the
+/// token endpoint. Returns the access token.
+fn sign_in(base: &str, action: &str, email: &str, password: &str) -> String {
+    let config: Value = serde_json::from_slice(&request("GET", &format!("{base}/auth.json"), None, b"").body).unwrap();
+    let (authority, client) = (config["authority"].as_str().unwrap(), config["client_id"].as_str().unwrap());
+    assert_eq!(authority, base, "on `local` the site signs in at its own origin");
+    let verifier = "a-local-test-verifier-that-is-long-enough-for-pkce-0123456789";
+    use base64::Engine;
+    let challenge = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(<sha2::Sha256 as sha2::Digest>::digest(verifier));
+    let redirect = format!("{base}/");
+    let form = |pairs: &[(&str, &str)]| {
+        pairs
+            .iter()
+            .map(|(k, v)| format!("{k}={}", percent_encoding::utf8_percent_encode(v, percent_encoding::NON_ALPHANUMERIC)))
+            .collect::<Vec<_>>()
+            .join("&")
+    };
+    let authorize = form(&[
+        ("response_type", "code"),
+        ("client_id", client),
+        ("redirect_uri", &redirect),
+        ("state", "st"),
+        ("code_challenge", &challenge),
+        ("code_challenge_method", "S256"),
+        ("action", action),
+        ("email", email),
+        ("password", password),
+    ]);
+    let page = request("POST", &format!("{base}/oauth2/authorize"), Some("application/x-www-form-urlencoded"), authorize.as_bytes());
+    assert_eq!(page.status, 302, "{}", page.text());
+    let location = page.header("Location").unwrap().to_string();
+    let code = location.split("code=").nth(1).and_then(|r| r.split('&').next()).unwrap_or_else(|| panic!("{location}"));
+    let exchange = form(&[
+        ("grant_type", "authorization_code"),
+        ("client_id", client),
+        ("redirect_uri", &redirect),
+        ("code", code),
+        ("code_verifier", verifier),
+    ]);
+    let tokens = request("POST", &format!("{base}/oauth2/token"), Some("application/x-www-form-urlencoded"), exchange.as_bytes());
+    assert_eq!(tokens.status, 200, "{}", tokens.text());
+    let tokens: Value = serde_json::from_slice(&tokens.body).unwrap();
+    tokens["access_token"].as_str().unwrap().to_string()
+}
+
 /// Asks for a presigned POST and uploads `bytes` through it, as the site does; returns the upload id.
-fn upload(base: &str, kind: &str, name: &str, bytes: &[u8]) -> String {
-    let (status, grant) = api(
+fn upload(base: &str, token: &str, kind: &str, name: &str, bytes: &[u8]) -> String {
+    let (status, grant) = api_as(
         base,
+        Some(token),
         "POST",
         "/api/uploads",
         Some(json!({ "kind": kind, "file_name": name, "content_type": "image/jpeg", "size": bytes.len() })),
@@ -150,6 +204,11 @@ fn uploads_become_thumbnails_failures_and_avatars_and_ctrl_c_stops_everything() 
     // The first run may build the runtime (the handlers, in debug), never the release zips.
     let base = rx.recv_timeout(Duration::from_secs(1500)).expect("`xtask local` printed no URL");
     assert_eq!(base, format!("http://127.0.0.1:{port}"));
+    // `--seed`: a demo account, its e-mail and password on stdout.
+    let demo = rx.recv_timeout(Duration::from_secs(300)).expect("`local --seed` printed no demo account");
+    let (email, password) = demo.strip_prefix("demo: ").and_then(|d| d.split_once(' ')).unwrap_or_else(|| panic!("{demo}"));
+    let token = sign_in(&base, "sign-in", email, password);
+    let api = |base: &str, method: &str, path: &str, body: Option<Value>| api_as(base, Some(&token), method, path, body);
     let text = log.lock().unwrap().clone();
     assert!(text.contains("wired by direct API what moto's CloudFormation ignores"), "{text}");
     assert!(text.contains("no release build, no zips"), "{text}");
@@ -173,11 +232,23 @@ fn uploads_become_thumbnails_failures_and_avatars_and_ctrl_c_stops_everything() 
     assert_eq!(request("GET", &format!("{base}/../Cargo.toml"), None, b"").status, 404);
 
     let photo = testkit::corpus_file("photos/s2_greenmeadow_1280x1024.jpg");
-    let id = upload(&base, "image", "meadow.jpg", &photo);
+    let id = upload(&base, &token, "image", "meadow.jpg", &photo);
     let row = eventually("the thumbnail row", || {
-        let (_, page) = api(&base, "GET", "/api/images?sort=recent&limit=50", None);
+        let (_, page) = api(&base, "GET", "/api/photos?limit=50", None);
         page["items"].as_array()?.iter().find(|i| i["id"] == id.as_str()).cloned()
     });
+    // Signed out, or with a token that is not the pool's, the api's signed-in routes answer 401
+    // before the function runs, as API Gateway's authorizer does.
+    for token in [None, Some("not-a-token"), Some(&token[..token.len() - 4])] {
+        let (status, _) = api_as(&base, token, "GET", "/api/photos", None);
+        assert_eq!(status, 401, "{token:?}");
+    }
+    // Another person: their own photos only, and nothing of the demo user's to delete.
+    let other = sign_in(&base, "sign-up", "someone@example.com", "Another-Passw0rd");
+    let (_, theirs) = api_as(&base, Some(&other), "GET", "/api/photos", None);
+    assert_eq!(theirs["items"], json!([]), "{theirs}");
+    let (status, _) = api_as(&base, Some(&other), "DELETE", &format!("/api/photos?id={id}"), None);
+    assert_eq!(status, 404);
     assert_eq!((row["file_name"].as_str(), row["original_size"].as_u64()), (Some("meadow.jpg"), Some(photo.len() as u64)));
     let thumb = request("GET", &format!("{base}{}", row["thumbnail_url"].as_str().unwrap()), None, b"");
     assert_eq!((thumb.status, thumb.header("Content-Type")), (200, Some("image/jpeg")));
@@ -203,20 +274,22 @@ fn uploads_become_thumbnails_failures_and_avatars_and_ctrl_c_stops_everything() 
     assert_eq!((line["function"].as_str(), line["message"]["event"].as_str()), (Some("thumbnail"), Some("thumbnail_written")));
 
     // A second, different photo, so the 5-smallest view has sizes to order.
-    let other = upload(&base, "image", "evening.jpg", &testkit::corpus_file("photos/m1_eveningglow_2560x1600.jpg"));
+    let second = upload(&base, &token, "image", "evening.jpg", &testkit::corpus_file("photos/m1_eveningglow_2560x1600.jpg"));
     eventually("the second row", || {
         let (_, page) = api(&base, "GET", "/api/images?sort=recent&limit=50", None);
-        page["items"].as_array()?.iter().find(|i| i["id"] == other.as_str()).cloned()
+        page["items"].as_array()?.iter().find(|i| i["id"] == second.as_str()).cloned()
     });
 
-    upload(&base, "image", "notes.jpg", &testkit::corpus_file("hostile/text.jpg"));
+    upload(&base, &token, "image", "notes.jpg", &testkit::corpus_file("hostile/text.jpg"));
     let failure = eventually("the failure record", || {
         let (_, page) = api(&base, "GET", "/api/failures", None);
         page["items"].as_array()?.iter().find(|f| f["file_name"] == "notes.jpg").cloned()
     });
     assert!(!failure["reason"].as_str().unwrap().is_empty(), "{failure}");
+    let (_, none) = api_as(&base, Some(&other), "GET", "/api/failures", None);
+    assert_eq!(none["items"], json!([]), "another's failures are not listed: {none}");
 
-    let avatar_id = upload(&base, "avatar", "me.jpg", &photo);
+    let avatar_id = upload(&base, &token, "avatar", "me.jpg", &photo);
     let profile = eventually("the new avatar on the profile", || {
         let (_, p) = api(&base, "GET", "/api/profile", None);
         (p["avatar_version"] == avatar_id.as_str()).then_some(p)
@@ -238,10 +311,10 @@ fn uploads_become_thumbnails_failures_and_avatars_and_ctrl_c_stops_everything() 
         .find_map(|l| l.strip_prefix("local: seeded ")?.split_whitespace().next()?.parse().ok())
         .expect("--seed said how many photos it uploaded");
     assert!(seeded >= 20, "{seeded}");
-    eventually("the seeded photos' rows", || {
-        let (_, page) = api(&base, "GET", "/api/images?sort=recent&limit=100", None);
+    eventually("the seeded photos' rows, the demo user's", || {
+        let (_, page) = api(&base, "GET", "/api/photos?limit=100", None);
         let names: Vec<&str> = page["items"].as_array()?.iter().filter_map(|i| i["source_key"].as_str()).collect();
-        (names.len() >= seeded + 3).then(|| Value::from(names.len()))
+        (names.len() >= seeded + 2).then(|| Value::from(names.len()))
     });
 
     let moto_port: u16 = text
@@ -273,7 +346,8 @@ fn uploads_become_thumbnails_failures_and_avatars_and_ctrl_c_stops_everything() 
     assert_ne!(code, 0);
     assert!(err.contains("not running") && err.contains("cargo xtask local"), "says how to start it: {err}");
 
-    // Started again: the photos, their thumbnails and the profile are still there.
+    // Started again: the photos, their thumbnails and the avatar are still there. The accounts
+    // are not: moto keeps its user pool in memory, so a new `local` has a new pool (README).
     let mut again = local(&[]);
     let errors = again.0.stderr.take().unwrap();
     let said = std::thread::spawn(move || BufReader::new(errors).lines().map_while(Result::ok).collect::<Vec<_>>().join("\n"));
@@ -286,10 +360,8 @@ fn uploads_become_thumbnails_failures_and_avatars_and_ctrl_c_stops_everything() 
     let row = row.unwrap_or_else(|| panic!("the photo uploaded before the restart is gone: {page}"));
     let thumb = request("GET", &format!("{base}{}", row["thumbnail_url"].as_str().unwrap()), None, b"");
     assert_eq!((thumb.status, thumb.body.len() as u64), (200, row["thumbnail_size"].as_u64().unwrap()));
-    let (_, profile) = api(&base, "GET", "/api/profile", None);
     assert!(before["avatar_version"].is_string(), "{before}");
-    assert_eq!(profile["avatar_version"], before["avatar_version"], "{profile}");
-    let picture = request("GET", &format!("{base}{}", profile["avatar_url"].as_str().unwrap()), None, b"");
+    let picture = request("GET", &format!("{base}{}", before["avatar_url"].as_str().unwrap()), None, b"");
     assert_eq!((picture.status, picture.header("Content-Type")), (200, Some("image/jpeg")));
     assert!(ctrl_c(&mut again.0).success());
     let said = said.join().unwrap();
@@ -314,7 +386,7 @@ fn browser(base: &str) {
     let report = String::from_utf8_lossy(&out.stdout);
     eprintln!("{report}{}", String::from_utf8_lossy(&out.stderr));
     assert!(out.status.success(), "the browser test failed:\n{report}");
-    for page in ["upload", "gallery", "failures", "profile", "smallest"] {
+    for page in ["signed-out", "upload", "mine", "gallery", "failures", "profile", "smallest", "signed-in-second"] {
         assert!(shots.join(format!("{page}.png")).exists(), "no screenshot of {page}");
     }
 }

@@ -26,13 +26,19 @@ impl HttpResponse {
 
 /// One request to an `http://host:port/path` URL.
 pub fn request(method: &str, url: &str, content_type: Option<&str>, body: &[u8]) -> HttpResponse {
+    request_with(method, url, &[], content_type, body)
+}
+
+/// [`request`] with more headers (`Authorization`, say).
+pub fn request_with(method: &str, url: &str, headers: &[(&str, &str)], content_type: Option<&str>, body: &[u8]) -> HttpResponse {
     let rest = url.strip_prefix("http://").unwrap_or_else(|| panic!("only http:// URLs: {url}"));
     let (host, path) = rest.split_once('/').map_or((rest, "/".to_string()), |(h, p)| (h, format!("/{p}")));
     let mut stream = TcpStream::connect(host).unwrap_or_else(|e| panic!("connecting to {host}: {e}"));
     let content_type = content_type.map(|t| format!("Content-Type: {t}\r\n")).unwrap_or_default();
+    let extra: String = headers.iter().map(|(k, v)| format!("{k}: {v}\r\n")).collect();
     write!(
         stream,
-        "{method} {path} HTTP/1.1\r\nHost: {host}\r\n{content_type}Content-Length: {}\r\nConnection: close\r\n\r\n",
+        "{method} {path} HTTP/1.1\r\nHost: {host}\r\n{content_type}{extra}Content-Length: {}\r\nConnection: close\r\n\r\n",
         body.len()
     )
     .unwrap();
