@@ -27,6 +27,7 @@ try {
   const page = await browser.newPage({ viewport: { width: 1100, height: 900 } });
   page.on("console", (m) => m.type() === "error" && errors.push(m.text()));
   page.on("pageerror", (e) => errors.push(e.message));
+  page.on("response", (r) => r.status() >= 400 && errors.push(`${r.status()} ${r.url()}`));
   page.on("dialog", (d) => d.accept());
   const signedOutOffers = async (view) => {
     await page.goto(`${base}/#${view}`);

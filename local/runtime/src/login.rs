@@ -257,7 +257,7 @@ fn escape(s: &str) -> String {
 fn error_page(why: &str) -> Answer {
     let html = format!(
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Sign-in request refused</title>\
-         <link rel=\"stylesheet\" href=\"/style.css\"></head><body><main><h1>Sign-in request refused</h1><p>{}</p></main></body></html>",
+         <link rel=\"icon\" href=\"/favicon.svg\" type=\"image/svg+xml\"><link rel=\"stylesheet\" href=\"/style.css\"></head><body><main><h1>Sign-in request refused</h1><p>{}</p></main></body></html>",
         escape(why)
     );
     Answer::Page { status: 400, html }
@@ -278,7 +278,7 @@ fn page(status: u16, request: &Authorize, email: &str, message: &str) -> Answer 
     let message = if message.is_empty() { String::new() } else { format!("<p id=\"login-error\" role=\"alert\">{}</p>", escape(message)) };
     let html = format!(
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-         <title>Sign in · thumbstack (local)</title><link rel=\"stylesheet\" href=\"/style.css\"></head><body><main>\
+         <title>Sign in · thumbstack (local)</title><link rel=\"icon\" href=\"/favicon.svg\" type=\"image/svg+xml\"><link rel=\"stylesheet\" href=\"/style.css\"></head><body><main>\
          <h1>Sign in to thumbstack</h1><p><small>The local stage's sign-in page (Cognito's managed login on AWS).</small></p>{message}\
          <form method=\"post\" action=\"/oauth2/authorize\" class=\"login\">{hidden}\
          <label for=\"email\">E-mail address</label><input id=\"email\" name=\"email\" type=\"email\" autocomplete=\"username\" required value=\"{}\">\
