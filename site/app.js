@@ -59,7 +59,20 @@ function showAccount(user) {
   $("sign-out-button").hidden = user === null;
 }
 
-let galleryCursor = null;
+// A paginated list: the first page replaces what is shown, "Load more" appends the next.
+function pager({ list, more, path, item, empty }) {
+  let cursor = null;
+  return async (next = false) => {
+    if (!next) { $(list).replaceChildren(); cursor = null; }
+    const query = new URLSearchParams({ limit: "24" });
+    if (next && cursor) query.set("cursor", cursor);
+    const page = await api("GET", `${path}${path.includes("?") ? "&" : "?"}${query}`);
+    $(list).append(...page.items.map(item));
+    cursor = page.next_cursor;
+    $(more).hidden = !cursor;
+    if (!$(list).children.length) say(empty);
+  };
+}
 
 // The public gallery shows thumbnails only; originals are their owners' (my photos).
 function galleryItem(item) {
@@ -67,8 +80,6 @@ function galleryItem(item) {
     el("p", { textContent: item.file_name }),
     el("p", { textContent: `${item.upload_date} ${item.upload_time} · ${bytes(item.thumbnail_size)}` }));
 }
-
-let mineCursor = null;
 
 function mineItem(item) {
   const remove = el("button", { type: "button", className: "delete", textContent: "Delete", ariaLabel: `Delete ${item.file_name}` });
@@ -85,29 +96,8 @@ function mineItem(item) {
   return li;
 }
 
-async function loadMine(more = false) {
-  const list = $("mine-items");
-  if (!more) { list.replaceChildren(); mineCursor = null; }
-  const query = new URLSearchParams({ limit: "24" });
-  if (more && mineCursor) query.set("cursor", mineCursor);
-  const page = await api("GET", `/api/photos?${query}`);
-  list.append(...page.items.map(mineItem));
-  mineCursor = page.next_cursor;
-  $("mine-more").hidden = !mineCursor;
-  if (!list.children.length) say("You have no photos yet: upload some.");
-}
-
-async function loadGallery(more = false) {
-  const list = $("gallery-items");
-  if (!more) { list.replaceChildren(); galleryCursor = null; }
-  const query = new URLSearchParams({ sort: "recent", limit: "24" });
-  if (more && galleryCursor) query.set("cursor", galleryCursor);
-  const page = await api("GET", `/api/images?${query}`);
-  list.append(...page.items.map(galleryItem));
-  galleryCursor = page.next_cursor;
-  $("gallery-more").hidden = !galleryCursor;
-  if (!list.children.length) say("No photos yet: upload some.");
-}
+const loadGallery = pager({ list: "gallery-items", more: "gallery-more", path: "/api/images?sort=recent", item: galleryItem, empty: "No photos yet: upload some." });
+const loadMine = pager({ list: "mine-items", more: "mine-more", path: "/api/photos", item: mineItem, empty: "You have no photos yet: upload some." });
 
 async function loadSmallest() {
   const page = await api("GET", "/api/images?sort=smallest&limit=5");

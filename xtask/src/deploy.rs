@@ -83,15 +83,10 @@ async fn deploy(target: &StageArgs, mode: &Mode, report: &mut Report) -> Result<
     report.endpoint = aws.endpoint.clone();
     let poll = crate::stack::poll_interval(&aws);
     let template = rendered.file("template.yaml").context("render wrote no template.yaml")?;
+    // A template small enough to send inline is checked at once; a larger one once it is in the
+    // artifacts bucket, still before any build.
     if template.len() <= artifacts::TEMPLATE_BODY_LIMIT {
-        let phase = Instant::now();
-        let marker = validated_marker(&aws, template);
-        if !marker.exists() {
-            changeset::validate(&aws.cloudformation(), &Template::Body(template.to_string())).await?;
-            // Best effort: without the marker the next run validates again.
-            let _ = std::fs::create_dir_all(marker.parent().unwrap_or(&marker)).and_then(|()| std::fs::write(&marker, ""));
-        }
-        report.timings.insert("validate", phase.elapsed().as_secs_f64());
+        validate_once(&aws, &Template::Body(template.to_string()), template, report).await?;
     }
 
     // Every change set runs as the stage's execution role; without bootstrap there is none.
@@ -108,6 +103,14 @@ async fn deploy(target: &StageArgs, mode: &Mode, report: &mut Report) -> Result<
         )
         .into());
     }
+    let body = if template.len() > artifacts::TEMPLATE_BODY_LIMIT {
+        let url = artifacts::upload_template(&s3, &bucket, &account, &aws.region(), &rendered.stack_name, template).await?;
+        let body = Template::Url(url);
+        validate_once(&aws, &body, template, report).await?;
+        body
+    } else {
+        Template::Body(template.to_string())
+    };
     // An emulator stage's template leaves the functions out (`OnAws=false`): `local` runs the
     // handlers in-process, so there is nothing to build, zip or upload.
     let in_process = stage.emulator.is_some();
@@ -156,12 +159,6 @@ async fn deploy(target: &StageArgs, mode: &Mode, report: &mut Report) -> Result<
     let code_bucket = if in_process { LOCAL_CODE } else { bucket.as_str() };
     parameters.extend(deploy_time_parameters(template, code_bucket, in_process, &report.artifacts)?);
     parameters.push(("PermissionsBoundary".into(), path.boundary.clone()));
-    let body = if template.len() > artifacts::TEMPLATE_BODY_LIMIT {
-        let url = artifacts::upload_template(&s3, &bucket, &account, &aws.region(), &rendered.stack_name, template).await?;
-        Template::Url(url)
-    } else {
-        Template::Body(template.to_string())
-    };
     let spec = StackSpec {
         name: rendered.stack_name.clone(),
         template: body,
@@ -368,6 +365,19 @@ async fn after_deploy(aws: &Aws, stack_name: &str, stack_changed: bool, mode: &M
         }
     }
     Ok(Exit::Success)
+}
+
+/// `ValidateTemplate`, unless this endpoint and region already accepted this exact template.
+async fn validate_once(aws: &Aws, body: &Template, template: &str, report: &mut Report) -> Result<()> {
+    let phase = Instant::now();
+    let marker = validated_marker(aws, template);
+    if !marker.exists() {
+        changeset::validate(&aws.cloudformation(), body).await?;
+        // Best effort: without the marker the next run validates again.
+        let _ = std::fs::create_dir_all(marker.parent().unwrap_or(&marker)).and_then(|()| std::fs::write(&marker, ""));
+    }
+    report.timings.insert("validate", phase.elapsed().as_secs_f64());
+    Ok(())
 }
 
 /// Remembers that this endpoint and region accepted this exact template, so an unchanged

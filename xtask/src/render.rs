@@ -226,6 +226,10 @@ mod tests {
         let key = &r["AvatarCache"]["Properties"]["CachePolicyConfig"]["ParametersInCacheKeyAndForwardedToOrigin"];
         assert_eq!(key["QueryStringsConfig"]["QueryStringBehavior"], Value::from("whitelist"));
         assert_eq!(key["QueryStringsConfig"]["QueryStrings"], Value::from(vec![shared::key::AVATAR_VERSION_PARAM]));
+        // Old avatar uploads (inputs only) expire; the replaced picture's versions with the rest.
+        let rules = r["UploadsBucket"]["Properties"]["LifecycleConfiguration"]["Rules"].as_sequence().unwrap();
+        let avatars = rules.iter().find(|r| r["Id"] == Value::from("avatar-uploads")).expect("an avatar-uploads rule");
+        assert_eq!((&avatars["Prefix"], &avatars["ExpirationInDays"]), (&Value::from("avatars/"), &Value::from(7)));
     }
 
     /// Each AWS stage signs its users in with a pool of its own, and API Gateway's authorizer

@@ -273,7 +273,7 @@ async fn drain_messages(sqs: &aws_sdk_sqs::Client, url: &str) -> Vec<String> {
 
 fn outcome(a: &Accounts, key: &str) -> Vec<Expect> {
     let count = |m: &BTreeMap<String, usize>| m.get(key).copied().unwrap_or(0);
-    let id = key.split('/').nth(1).unwrap_or_default();
+    let id = shared::key::parse_upload_key(key, "images/").and_then(Result::ok).map(|k| k.id).unwrap_or_default();
     let thumbs = a.assets.keys().filter(|k| k.starts_with(&format!("thumbnails/{id}."))).count();
     let mut got = Vec::new();
     for _ in 0..count(&a.rows).max(thumbs) {
