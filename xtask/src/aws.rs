@@ -37,7 +37,10 @@ impl Aws {
                 match std::env::var(EMULATOR_CREDENTIALS_ENV).ok().as_deref().and_then(|c| c.split_once(':')) {
                     Some((id, secret)) => {
                         let given = aws_sdk_s3::config::Credentials::new(id, secret, None, None, "emulator-user");
-                        config.to_builder().credentials_provider(aws_sdk_s3::config::SharedCredentialsProvider::new(given)).build()
+                        config
+                            .to_builder()
+                            .credentials_provider(aws_sdk_s3::config::SharedCredentialsProvider::new(given))
+                            .build()
                     }
                     None => config,
                 }

@@ -7,7 +7,7 @@ use anyhow::{Context, Result};
 
 use crate::aws::Aws;
 use crate::deploy::{Mode, Report, StackSpec, Template, apply, artifacts, finish};
-use crate::flags::{Exit, AdminStackArgs};
+use crate::flags::{AdminStackArgs, Exit};
 use crate::policy::Names;
 
 pub fn run(args: &AdminStackArgs) -> Result<Exit> {
@@ -34,7 +34,13 @@ async fn bootstrap(args: &AdminStackArgs, mode: &Mode, report: &mut Report) -> R
     let spec = StackSpec {
         name: stack.clone(),
         template: Template::Body(template.to_string()),
-        parameters: rendered.bootstrap_parameters.clone().unwrap_or_default().into_iter().map(|(k, v)| (k.to_string(), v)).collect(),
+        parameters: rendered
+            .bootstrap_parameters
+            .clone()
+            .unwrap_or_default()
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect(),
         tags: rendered.tags_for(&stack).into_iter().collect(),
         role_arn: None,
     };

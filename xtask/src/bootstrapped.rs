@@ -40,7 +40,8 @@ pub async fn read(aws: &Aws, names: &Names<'_>, expected: Option<&str>) -> Resul
         Some(found) => return Err(missing(&format!("the stack {stack} is {}", crate::stack::status(&found)))),
         None => return Err(missing(&format!("there is no stack {stack}"))),
     };
-    let made_from = found.parameters().iter().find(|p| p.parameter_key() == Some(DOCUMENTS_HASH)).and_then(|p| p.parameter_value());
+    let made_from =
+        found.parameters().iter().find(|p| p.parameter_key() == Some(DOCUMENTS_HASH)).and_then(|p| p.parameter_value());
     if let Some(expected) = expected.filter(|e| made_from != Some(*e)) {
         return Err(Stop::new(
             Exit::Usage,
@@ -56,7 +57,8 @@ pub async fn read(aws: &Aws, names: &Names<'_>, expected: Option<&str>) -> Resul
     }
     // The names are the policies' own (`policy::Names`); the outputs, where the emulator reports
     // them, must agree, or the stack was made from other templates.
-    let path = DeployPath { execution_role: names.execution_role(), boundary: names.boundary(), deploy_policy: names.deploy_policy() };
+    let path =
+        DeployPath { execution_role: names.execution_role(), boundary: names.boundary(), deploy_policy: names.deploy_policy() };
     let outputs = crate::stack::outputs(aws, &found).await?;
     for (key, expected) in
         [("ExecutionRoleArn", &path.execution_role), ("BoundaryArn", &path.boundary), ("DeployPolicyArn", &path.deploy_policy)]

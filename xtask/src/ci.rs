@@ -114,7 +114,14 @@ fn check_package_is_reproducible() -> Result<()> {
         std::fs::remove_file(&a.zip).with_context(|| format!("removing {}", a.zip.display()))?;
     }
     let mut clean = Command::new(cargo());
-    clean.current_dir(crate::paths::root()).args(["clean", "--release", "--target", crate::package::TARGET, "--package", REBUILT]);
+    clean.current_dir(crate::paths::root()).args([
+        "clean",
+        "--release",
+        "--target",
+        crate::package::TARGET,
+        "--package",
+        REBUILT,
+    ]);
     step(&format!("cargo clean -p {REBUILT}"), &mut clean)?;
     let second = crate::package::package()?;
     for ((a, bytes), b) in first.functions.iter().zip(&first_bytes).zip(&second.functions) {

@@ -325,7 +325,8 @@ async fn after_deploy(aws: &Aws, stack_name: &str, stack_changed: bool, mode: &M
         Some(bucket) if site_dir.is_dir() => {
             let generated: BTreeMap<String, Vec<u8>> =
                 crate::site::auth_file(&report.outputs).map(|f| (crate::site::AUTH_FILE.to_string(), f)).into_iter().collect();
-            let synced = crate::site::sync(&aws.s3(), bucket, &site_dir, &generated).await.map_err(|e| post(e, "uploading site/"))?;
+            let synced =
+                crate::site::sync(&aws.s3(), bucket, &site_dir, &generated).await.map_err(|e| post(e, "uploading site/"))?;
             eprintln!(
                 "deploy: site/ → s3://{bucket}/{}: {} uploaded, {} deleted, {} unchanged",
                 crate::site::PREFIX,

@@ -13,8 +13,8 @@ use anyhow::{Context, Result, bail};
 use serde::Deserialize;
 
 use crate::flags::Exit;
-use crate::template::Rendered;
 use crate::stage::Stage;
+use crate::template::Rendered;
 
 pub fn check(dir: &Path, rendered: &Rendered, stage: &Stage) -> Result<Exit> {
     let linters = Linters::install()?;

@@ -115,7 +115,12 @@ async fn serve(args: &LocalArgs, emulator: &Emulator, runtime: &std::path::Path)
     };
     if emulator.started_here() {
         let saved = state::save(&aws, &resources).await?;
-        eprintln!("local: saved {} objects and {} catalog items to {}; stopping moto", saved.objects, saved.items, state::dir().display());
+        eprintln!(
+            "local: saved {} objects and {} catalog items to {}; stopping moto",
+            saved.objects,
+            saved.items,
+            state::dir().display()
+        );
     }
     if status.success() { Ok(Exit::Success) } else { anyhow::bail!("the local runtime ended with {status}") }
 }

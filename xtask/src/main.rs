@@ -21,12 +21,12 @@ mod paths;
 mod pipeline;
 mod policy;
 mod render;
-mod template;
 mod runtime;
 mod site;
 mod stack;
 mod stage;
 mod teardown;
+mod template;
 mod ui;
 
 use std::process::ExitCode;
@@ -37,10 +37,12 @@ fn main() -> ExitCode {
     let flags = flags::Xtask::parse();
     let result = match flags.verb {
         // Its exit code is the runtime's own (0, 1, or 3 when an input was rejected).
-        flags::Verb::Thumbnail { args } => return runtime::thumbnail(&args).unwrap_or_else(|e| {
-            eprintln!("error: {e:#}");
-            ExitCode::FAILURE
-        }),
+        flags::Verb::Thumbnail { args } => {
+            return runtime::thumbnail(&args).unwrap_or_else(|e| {
+                eprintln!("error: {e:#}");
+                ExitCode::FAILURE
+            });
+        }
         flags::Verb::Render(args) => render::run(&args),
         flags::Verb::Package(args) => package::run(&args),
         flags::Verb::Deploy(args) => deploy::run(&args),

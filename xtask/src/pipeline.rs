@@ -7,7 +7,7 @@ use anyhow::{Context, Result, bail};
 
 use crate::aws::Aws;
 use crate::deploy::{Mode, Report, StackSpec, Template, apply, finish};
-use crate::flags::{Exit, AdminStackArgs, Stop};
+use crate::flags::{AdminStackArgs, Exit, Stop};
 
 pub fn run(args: &AdminStackArgs) -> Result<Exit> {
     let mode = Mode { execute: true, yes: args.yes, invalidate: false, invalidation_wait: std::time::Duration::ZERO };
@@ -47,7 +47,10 @@ async fn deploy(args: &AdminStackArgs, mode: &Mode, report: &mut Report) -> Resu
     report.region = aws.region();
     report.endpoint = aws.endpoint.clone();
     let poll = crate::stack::poll_interval(&aws);
-    if apply(&aws.cloudformation(), &spec, mode, poll, ("changeset", "execute"), report).await?.record("pipeline", &spec.name, report) {
+    if apply(&aws.cloudformation(), &spec, mode, poll, ("changeset", "execute"), report)
+        .await?
+        .record("pipeline", &spec.name, report)
+    {
         eprintln!("pipeline: {} runs ci/buildspec.yml on every change of the source", spec.name);
     }
     Ok(Exit::Success)

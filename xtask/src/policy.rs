@@ -129,7 +129,9 @@ pub fn run(args: &PolicyArgs) -> Result<Exit> {
     let documents = documents(&rendered, &stage, &names)?;
     let (document, what, limit) = match args.document {
         Document::Deploy => (&documents.deploy, "the CI role's or user's (the managed policy bootstrap creates)", MANAGED_LIMIT),
-        Document::Execution => (&documents.execution, "CloudFormation's execution role (inline, bootstrap creates it)", INLINE_LIMIT),
+        Document::Execution => {
+            (&documents.execution, "CloudFormation's execution role (inline, bootstrap creates it)", INLINE_LIMIT)
+        }
         Document::Boundary => (&documents.boundary, "the permissions boundary of every role the stack creates", MANAGED_LIMIT),
     };
     println!("{}", serde_json::to_string_pretty(document)?);
@@ -222,9 +224,7 @@ fn execution(types: &BTreeSet<String>, stage: &Stage, names: &Names) -> Result<V
 
 /// Explicit denies, so no later allow (an administrator's, a new statement) can open these.
 fn guards(names: &Names) -> Vec<Value> {
-    let deny = |sid: &str, actions: &[&str], resources: Vec<String>| {
-        json!({ "Sid": sid, "Effect": "Deny", "Action": actions, "Resource": resources })
-    };
+    let deny = |sid: &str, actions: &[&str], resources: Vec<String>| json!({ "Sid": sid, "Effect": "Deny", "Action": actions, "Resource": resources });
     vec![
         deny(
             "NeverTheBoundaryOrTheDeployPolicy",
@@ -307,7 +307,9 @@ fn grants(scope: Scope, stage: &Stage, n: &Names) -> Vec<(&'static str, Vec<Stri
         ]),
         // Only the stage's own zone, and nothing at all for a stage without a domain.
         Scope::HostedZone => match &stage.domain {
-            Some(d) => one(vec![format!("arn:aws:route53:::hostedzone/{}", d.hosted_zone_id), "arn:aws:route53:::change/*".into()]),
+            Some(d) => {
+                one(vec![format!("arn:aws:route53:::hostedzone/{}", d.hosted_zone_id), "arn:aws:route53:::change/*".into()])
+            }
             None => vec![],
         },
         Scope::Apis => vec![(
@@ -385,7 +387,11 @@ fn deploy(rendered: &Rendered, n: &Names) -> Value {
             vec!["*".into()],
         ),
         statement("FindTheArtifactsBucket", ["s3:ListBucket"].into(), vec![bucket]),
-        statement("TheStageArtifacts", ["s3:PutObject", "s3:GetObject", "s3:GetObjectVersion"].into(), vec![artifacts_objects(n)]),
+        statement(
+            "TheStageArtifacts",
+            ["s3:PutObject", "s3:GetObject", "s3:GetObjectVersion"].into(),
+            vec![artifacts_objects(n)],
+        ),
         statement(
             "SiteSync",
             ["s3:ListBucket", "s3:GetObject", "s3:PutObject", "s3:DeleteObject"].into(),
@@ -432,7 +438,8 @@ fn boundary(rendered: &Rendered, n: &Names) -> Result<Value> {
             "kms" => (vec![n.keys()], Some(n.tagged("ResourceTag"))),
             other => bail!("a function role uses {other}:…, which the boundary has no stage scope for: add it in policy.rs"),
         };
-        let mut s = statement(&format!("Functions{}", capitalised(&service)), actions.iter().map(String::as_str).collect(), resources);
+        let mut s =
+            statement(&format!("Functions{}", capitalised(&service)), actions.iter().map(String::as_str).collect(), resources);
         if let Some(condition) = condition {
             s["Condition"] = condition;
         }

@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
-use sha2::Digest;
 use serde_norway::Value;
+use sha2::Digest;
 
 use crate::flags::{Exit, RenderArgs};
 use crate::stage::Stage;
@@ -257,7 +257,11 @@ mod tests {
             let client = &r["UserPoolClient"]["Properties"];
             assert_eq!(client["GenerateSecret"], Value::from(false));
             assert_eq!(client["AllowedOAuthFlows"], Value::from(vec!["code"]), "{stage}: no implicit flow");
-            assert_eq!(client["ExplicitAuthFlows"], Value::from(vec!["ALLOW_REFRESH_TOKEN_AUTH"]), "{stage}: no password through our code");
+            assert_eq!(
+                client["ExplicitAuthFlows"],
+                Value::from(vec!["ALLOW_REFRESH_TOKEN_AUTH"]),
+                "{stage}: no password through our code"
+            );
             assert!(yaml(&client["CallbackURLs"]).contains("Distribution.DomainName"), "{stage}");
             let jwt = yaml(&r["ApiAuthorizer"]["Properties"]["JwtConfiguration"]);
             assert!(jwt.contains("UserPool.ProviderURL") && jwt.contains("!Ref UserPoolClient"), "{stage}: {jwt}");
@@ -272,7 +276,10 @@ mod tests {
         let stage = Stage::parse(Path::new("dev.yaml"), &external).unwrap();
         let out = render_stack(&crate::paths::infra(), "dev", &stage).unwrap();
         let params: serde_json::Value = serde_json::from_str(file(&out, "parameters.json")).unwrap();
-        assert_eq!(params["Parameters"]["JwtIssuer"], "https://login.example.com/", "an external issuer leaves OwnUserPool false");
+        assert_eq!(
+            params["Parameters"]["JwtIssuer"], "https://login.example.com/",
+            "an external issuer leaves OwnUserPool false"
+        );
     }
 
     /// SECURITY.md's encryption claims, read from the rendered template.
@@ -318,7 +325,11 @@ mod tests {
                     }
                     assert!(boundary.is_some(), "{name} {file}: {id} has no PermissionsBoundary");
                     if *file == "template.yaml" {
-                        assert_eq!(serde_norway::to_string(&r["Properties"]["Path"]).unwrap().trim(), r#"!Sub /${AWS::StackName}/"#, "{id}");
+                        assert_eq!(
+                            serde_norway::to_string(&r["Properties"]["Path"]).unwrap().trim(),
+                            r#"!Sub /${AWS::StackName}/"#,
+                            "{id}"
+                        );
                     }
                 }
             }

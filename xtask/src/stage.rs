@@ -492,7 +492,12 @@ mod tests {
     #[test]
     fn names_that_could_overlap_are_refused() {
         let infra = root().join("infra");
-        for (name, why) in [("dev-alice", "no dashes"), ("artifacts", "reserved"), ("thumbstack", "reserved"), ("9lives", "starting with a letter")] {
+        for (name, why) in [
+            ("dev-alice", "no dashes"),
+            ("artifacts", "reserved"),
+            ("thumbstack", "reserved"),
+            ("9lives", "starting with a letter"),
+        ] {
             let e = Stage::load(&infra, name).unwrap_err().to_string();
             assert!(e.contains(why), "{name}: {e}");
         }

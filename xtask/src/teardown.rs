@@ -82,7 +82,10 @@ pub fn run(args: &TeardownArgs) -> Result<Exit> {
             .chain(&report.also)
             .flat_map(|r| &r.retained)
             .map(|(id, ty, physical)| {
-                format!("{physical} ({ty} {id}), retained by the stage's `retention.on_delete: retain`: {}", removal(ty, physical))
+                format!(
+                    "{physical} ({ty} {id}), retained by the stage's `retention.on_delete: retain`: {}",
+                    removal(ty, physical)
+                )
             })
             .collect();
         report.remains.extend(retained);
@@ -294,7 +297,9 @@ fn identifiers(page: &aws_sdk_s3::operation::list_object_versions::ListObjectVer
     let markers = page.delete_markers().iter().map(|m| (m.key(), m.version_id()));
     versions
         .chain(markers)
-        .filter_map(|(key, version)| ObjectIdentifier::builder().key(key?).set_version_id(version.map(str::to_string)).build().ok())
+        .filter_map(|(key, version)| {
+            ObjectIdentifier::builder().key(key?).set_version_id(version.map(str::to_string)).build().ok()
+        })
         .collect()
 }
 

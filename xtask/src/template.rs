@@ -85,14 +85,24 @@ pub fn render_stack(infra: &Path, name: &str, stage: &Stage) -> Result<Rendered>
         files.push(("certificate-parameters.json", template_configuration(&params, &tags)?));
         certificate_parameters = Some(params);
     }
-    Ok(Rendered { stack_name: stage.stack_name(name), files, parameters: values, tags, certificate_parameters, pipeline_parameters: None, bootstrap_parameters: None })
+    Ok(Rendered {
+        stack_name: stage.stack_name(name),
+        files,
+        parameters: values,
+        tags,
+        certificate_parameters,
+        pipeline_parameters: None,
+        bootstrap_parameters: None,
+    })
 }
 
 /// A rendered template's text. Date-like scalars (`2012-10-17`, `2010-09-09`) are quoted: YAML 1.1
 /// readers, moto's among them, would read them as dates, and a policy's `Version` must be a string.
 pub fn yaml(value: &Value) -> Result<String> {
     let text = serde_norway::to_string(value)?;
-    let date = |s: &str| s.len() == 10 && s.bytes().enumerate().all(|(i, b)| if i == 4 || i == 7 { b == b'-' } else { b.is_ascii_digit() });
+    let date = |s: &str| {
+        s.len() == 10 && s.bytes().enumerate().all(|(i, b)| if i == 4 || i == 7 { b == b'-' } else { b.is_ascii_digit() })
+    };
     let mut out = String::with_capacity(text.len() + 64);
     for line in text.lines() {
         match line.rsplit_once(": ") {

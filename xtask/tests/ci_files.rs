@@ -171,7 +171,9 @@ fn ci_mtimes_keep_the_first_seen_time_of_unchanged_content_only() {
     let _ = std::fs::remove_dir_all(&work);
     let (repo, target) = (work.join("repo"), work.join("target"));
     std::fs::create_dir_all(&repo).unwrap();
-    let git = |args: &[&str]| assert!(Command::new("git").current_dir(&repo).args(args).output().unwrap().status.success(), "git {args:?}");
+    let git = |args: &[&str]| {
+        assert!(Command::new("git").current_dir(&repo).args(args).output().unwrap().status.success(), "git {args:?}")
+    };
     git(&["init", "-q"]);
     std::fs::write(repo.join("same.rs"), "fn same() {}").unwrap();
     std::fs::write(repo.join("edited.rs"), "fn before() {}").unwrap();

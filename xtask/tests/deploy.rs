@@ -112,7 +112,11 @@ async fn a_stage_deploys_updates_answers_and_tears_down() {
     let refused = xtask(endpoint, &["deploy", "local", "--yes", "--json"]);
     assert_eq!(refused.code, 2, "{}", refused.stderr);
     assert!(refused.stderr.contains("there is no stack thumbstack-local-bootstrap"), "{}", refused.stderr);
-    assert!(refused.stderr.contains("Run `cargo xtask bootstrap <stage>` once with administrator credentials"), "{}", refused.stderr);
+    assert!(
+        refused.stderr.contains("Run `cargo xtask bootstrap <stage>` once with administrator credentials"),
+        "{}",
+        refused.stderr
+    );
     bootstrap(endpoint);
     let unchanged = xtask(endpoint, &["bootstrap", "local", "--yes", "--json"]);
     assert_eq!(unchanged.json()["outcome"], "no_changes", "{}", unchanged.stderr);
@@ -132,7 +136,8 @@ async fn a_stage_deploys_updates_answers_and_tears_down() {
         s3.head_bucket().bucket(bucket).send().await.unwrap_or_else(|e| panic!("{bucket}: {e:?}"));
     }
     aws_sdk_dynamodb::Client::new(&sdk).describe_table().table_name(TABLE).send().await.unwrap();
-    let described = aws_sdk_cloudformation::Client::new(&sdk).describe_stacks().stack_name("thumbstack-local").send().await.unwrap();
+    let described =
+        aws_sdk_cloudformation::Client::new(&sdk).describe_stacks().stack_name("thumbstack-local").send().await.unwrap();
     assert_eq!(described.stacks()[0].role_arn(), Some(EXECUTION_ROLE), "the change set ran as the execution role");
     let queues = aws_sdk_sqs::Client::new(&sdk).list_queues().send().await.unwrap();
     assert_eq!(queues.queue_urls().len(), 4, "{:?}", queues.queue_urls());
@@ -372,7 +377,9 @@ async fn teardown_all_leaves_no_stack_and_no_bucket_of_the_stage() {
     s3.put_bucket_versioning()
         .bucket(pipeline_bucket)
         .versioning_configuration(
-            aws_sdk_s3::types::VersioningConfiguration::builder().status(aws_sdk_s3::types::BucketVersioningStatus::Enabled).build(),
+            aws_sdk_s3::types::VersioningConfiguration::builder()
+                .status(aws_sdk_s3::types::BucketVersioningStatus::Enabled)
+                .build(),
         )
         .send()
         .await
@@ -383,8 +390,12 @@ async fn teardown_all_leaves_no_stack_and_no_bucket_of_the_stage() {
     let run = xtask(&moto.endpoint, &["teardown", "local", "--yes", "--all", "--json"]);
     assert_eq!(run.code, 0, "{}", run.stderr);
     let report = run.json();
-    let also: Vec<(&str, bool)> =
-        report["also"].as_array().unwrap().iter().map(|r| (r["stack"].as_str().unwrap(), r["existed"].as_bool().unwrap())).collect();
+    let also: Vec<(&str, bool)> = report["also"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["stack"].as_str().unwrap(), r["existed"].as_bool().unwrap()))
+        .collect();
     assert_eq!(also, [("thumbstack-local-pipeline", true), ("thumbstack-local-bootstrap", true)]);
     assert_eq!(report["also"][0]["emptied"][pipeline_bucket], 2, "{report:#}");
     assert!(stacks(&sdk).await.is_empty(), "{:?}", stacks(&sdk).await);
@@ -409,7 +420,11 @@ fn a_bootstrap_made_from_other_documents_is_named_before_anything_changes() {
     let stale = xtask(&moto.endpoint, &["deploy", "local", "--yes", "--json"]);
     assert_eq!(stale.code, 2, "{}", stale.stderr);
     assert!(stale.stderr.contains("was made from other IAM documents"), "{}", stale.stderr);
-    assert!(stale.stderr.contains("Run `cargo xtask bootstrap <stage>` again with administrator credentials"), "{}", stale.stderr);
+    assert!(
+        stale.stderr.contains("Run `cargo xtask bootstrap <stage>` again with administrator credentials"),
+        "{}",
+        stale.stderr
+    );
     assert!(!stale.stderr.contains("change(s)"), "no change set was made: {}", stale.stderr);
     bootstrap(&moto.endpoint);
     let deployed = xtask(&moto.endpoint, &["deploy", "local", "--yes", "--json"]);
@@ -441,7 +456,13 @@ async fn failures_lists_the_records_newest_first() {
             recorded_at: at.into(),
         };
         let body = serde_json::to_vec(&record).unwrap();
-        s3.put_object().bucket(logs).key(format!("failures/users/u1/2026/12/01/{id}.json")).body(body.into()).send().await.unwrap();
+        s3.put_object()
+            .bucket(logs)
+            .key(format!("failures/users/u1/2026/12/01/{id}.json"))
+            .body(body.into())
+            .send()
+            .await
+            .unwrap();
     }
     s3.put_object().bucket(logs).key("failures/stray.txt").body(b"not json".to_vec().into()).send().await.unwrap();
     let run = xtask(&moto.endpoint, &["failures", "local", "--json"]);

@@ -25,14 +25,19 @@ fn xtask(endpoint: &str, credentials: Option<&str>, args: &[&str]) -> (i32, Stri
         cmd.env("THUMBSTACK_EMULATOR_CREDENTIALS", c);
     }
     let out = cmd.output().expect("running xtask");
-    (out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
 }
 
 /// From here on moto authenticates and authorizes every request.
 fn enforce_iam(endpoint: &str) {
     let authority = endpoint.trim_start_matches("http://");
     let mut stream = std::net::TcpStream::connect(authority).unwrap();
-    write!(stream, "POST /moto-api/reset-auth HTTP/1.1\r\nHost: {authority}\r\nContent-Length: 1\r\nConnection: close\r\n\r\n0").unwrap();
+    write!(stream, "POST /moto-api/reset-auth HTTP/1.1\r\nHost: {authority}\r\nContent-Length: 1\r\nConnection: close\r\n\r\n0")
+        .unwrap();
     let mut answer = String::new();
     stream.read_to_string(&mut answer).unwrap();
     assert!(answer.starts_with("HTTP/1.1 200") && answer.contains("\"ok\""), "{answer}");
@@ -119,17 +124,35 @@ async fn the_deploy_policy_deploys_and_tears_down_the_stage_and_writes_no_iam() 
     // And it can make no role, and change none: not the execution role, not a stack's role.
     let ci = aws_sdk_iam::Client::from_conf(
         aws_sdk_iam::config::Builder::from(&sdk)
-            .credentials_provider(aws_sdk_iam::config::Credentials::new(key.access_key_id(), key.secret_access_key(), None, None, "ci"))
+            .credentials_provider(aws_sdk_iam::config::Credentials::new(
+                key.access_key_id(),
+                key.secret_access_key(),
+                None,
+                None,
+                "ci",
+            ))
             .build(),
     );
     let admin = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"}]}"#;
-    denied(ci.put_role_policy().role_name(EXECUTION_ROLE).policy_name("x").policy_document(admin).send().await, "PutRolePolicy on the execution role");
+    denied(
+        ci.put_role_policy().role_name(EXECUTION_ROLE).policy_name("x").policy_document(admin).send().await,
+        "PutRolePolicy on the execution role",
+    );
     denied(
         ci.put_role_policy().role_name("thumbstack-local-ThumbnailRole-X").policy_name("x").policy_document(admin).send().await,
         "PutRolePolicy on a stack role",
     );
     let trust = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::999999999999:root"},"Action":"sts:AssumeRole"}]}"#;
-    denied(ci.create_role().role_name("thumbstack-local-x").assume_role_policy_document(trust).send().await, "CreateRole without the boundary");
-    denied(ci.update_assume_role_policy().role_name(EXECUTION_ROLE).policy_document(trust).send().await, "UpdateAssumeRolePolicy");
-    denied(ci.attach_user_policy().user_name("ci").policy_arn("arn:aws:iam::aws:policy/AdministratorAccess").send().await, "AttachUserPolicy");
+    denied(
+        ci.create_role().role_name("thumbstack-local-x").assume_role_policy_document(trust).send().await,
+        "CreateRole without the boundary",
+    );
+    denied(
+        ci.update_assume_role_policy().role_name(EXECUTION_ROLE).policy_document(trust).send().await,
+        "UpdateAssumeRolePolicy",
+    );
+    denied(
+        ci.attach_user_policy().user_name("ci").policy_arn("arn:aws:iam::aws:policy/AdministratorAccess").send().await,
+        "AttachUserPolicy",
+    );
 }

@@ -56,7 +56,8 @@ fn sign_in(base: &str, action: &str, email: &str, password: &str) -> String {
         ("email", email),
         ("password", password),
     ]);
-    let page = request("POST", &format!("{base}/oauth2/authorize"), Some("application/x-www-form-urlencoded"), authorize.as_bytes());
+    let page =
+        request("POST", &format!("{base}/oauth2/authorize"), Some("application/x-www-form-urlencoded"), authorize.as_bytes());
     assert_eq!(page.status, 302, "{}", page.text());
     let location = page.header("Location").unwrap().to_string();
     let code = location.split("code=").nth(1).and_then(|r| r.split('&').next()).unwrap_or_else(|| panic!("{location}"));
@@ -330,7 +331,10 @@ fn uploads_become_thumbnails_failures_and_avatars_and_ctrl_c_stops_everything() 
     assert!(url.starts_with("http://127.0.0.1:"), "{url}");
     drop(second);
     let said = said.join().unwrap();
-    assert!(said.contains(&format!("reusing the moto server this checkout already runs at http://127.0.0.1:{moto_port}")), "{said}");
+    assert!(
+        said.contains(&format!("reusing the moto server this checkout already runs at http://127.0.0.1:{moto_port}")),
+        "{said}"
+    );
     assert!(!said.contains("stopping moto"), "{said}");
     let (status, _) = api(&base, "GET", "/api/profile", None);
     assert_eq!(status, 200, "the first system still answers");

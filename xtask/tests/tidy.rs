@@ -80,7 +80,11 @@ fn xtask_imports() -> std::collections::BTreeMap<String, std::collections::BTree
     fn files(dir: &Path, out: &mut Vec<std::path::PathBuf>) {
         for entry in std::fs::read_dir(dir).unwrap().flatten() {
             let path = entry.path();
-            if path.is_dir() { files(&path, out) } else if path.extension().is_some_and(|e| e == "rs") { out.push(path) }
+            if path.is_dir() {
+                files(&path, out)
+            } else if path.extension().is_some_and(|e| e == "rs") {
+                out.push(path)
+            }
         }
     }
     let src = testkit::repo_root().join("xtask/src");

@@ -58,16 +58,15 @@ mod tests {
         move |k| pairs.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone())
     }
 
-    const BASE: [(&str, &str); 4] = [("UPLOADS_BUCKET", "u"), ("ASSETS_BUCKET", "a"), ("LOG_BUCKET", "l"), ("CATALOG_TABLE", "t")];
+    const BASE: [(&str, &str); 4] =
+        [("UPLOADS_BUCKET", "u"), ("ASSETS_BUCKET", "a"), ("LOG_BUCKET", "l"), ("CATALOG_TABLE", "t")];
 
     #[test]
     fn defaults_and_checks() {
         let c = ApiConfig::from_lookup(lookup(&BASE)).unwrap();
         assert_eq!((c.max_bytes, c.upload_expiry.as_secs(), c.assets_base_url.as_str()), (25 * 1024 * 1024, 300, "/"));
         assert!(matches!(ApiConfig::from_lookup(lookup(&[])), Err(ConfigError::Missing("UPLOADS_BUCKET"))));
-        for (name, value) in
-            [("UPLOAD_EXPIRY_S", "0"), ("UPLOAD_EXPIRY_S", "86400"), ("MAX_BYTES", "lots")]
-        {
+        for (name, value) in [("UPLOAD_EXPIRY_S", "0"), ("UPLOAD_EXPIRY_S", "86400"), ("MAX_BYTES", "lots")] {
             let mut pairs = BASE.to_vec();
             pairs.push((name, value));
             let e = ApiConfig::from_lookup(lookup(&pairs)).unwrap_err();

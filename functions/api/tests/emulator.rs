@@ -12,10 +12,10 @@ use avatar::handler::Handler as AvatarHandler;
 use aws_sdk_s3::primitives::ByteStream;
 use serde_json::{Value, json};
 use shared::catalog::to_item;
-use worker::config::{Config, Kind};
 use shared::record::CatalogRow;
 use testkit::corpus_file;
 use testkit::queue::{ASSETS, LOGS, Pipeline, TABLE, UPLOADS, failed_ids, receive, sqs_event};
+use worker::config::{Config, Kind};
 
 const USER: &str = "user-a";
 const OTHER: &str = "user-b";
@@ -74,11 +74,8 @@ async fn an_avatar_uploaded_through_the_presigned_post_reaches_the_profile() {
     assert_eq!((stored.content_type(), stored.content_length()), (Some("image/jpeg"), Some(photo.len() as i64)));
     // The policy pins the declared type exactly; AWS refuses a form that changes it (moto does
     // not check POST policies, so the document itself is what is held here).
-    let post = api::presign::PresignedPost {
-        url: String::new(),
-        fields: fields.iter().cloned().collect(),
-        expires_at: String::new(),
-    };
+    let post =
+        api::presign::PresignedPost { url: String::new(), fields: fields.iter().cloned().collect(), expires_at: String::new() };
     let policy = api::presign::decode_policy(&post).unwrap();
     assert!(policy["conditions"].as_array().unwrap().contains(&json!(["eq", "$Content-Type", "image/jpeg"])), "{policy}");
 

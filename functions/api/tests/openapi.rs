@@ -87,8 +87,10 @@ fn the_template_routes_exactly_these_routes() {
 fn the_documented_upload_types_are_the_accepted_ones() {
     let doc = support::doc();
     let schemas = doc["components"]["schemas"].as_object().unwrap();
-    let enums: Vec<&serde_json::Value> =
-        schemas.values().filter_map(|s| s["properties"]["content_type"]["enum"].as_array().map(|_| &s["properties"]["content_type"]["enum"])).collect();
+    let enums: Vec<&serde_json::Value> = schemas
+        .values()
+        .filter_map(|s| s["properties"]["content_type"]["enum"].as_array().map(|_| &s["properties"]["content_type"]["enum"]))
+        .collect();
     assert_eq!(enums.len(), 1, "one schema documents content_type");
     let accepted: Vec<&str> = shared::media::ACCEPTED.iter().map(|(t, _)| *t).collect();
     assert_eq!(enums[0], &json!(accepted));

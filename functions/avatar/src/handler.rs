@@ -8,11 +8,11 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_s3::primitives::ByteStream;
 use chrono::SecondsFormat;
 use shared::Failure;
+use shared::event::ObjectCreated;
+use shared::key::{AvatarKey, avatar_output_key as avatar_key, parse_avatar_key, profile_pk};
 use worker::Limits;
 use worker::batch::{self, Context, Invocation, Process};
 use worker::config::Config;
-use shared::event::ObjectCreated;
-use shared::key::{AvatarKey, avatar_output_key as avatar_key, parse_avatar_key, profile_pk};
 
 /// The URL is stable, so CloudFront may hold it only briefly; deploys also invalidate `/avatars/*`.
 pub const AVATAR_CACHE_CONTROL: &str = "public, max-age=60";

@@ -5,9 +5,9 @@ use std::collections::HashMap;
 
 use avatar::handler::{AVATAR_CACHE_CONTROL, Handler};
 use aws_sdk_dynamodb::types::AttributeValue;
-use worker::config::{Config, Kind};
 use testkit::queue::{ASSETS, LOGS, Pipeline, TABLE, UPLOADS, failed_ids, receive, sqs_event};
 use testkit::{Moto, corpus_file};
+use worker::config::{Config, Kind};
 
 struct World {
     _moto: Moto,
@@ -87,7 +87,10 @@ async fn bad_input_is_recorded_notified_and_acknowledged() {
     let text = upload(&w, "avatars/user-2/up9", corpus_file("hostile/text.jpg")).await;
     let bad_key = upload(&w, "avatars/user-2/not.an.id", corpus_file("photos/s2_greenmeadow_1280x1024.jpg")).await;
     for event in [text, bad_key] {
-        assert!(failed_ids(&w.handler.handle(event, worker::batch::Invocation::default()).await).is_empty(), "bad input is acknowledged, not retried");
+        assert!(
+            failed_ids(&w.handler.handle(event, worker::batch::Invocation::default()).await).is_empty(),
+            "bad input is acknowledged, not retried"
+        );
     }
     let records = w.s3.list_objects_v2().bucket(LOGS).prefix("failures/").send().await.unwrap();
     assert_eq!(records.contents().len(), 2, "{:?}", records.contents());

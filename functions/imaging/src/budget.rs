@@ -61,7 +61,11 @@ fn coefficient_bytes(width: u32, height: u32, sampling: &[(u8, u8)]) -> u64 {
             let bw = (u64::from(width) * u64::from(sh)).div_ceil(max_h * 8);
             let bh = (u64::from(height) * u64::from(sv)).div_ceil(max_v * 8);
             // libjpeg pads each component to whole MCUs.
-            bw.div_ceil(u64::from(sh.max(1))) * u64::from(sh.max(1)) * bh.div_ceil(u64::from(sv.max(1))) * u64::from(sv.max(1)) * 128
+            bw.div_ceil(u64::from(sh.max(1)))
+                * u64::from(sh.max(1))
+                * bh.div_ceil(u64::from(sv.max(1)))
+                * u64::from(sv.max(1))
+                * 128
         })
         .sum()
 }

@@ -238,8 +238,10 @@ fn webp(b: &[u8], limits: &Limits) -> Result<Header, Rejection> {
                 size = Some((w, h));
             }
             b"VP8 " if size.is_none() => {
-                let w = u32::from(u16::from_le_bytes([*data.get(6).ok_or(truncated(NAME))?, *data.get(7).ok_or(truncated(NAME))?]));
-                let h = u32::from(u16::from_le_bytes([*data.get(8).ok_or(truncated(NAME))?, *data.get(9).ok_or(truncated(NAME))?]));
+                let w =
+                    u32::from(u16::from_le_bytes([*data.get(6).ok_or(truncated(NAME))?, *data.get(7).ok_or(truncated(NAME))?]));
+                let h =
+                    u32::from(u16::from_le_bytes([*data.get(8).ok_or(truncated(NAME))?, *data.get(9).ok_or(truncated(NAME))?]));
                 size = Some((w & 0x3FFF, h & 0x3FFF));
             }
             b"VP8L" if size.is_none() => {

@@ -5,7 +5,12 @@ use image::{ExtendedColorType, ImageEncoder, codecs::png::PngEncoder};
 use imaging::{Limits, OutputFormat, Spec, render};
 
 fn corpus(rel: &str) -> Vec<u8> {
-    std::fs::read(std::path::PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").expect("run by cargo")).join("../../tests/corpus").join(rel)).unwrap()
+    std::fs::read(
+        std::path::PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").expect("run by cargo"))
+            .join("../../tests/corpus")
+            .join(rel),
+    )
+    .unwrap()
 }
 
 fn png(data: &[u8], w: u32, h: u32, color: ExtendedColorType) -> Vec<u8> {

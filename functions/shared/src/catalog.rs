@@ -124,9 +124,7 @@ impl Cursor {
                 let size = self.value.parse::<u64>().unwrap_or(0);
                 (row.thumbnail_size, row.id.as_str()) > (size, self.id.as_str())
             }
-            Order::Recent | Order::Mine => {
-                (row.uploaded_at.as_str(), row.id.as_str()) < (self.value.as_str(), self.id.as_str())
-            }
+            Order::Recent | Order::Mine => (row.uploaded_at.as_str(), row.id.as_str()) < (self.value.as_str(), self.id.as_str()),
         }
     }
 }

@@ -34,4 +34,3 @@ impl Failure {
         Failure::Transient(text)
     }
 }
-

@@ -121,7 +121,8 @@ pub const DERIVED_ID_PREFIX: &str = "s3-";
 /// like a granted id, and never equal to one (those are plain hex).
 pub fn derived_id(bucket: &str, key: &str, version: &str) -> String {
     use sha2::{Digest, Sha256};
-    let digest = Sha256::new().chain_update(bucket).chain_update([0]).chain_update(key).chain_update([0]).chain_update(version).finalize();
+    let digest =
+        Sha256::new().chain_update(bucket).chain_update([0]).chain_update(key).chain_update([0]).chain_update(version).finalize();
     let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
     format!("{DERIVED_ID_PREFIX}{}", &hex[..29])
 }

@@ -2,7 +2,8 @@
 //! the two lists equal), each with the format name the catalog records.
 
 /// `(content type, format name)`; the POST policy pins the declared type exactly.
-pub const ACCEPTED: [(&str, &str); 4] = [("image/jpeg", "jpeg"), ("image/png", "png"), ("image/webp", "webp"), ("image/gif", "gif")];
+pub const ACCEPTED: [(&str, &str); 4] =
+    [("image/jpeg", "jpeg"), ("image/png", "png"), ("image/webp", "webp"), ("image/gif", "gif")];
 
 pub fn is_accepted(content_type: &str) -> bool {
     ACCEPTED.iter().any(|(t, _)| *t == content_type)

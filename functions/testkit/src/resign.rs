@@ -49,11 +49,16 @@ fn serve(client: TcpStream, upstream: &str, secrets: &BTreeMap<String, String>) 
 
 /// `%20` → `+`, as Python's `urlencode` writes it (every other escape is the same), then a new
 /// signature over the new body, for the same key, region and service.
-fn resign(request: crate::faults::Request, upstream: &str, secrets: &BTreeMap<String, String>) -> std::io::Result<crate::faults::Request> {
+fn resign(
+    request: crate::faults::Request,
+    upstream: &str,
+    secrets: &BTreeMap<String, String>,
+) -> std::io::Result<crate::faults::Request> {
     let invalid = |what: &str| std::io::Error::new(std::io::ErrorKind::InvalidData, what.to_string());
     let body = String::from_utf8(request.body).map_err(|_| invalid("form body is not UTF-8"))?.replace("%20", "+");
     let authorization = header(&request.head, "authorization").ok_or_else(|| invalid("unsigned request"))?;
-    let scope = authorization.split("Credential=").nth(1).and_then(|s| s.split(',').next()).ok_or_else(|| invalid("no credential"))?;
+    let scope =
+        authorization.split("Credential=").nth(1).and_then(|s| s.split(',').next()).ok_or_else(|| invalid("no credential"))?;
     let parts: Vec<&str> = scope.split('/').collect();
     let (key, region, service) = (parts[0], parts[2], parts[3]);
     let secret = secrets.get(key).ok_or_else(|| invalid("unknown access key"))?;
@@ -80,7 +85,8 @@ fn resign(request: crate::faults::Request, upstream: &str, secrets: &BTreeMap<St
     .map_err(|e| invalid(&e.to_string()))?;
     let (instructions, _) = aws_sigv4::http_request::sign(signable, &params).map_err(|e| invalid(&e.to_string()))?.into_parts();
     let first = request.head.first().cloned().unwrap_or_default();
-    let mut head = vec![first, format!("Host: {upstream}"), format!("Content-Type: {content_type}"), format!("Content-Length: {length}")];
+    let mut head =
+        vec![first, format!("Host: {upstream}"), format!("Content-Type: {content_type}"), format!("Content-Length: {length}")];
     head.extend(instructions.headers().map(|(k, v)| format!("{k}: {v}")));
     Ok(crate::faults::Request { head, body: body.into_bytes() })
 }

@@ -6,12 +6,12 @@ use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
 use aws_sdk_s3::primitives::ByteStream;
 use chrono::SecondsFormat;
 use shared::Failure;
-use worker::Limits;
-use worker::batch::{self, Context, Invocation, Process};
-use worker::config::Config;
 use shared::event::ObjectCreated;
 use shared::key::{UploadKey, parse_object_key};
 use shared::record::{CatalogRow, upload_date_time};
+use worker::Limits;
+use worker::batch::{self, Context, Invocation, Process};
+use worker::config::Config;
 
 /// The thumbnail's URL never changes meaning (the upload id is unique), so caches may keep it.
 pub const THUMBNAIL_CACHE_CONTROL: &str = "public, max-age=31536000, immutable";

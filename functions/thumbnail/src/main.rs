@@ -5,9 +5,9 @@ use std::sync::Arc;
 
 use aws_lambda_events::sqs::SqsEvent;
 use lambda_runtime::{Error, LambdaEvent, service_fn};
+use thumbnail::handler::Handler;
 use worker::batch::Invocation;
 use worker::config::{Config, Kind};
-use thumbnail::handler::Handler;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {

@@ -5,10 +5,10 @@ use aws_lambda_events::sqs::SqsEvent;
 use aws_sdk_dynamodb::types::AttributeValue;
 use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_sqs::types::Message;
-use worker::config::{Config, Kind};
 use testkit::queue::{ASSETS, LOGS, Pipeline, TABLE, UPLOADS, failed_ids, receive, sqs_event};
 use testkit::{Moto, corpus_file};
 use thumbnail::handler::{Handler, THUMBNAIL_CACHE_CONTROL};
+use worker::config::{Config, Kind};
 
 struct World {
     _moto: Moto,
@@ -183,7 +183,8 @@ async fn rows(w: &World) -> Vec<std::collections::HashMap<String, AttributeValue
 }
 
 async fn versioned(w: &World) {
-    let on = aws_sdk_s3::types::VersioningConfiguration::builder().status(aws_sdk_s3::types::BucketVersioningStatus::Enabled).build();
+    let on =
+        aws_sdk_s3::types::VersioningConfiguration::builder().status(aws_sdk_s3::types::BucketVersioningStatus::Enabled).build();
     w.s3.put_bucket_versioning().bucket(UPLOADS).versioning_configuration(on).send().await.unwrap();
 }
 
@@ -267,7 +268,8 @@ async fn a_burst_of_rejections_sends_the_rate_of_e_mails_and_one_summary() {
     assert_eq!(records.key_count(), Some(50));
     let mut subjects = Vec::new();
     loop {
-        let got = w.sqs.receive_message().queue_url(&w.inbox_url).max_number_of_messages(10).wait_time_seconds(1).send().await.unwrap();
+        let got =
+            w.sqs.receive_message().queue_url(&w.inbox_url).max_number_of_messages(10).wait_time_seconds(1).send().await.unwrap();
         let messages = got.messages.unwrap_or_default();
         if messages.is_empty() {
             break;

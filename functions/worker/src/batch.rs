@@ -80,12 +80,21 @@ pub trait Process: Sync {
 
     /// The upload this object's outcome belongs to, once the catalog has been asked (the
     /// default: the one its key names).
-    fn resolve(&self, _object: &ObjectCreated, upload: Self::Upload) -> impl Future<Output = Result<Self::Upload, Failure>> + Send {
+    fn resolve(
+        &self,
+        _object: &ObjectCreated,
+        upload: Self::Upload,
+    ) -> impl Future<Output = Result<Self::Upload, Failure>> + Send {
         std::future::ready(Ok(upload))
     }
 
     /// `limits` are the function's, with this object's decode deadline set.
-    fn process(&self, object: &ObjectCreated, upload: &Self::Upload, limits: &Limits) -> impl Future<Output = Result<(), Failure>> + Send;
+    fn process(
+        &self,
+        object: &ObjectCreated,
+        upload: &Self::Upload,
+        limits: &Limits,
+    ) -> impl Future<Output = Result<(), Failure>> + Send;
 }
 
 /// Time kept back from the invocation's deadline: enough to record a rejection and answer.
@@ -175,7 +184,12 @@ async fn on_message<P: Process>(
 }
 
 /// Records every upload of a message that ran out of time on its last delivery as rejected.
-async fn on_out_of_time<P: Process>(function: &P, reporter: &Reporter, message: &SqsMessage, reason: &str) -> Result<(), Failure> {
+async fn on_out_of_time<P: Process>(
+    function: &P,
+    reporter: &Reporter,
+    message: &SqsMessage,
+    reason: &str,
+) -> Result<(), Failure> {
     let Ok(Notification::Objects(objects)) = parse_body(message.body.as_deref().unwrap_or_default()) else { return Ok(()) };
     for object in &objects {
         let upload = function.parse_key(object).and_then(Result::ok);

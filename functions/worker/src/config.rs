@@ -119,7 +119,13 @@ mod tests {
         assert_eq!(a.spec.fit, Fit::Cover { width: 512, height: 512 });
         assert!(!a.spec.keep_alpha);
         assert_eq!(a.limits.max_memory, imaging::DEFAULT_MAX_MEMORY);
-        let lambda = [("ASSETS_BUCKET", "a"), ("LOG_BUCKET", "l"), ("CATALOG_TABLE", "t"), ("ALARM_TOPIC_ARN", "arn"), ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "1024")];
+        let lambda = [
+            ("ASSETS_BUCKET", "a"),
+            ("LOG_BUCKET", "l"),
+            ("CATALOG_TABLE", "t"),
+            ("ALARM_TOPIC_ARN", "arn"),
+            ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "1024"),
+        ];
         let c = Config::from_lookup(Kind::Thumbnail, env(Box::leak(Box::new(lambda)))).unwrap();
         assert_eq!(c.limits.max_memory, 409_600_000);
         assert!(matches!(Config::from_lookup(Kind::Thumbnail, env(&[])), Err(ConfigError::Missing("ASSETS_BUCKET"))));

@@ -26,7 +26,11 @@ impl Default for MailRate {
 pub enum Mail {
     One,
     /// The first past the rate: how many so far, when e-mails resume, the window's first names.
-    Summary { count: u32, resumes_at: SystemTime, names: Vec<String> },
+    Summary {
+        count: u32,
+        resumes_at: SystemTime,
+        names: Vec<String>,
+    },
     None,
 }
 
@@ -57,7 +61,9 @@ pub async fn count(
         .update_item()
         .table_name(table)
         .key("pk", AttributeValue::S(pk.clone()))
-        .update_expression("ADD sent :one SET first_names = list_append(if_not_exists(first_names, :empty), :name), expires_at = :expires")
+        .update_expression(
+            "ADD sent :one SET first_names = list_append(if_not_exists(first_names, :empty), :name), expires_at = :expires",
+        )
         .condition_expression("attribute_not_exists(sent) OR sent < :keep")
         .set_expression_attribute_values(Some(values))
         .return_values(ReturnValue::AllNew)

@@ -34,7 +34,13 @@ pub struct Reporter {
 impl Reporter {
     /// Records a rejection. Errors here are transient: the message is retried rather than the
     /// rejection lost. A record that already exists means a redelivery: nothing is sent twice.
-    pub async fn reject<U: Upload>(&self, obj: &ObjectCreated, upload: Option<&U>, code: &str, reason: &str) -> Result<(), Failure> {
+    pub async fn reject<U: Upload>(
+        &self,
+        obj: &ObjectCreated,
+        upload: Option<&U>,
+        code: &str,
+        reason: &str,
+    ) -> Result<(), Failure> {
         let file_name = upload.and_then(Upload::file_name);
         let owner = upload.and_then(Upload::owner);
         let key = FailureRecord::object_key(obj, upload.map(Upload::id), owner);
@@ -106,15 +112,21 @@ impl Reporter {
     /// After a failed send, so the retry sends it; if this fails too, the e-mail is lost but the
     /// record and the log line are not.
     async fn release_notice(&self, record_key: &str) {
-        let released =
-            self.dynamodb.delete_item().table_name(&self.table).key("pk", AttributeValue::S(format!("NOTICE#{record_key}"))).send().await;
+        let released = self
+            .dynamodb
+            .delete_item()
+            .table_name(&self.table)
+            .key("pk", AttributeValue::S(format!("NOTICE#{record_key}")))
+            .send()
+            .await;
         if let Err(e) = released {
             tracing::error!(event = "notice_not_released", key = record_key, error = %e, "the retry will not e-mail this rejection");
         }
     }
 
     async fn notify(&self, obj: &ObjectCreated, shown: &str, reason: &str, key: &str) -> Result<(), Failure> {
-        let mail = crate::mail_rate::count(&self.dynamodb, &self.table, self.function, self.mail_rate, shown, Utc::now().into()).await?;
+        let mail =
+            crate::mail_rate::count(&self.dynamodb, &self.table, self.function, self.mail_rate, shown, Utc::now().into()).await?;
         let (title, text) = match mail {
             Mail::None => return Ok(()),
             Mail::One => (

@@ -10,10 +10,10 @@ use std::time::{Duration, Instant};
 
 use aws_lambda_events::sqs::{SqsBatchResponse, SqsEvent};
 use aws_sdk_sqs::types::QueueAttributeName;
-use worker::batch::Invocation;
-use worker::config::{Config, Kind};
 use testkit::faults::{Plan, Proxy};
 use testkit::queue::{ASSETS, LOGS, Pipeline, TABLE, UPLOADS};
+use worker::batch::Invocation;
+use worker::config::{Config, Kind};
 
 use crate::workers::{Function, Lambda, poll};
 
@@ -123,7 +123,9 @@ async fn every_upload_is_accounted_for_exactly_once_under_injected_faults() {
     // Every rejection is to be accounted for by its e-mail too, so no rate holds them back here
     // (the rate has its own test: thumbnail's `a_burst_of_rejections_...`).
     let env = pipeline.env("thumbnail");
-    let config = Config::from_lookup(Kind::Thumbnail, |name| if name == "REJECTION_EMAILS" { Some("100000".into()) } else { env(name) }).unwrap();
+    let config =
+        Config::from_lookup(Kind::Thumbnail, |name| if name == "REJECTION_EMAILS" { Some("100000".into()) } else { env(name) })
+            .unwrap();
     let function = Arc::new(Recording { handler: thumbnail::handler::Handler::new(config, &faulty), bodies: Mutex::default() });
 
     let started = Instant::now();
@@ -164,7 +166,9 @@ async fn every_upload_is_accounted_for_exactly_once_under_injected_faults() {
 async fn drain(sqs: &aws_sdk_sqs::Client, queue: &str, function: &Arc<Recording>, workers: usize) {
     let stop = Arc::new(AtomicBool::new(false));
     let pollers: Vec<_> = (0..workers)
-        .map(|_| tokio::spawn(poll("thumbnail", sqs.clone(), queue.to_string(), 10, LAMBDA, Arc::clone(function), Arc::clone(&stop))))
+        .map(|_| {
+            tokio::spawn(poll("thumbnail", sqs.clone(), queue.to_string(), 10, LAMBDA, Arc::clone(function), Arc::clone(&stop)))
+        })
         .collect();
     let deadline = Instant::now() + Duration::from_secs(600);
     let mut empty_checks = 0;

@@ -65,7 +65,8 @@ fn verifier(moto: &testkit::Moto, pool: &Pool) -> Verifier {
 
 fn claim(token: &str, name: &str) -> serde_json::Value {
     let payload = token.split('.').nth(1).unwrap();
-    let json: serde_json::Value = serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap();
+    let json: serde_json::Value =
+        serde_json::from_slice(&base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap();
     json[name].clone()
 }
 
@@ -128,15 +129,20 @@ async fn the_local_sign_in_is_the_code_flow_with_pkce() {
     };
 
     assert!(matches!(login.authorize_page(&pairs(&[])), Answer::Page { status: 200, .. }));
-    let implicit: Vec<_> = pairs(&[]).into_iter().map(|(k, v)| if k == "response_type" { (k, "token".into()) } else { (k, v) }).collect();
+    let implicit: Vec<_> =
+        pairs(&[]).into_iter().map(|(k, v)| if k == "response_type" { (k, "token".into()) } else { (k, v) }).collect();
     assert!(matches!(login.authorize_page(&implicit), Answer::Page { status: 400, .. }), "no implicit flow");
-    let elsewhere: Vec<_> =
-        pairs(&[]).into_iter().map(|(k, v)| if k == "redirect_uri" { (k, "https://evil.example/".into()) } else { (k, v) }).collect();
+    let elsewhere: Vec<_> = pairs(&[])
+        .into_iter()
+        .map(|(k, v)| if k == "redirect_uri" { (k, "https://evil.example/".into()) } else { (k, v) })
+        .collect();
     assert!(matches!(login.authorize_page(&elsewhere), Answer::Page { status: 400, .. }), "codes go to the site only");
 
-    let wrong = login.authorize_submit(&pairs(&[("action", "sign-in"), ("email", "new@example.com"), ("password", PASSWORD)])).await;
+    let wrong =
+        login.authorize_submit(&pairs(&[("action", "sign-in"), ("email", "new@example.com"), ("password", PASSWORD)])).await;
     assert!(matches!(&wrong, Answer::Page { status: 400, html } if html.contains("Incorrect")), "{wrong:?}");
-    let signed_up = login.authorize_submit(&pairs(&[("action", "sign-up"), ("email", "new@example.com"), ("password", PASSWORD)])).await;
+    let signed_up =
+        login.authorize_submit(&pairs(&[("action", "sign-up"), ("email", "new@example.com"), ("password", PASSWORD)])).await;
     let Answer::Redirect(to) = signed_up else { panic!("{signed_up:?}") };
     assert!(to.starts_with("http://127.0.0.1:8080/?code=") && to.ends_with("&state=s%2D1"), "{to}");
     let code = to.split("code=").nth(1).unwrap().split('&').next().unwrap().to_string();
@@ -161,10 +167,14 @@ async fn the_local_sign_in_is_the_code_flow_with_pkce() {
     let Answer::Json { status: 200, body } = login.token(&exchange(verifier_text, &code)).await else { panic!("no tokens") };
     let tokens: serde_json::Value = serde_json::from_str(&body).unwrap();
     let sub = checks.verify(tokens["access_token"].as_str().unwrap(), SystemTime::now()).unwrap().sub;
-    let refresh = [("grant_type", "refresh_token"), ("client_id", ours.client.as_str()), ("refresh_token", tokens["refresh_token"].as_str().unwrap())]
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect::<Vec<_>>();
+    let refresh = [
+        ("grant_type", "refresh_token"),
+        ("client_id", ours.client.as_str()),
+        ("refresh_token", tokens["refresh_token"].as_str().unwrap()),
+    ]
+    .iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect::<Vec<_>>();
     let Answer::Json { status: 200, body } = login.token(&refresh).await else { panic!("no refresh") };
     let renewed: serde_json::Value = serde_json::from_str(&body).unwrap();
     assert_eq!(checks.verify(renewed["access_token"].as_str().unwrap(), SystemTime::now()).unwrap().sub, sub);

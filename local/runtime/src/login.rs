@@ -80,7 +80,8 @@ impl Login {
             Err(why) => return error_page(&why),
         };
         let field = |name: &str| form.iter().find(|(k, _)| k == name).map(|(_, v)| v.trim().to_string()).unwrap_or_default();
-        let (email, password) = (field("email"), form.iter().find(|(k, _)| k == "password").map(|(_, v)| v.clone()).unwrap_or_default());
+        let (email, password) =
+            (field("email"), form.iter().find(|(k, _)| k == "password").map(|(_, v)| v.clone()).unwrap_or_default());
         if email.is_empty() || password.is_empty() {
             return page(400, &request, &email, "Enter your e-mail address and password.");
         }
@@ -94,7 +95,12 @@ impl Login {
             Err(why) => return page(400, &request, &email, &why),
         };
         let code = uuid::Uuid::new_v4().simple().to_string();
-        let grant = Grant { tokens, challenge: request.challenge.clone(), redirect_uri: request.redirect_uri.clone(), until: Instant::now() + CODE_TTL };
+        let grant = Grant {
+            tokens,
+            challenge: request.challenge.clone(),
+            redirect_uri: request.redirect_uri.clone(),
+            until: Instant::now() + CODE_TTL,
+        };
         let mut codes = self.codes.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         codes.retain(|_, g| g.until > Instant::now());
         codes.insert(code.clone(), grant);
@@ -153,7 +159,12 @@ impl Login {
         if get("code_challenge_method") != "S256" || get("code_challenge").len() < 43 {
             return Err("PKCE is required: code_challenge (S256 of the verifier) and code_challenge_method=S256".into());
         }
-        Ok(Authorize { client_id: get("client_id"), redirect_uri: get("redirect_uri"), state: get("state"), challenge: get("code_challenge") })
+        Ok(Authorize {
+            client_id: get("client_id"),
+            redirect_uri: get("redirect_uri"),
+            state: get("state"),
+            challenge: get("code_challenge"),
+        })
     }
 
     async fn sign_up(&self, email: &str, password: &str) -> Result<(), String> {
@@ -234,7 +245,8 @@ pub fn challenge_of(verifier: &str) -> String {
 }
 
 fn token_answer(tokens: &Tokens) -> Answer {
-    let mut body = json!({ "access_token": tokens.access, "id_token": tokens.id, "token_type": "Bearer", "expires_in": tokens.expires_in });
+    let mut body =
+        json!({ "access_token": tokens.access, "id_token": tokens.id, "token_type": "Bearer", "expires_in": tokens.expires_in });
     if let Some(refresh) = &tokens.refresh {
         body["refresh_token"] = json!(refresh);
     }
@@ -275,7 +287,8 @@ fn page(status: u16, request: &Authorize, email: &str, message: &str) -> Answer 
     .iter()
     .map(|(k, v)| format!("<input type=\"hidden\" name=\"{k}\" value=\"{}\">", escape(v)))
     .collect::<String>();
-    let message = if message.is_empty() { String::new() } else { format!("<p id=\"login-error\" role=\"alert\">{}</p>", escape(message)) };
+    let message =
+        if message.is_empty() { String::new() } else { format!("<p id=\"login-error\" role=\"alert\">{}</p>", escape(message)) };
     let html = format!(
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
          <title>Sign in · thumbstack (local)</title><link rel=\"icon\" href=\"/favicon.svg\" type=\"image/svg+xml\"><link rel=\"stylesheet\" href=\"/style.css\"></head><body><main>\

@@ -32,14 +32,11 @@ impl Shipper {
 
 /// Installs the global subscriber and starts shipping; call inside the runtime.
 pub fn install(sdk: &aws_config::SdkConfig, spec: &local_spec::Spec) -> Shipper {
-    let groups: BTreeMap<String, String> = [
-        ("thumbnail", &spec.thumbnail.function),
-        ("avatar", &spec.avatar.function),
-        ("api", &spec.api),
-    ]
-    .into_iter()
-    .map(|(name, f)| (name.to_string(), f.log_group.clone()))
-    .collect();
+    let groups: BTreeMap<String, String> =
+        [("thumbnail", &spec.thumbnail.function), ("avatar", &spec.avatar.function), ("api", &spec.api)]
+            .into_iter()
+            .map(|(name, f)| (name.to_string(), f.log_group.clone()))
+            .collect();
     let (tx, rx) = mpsc::unbounded_channel();
     tokio::spawn(ship(aws_sdk_cloudwatchlogs::Client::new(sdk), groups, rx));
     tracing_subscriber::fmt()
@@ -90,7 +87,8 @@ impl Drop for Line {
         match route(text) {
             Some((function, line)) => {
                 eprintln!("local: [{function}] {line}");
-                let millis = SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(0));
+                let millis =
+                    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(0));
                 let _ = self.tx.send(Msg::Line { function, millis, line });
             }
             None => eprintln!("local: {text}"),

@@ -1,18 +1,18 @@
 //! `thumbstack-local`: what `cargo xtask local` and `cargo xtask thumbnail` start, so that the
 //! deployer itself links no handler, codec or Lambda runtime. Thin entry point; flags here.
 
-mod auth;
-mod logs;
-mod login;
-mod serve;
-mod ssim;
-mod server;
-mod thumbnail;
-mod workers;
 #[cfg(test)]
 mod accounting;
+mod auth;
 #[cfg(test)]
 mod auth_tests;
+mod login;
+mod logs;
+mod serve;
+mod server;
+mod ssim;
+mod thumbnail;
+mod workers;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

@@ -28,7 +28,8 @@ async fn serve(spec: Spec, handle: tokio::runtime::Handle) -> Result<Exit> {
         let env = env.clone();
         move |name: &str| env.get(name).cloned()
     };
-    let thumbnail = Config::from_lookup(Kind::Thumbnail, lookup(&spec.thumbnail.function.env)).context("the thumbnail's environment")?;
+    let thumbnail =
+        Config::from_lookup(Kind::Thumbnail, lookup(&spec.thumbnail.function.env)).context("the thumbnail's environment")?;
     let avatar = Config::from_lookup(Kind::Avatar, lookup(&spec.avatar.function.env)).context("the avatar's environment")?;
     let api_config = api::config::ApiConfig::from_lookup(lookup(&spec.api.env)).context("the api's environment")?;
     let lambda = |f: &local_spec::QueueFunction, config: &Config| workers::Lambda {
@@ -57,7 +58,15 @@ async fn serve(spec: Spec, handle: tokio::runtime::Handle) -> Result<Exit> {
             thumbnail,
             Arc::clone(&stop),
         )),
-        tokio::spawn(workers::poll("avatar", sqs, spec.avatar.queue_url.clone(), spec.avatar.batch_size, avatar_lambda, avatar, Arc::clone(&stop))),
+        tokio::spawn(workers::poll(
+            "avatar",
+            sqs,
+            spec.avatar.queue_url.clone(),
+            spec.avatar.batch_size,
+            avatar_lambda,
+            avatar,
+            Arc::clone(&stop),
+        )),
     ];
     let pool = &spec.user_pool;
     let jwks = pool.jwks_url(&spec.endpoint);

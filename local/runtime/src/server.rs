@@ -109,7 +109,12 @@ fn answer(site: &Site, mut request: Request) -> std::io::Result<()> {
 }
 
 /// The local sign-in's endpoints and `/auth.json`; `None` for any other path.
-fn sign_in(site: &Site, request: &mut Request, path: &str, query: &str) -> std::io::Result<Option<Response<std::io::Cursor<Vec<u8>>>>> {
+fn sign_in(
+    site: &Site,
+    request: &mut Request,
+    path: &str,
+    query: &str,
+) -> std::io::Result<Option<Response<std::io::Cursor<Vec<u8>>>>> {
     use crate::login::Answer;
     let method = request.method().as_str().to_string();
     let form = |request: &mut Request| -> std::io::Result<Vec<(String, String)>> {
@@ -122,7 +127,11 @@ fn sign_in(site: &Site, request: &mut Request, path: &str, query: &str) -> std::
             // The page's own origin (127.0.0.1 or localhost) is where it signs in.
             let host = header_of(request, "Host").unwrap_or_default();
             let authority = format!("http://{host}");
-            let authority = if site.login.redirects.contains(&format!("{authority}/")) { authority } else { site.login.redirects[0].trim_end_matches('/').to_string() };
+            let authority = if site.login.redirects.contains(&format!("{authority}/")) {
+                authority
+            } else {
+                site.login.redirects[0].trim_end_matches('/').to_string()
+            };
             let body = serde_json::json!({ "authority": authority, "client_id": site.login.client_id }).to_string();
             Answer::Json { status: 200, body }
         }
@@ -139,9 +148,9 @@ fn sign_in(site: &Site, request: &mut Request, path: &str, query: &str) -> std::
         _ => return Ok(None),
     };
     let out = match answer {
-        Answer::Page { status, html } => Response::from_string(html)
-            .with_status_code(status)
-            .with_header(header("Content-Type", "text/html; charset=utf-8")),
+        Answer::Page { status, html } => {
+            Response::from_string(html).with_status_code(status).with_header(header("Content-Type", "text/html; charset=utf-8"))
+        }
         Answer::Redirect(to) => Response::from_string("").with_status_code(302).with_header(header("Location", &to)),
         Answer::Json { status, body } => {
             Response::from_string(body).with_status_code(status).with_header(header("Content-Type", "application/json"))

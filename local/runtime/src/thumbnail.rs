@@ -78,7 +78,10 @@ fn one(args: &ThumbnailArgs, file: &Path) -> Result<Value> {
     let peak_mib = peak_mib().map(round1);
     // The header's own figure, for holding the measured peak to it (`tests/budgets.rs`): read
     // after the peak and the time, so this second look at the file counts in neither.
-    let needed_mib = fs::read(file).ok().and_then(|b| imaging::memory_needed(&b, &spec, &limits).ok()).map(|n| round1(n as f64 / f64::from(1 << 20)));
+    let needed_mib = fs::read(file)
+        .ok()
+        .and_then(|b| imaging::memory_needed(&b, &spec, &limits).ok())
+        .map(|n| round1(n as f64 / f64::from(1 << 20)));
     Ok(match outcome {
         Ok((r, out)) => json!({
             "file": file, "outcome": "ok", "output": out, "ms": ms, "peak_mib": peak_mib, "needed_mib": needed_mib,

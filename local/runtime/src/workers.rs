@@ -82,8 +82,10 @@ pub async fn poll<F: Function>(
                 continue;
             }
         };
-        let invocation = Invocation { deadline: lambda.timeout.map(|t| Instant::now() + t), max_receive_count: lambda.max_receive_count };
-        let response = function.handle(event, invocation).instrument(tracing::info_span!(crate::logs::SPAN, function = name)).await;
+        let invocation =
+            Invocation { deadline: lambda.timeout.map(|t| Instant::now() + t), max_receive_count: lambda.max_receive_count };
+        let response =
+            function.handle(event, invocation).instrument(tracing::info_span!(crate::logs::SPAN, function = name)).await;
         let failed: Vec<&str> = response.batch_item_failures.iter().map(|f| f.item_identifier.as_str()).collect();
         for m in &messages {
             if failed.contains(&m.message_id().unwrap_or_default()) {

@@ -33,7 +33,10 @@ fn every_corpus_file_stays_within_its_budgets() {
         let name = path.file_name().unwrap().to_string_lossy();
         let (ms, peak) = (line["ms"].as_f64().unwrap_or(f64::NAN), line["peak_mib"].as_f64().unwrap_or(f64::NAN));
         let outcome = line["outcome"].as_str().unwrap_or("?");
-        report.push(format!("{folder}/{name}\t{outcome}\t{}\t{ms:.0} ms\t{peak:.0} MiB\tneeded {}", line["code"], line["needed_mib"]));
+        report.push(format!(
+            "{folder}/{name}\t{outcome}\t{}\t{ms:.0} ms\t{peak:.0} MiB\tneeded {}",
+            line["code"], line["needed_mib"]
+        ));
         if (outcome == "ok") != *ok {
             failures.push(format!("{name}: {outcome}, expected {}", if *ok { "ok" } else { "reject" }));
         }

@@ -162,10 +162,7 @@ Resources:
         })
         .unwrap();
         let pairs: Vec<(&str, &str)> = env.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-        assert_eq!(
-            pairs,
-            [("ASSETS_BUCKET", "assets-123"), ("INPUT_PREFIX", "images/"), ("MAX_EDGE", "256"), ("RETRIES", "3")]
-        );
+        assert_eq!(pairs, [("ASSETS_BUCKET", "assets-123"), ("INPUT_PREFIX", "images/"), ("MAX_EDGE", "256"), ("RETRIES", "3")]);
     }
 
     #[test]

@@ -47,8 +47,12 @@ pub fn measure(runs: usize) -> Result<DeployFigures> {
         .stdout(Stdio::null())
         .output()?;
     if !bootstrap.status.success() {
-        bail!("bootstrap local failed ({}):
-{}", bootstrap.status, String::from_utf8_lossy(&bootstrap.stderr));
+        bail!(
+            "bootstrap local failed ({}):
+{}",
+            bootstrap.status,
+            String::from_utf8_lossy(&bootstrap.stderr)
+        );
     }
     deploy()?;
     let xtask_no_change_s = median((0..runs).map(|_| deploy()).collect::<Result<_>>()?);

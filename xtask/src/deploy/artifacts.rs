@@ -123,7 +123,13 @@ pub async fn ensure_bucket(s3: &Client, bucket: &str, account: &str, region: &st
             "Condition": {"Bool": {"aws:SecureTransport": "false"}}
         }]
     });
-    s3.put_bucket_policy().bucket(bucket).expected_bucket_owner(account).policy(policy.to_string()).send().await.aws("setting the TLS-only policy")?;
+    s3.put_bucket_policy()
+        .bucket(bucket)
+        .expected_bucket_owner(account)
+        .policy(policy.to_string())
+        .send()
+        .await
+        .aws("setting the TLS-only policy")?;
     Ok(true)
 }
 
@@ -151,7 +157,14 @@ pub async fn upload(s3: &Client, bucket: &str, account: &str, stack: &str, artif
 
 /// Puts `key` unless it exists; returns its version id and whether it was written now. A bucket
 /// without versioning (not one `ensure_bucket` made) is refused: nothing could be pinned.
-async fn put_once(s3: &Client, bucket: &str, account: &str, key: &str, body: ByteStream, content_type: &str) -> Result<(String, bool)> {
+async fn put_once(
+    s3: &Client,
+    bucket: &str,
+    account: &str,
+    key: &str,
+    body: ByteStream,
+    content_type: &str,
+) -> Result<(String, bool)> {
     let found = s3.head_object().bucket(bucket).key(key).expected_bucket_owner(account).send().await;
     let (version, uploaded) = match found {
         Ok(head) => (head.version_id().map(str::to_string), false),
@@ -243,7 +256,8 @@ mod emulator_tests {
                 let mut buf = [0u8; 4096];
                 let n = conn.read(&mut buf).unwrap_or(0);
                 let request = String::from_utf8_lossy(&buf[..n]).to_ascii_lowercase();
-                let status = if request.contains("x-amz-expected-bucket-owner: 123456789012") { "403 Forbidden" } else { "200 OK" };
+                let status =
+                    if request.contains("x-amz-expected-bucket-owner: 123456789012") { "403 Forbidden" } else { "200 OK" };
                 let _ = write!(conn, "HTTP/1.1 {status}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
             }
         });

@@ -91,7 +91,8 @@ pub async fn create(cfn: &Client, spec: &StackSpec, poll: Duration) -> Result<Op
         // moto's word, at once, for some unchanged stacks (AWS fails the change set instead).
         Err(e)
             if crate::aws::code(&e) == Some("ValidationError")
-                && format!("{}", aws_sdk_cloudformation::error::DisplayErrorContext(&e)).contains("No updates are to be performed") =>
+                && format!("{}", aws_sdk_cloudformation::error::DisplayErrorContext(&e))
+                    .contains("No updates are to be performed") =>
         {
             return Ok(None);
         }

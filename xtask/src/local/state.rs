@@ -188,7 +188,10 @@ mod tests {
             ("size".to_string(), AttributeValue::N("42".into())),
             ("ok".to_string(), AttributeValue::Bool(true)),
             ("tags".to_string(), AttributeValue::Ss(vec!["x".into()])),
-            ("nested".to_string(), AttributeValue::M([("l".to_string(), AttributeValue::L(vec![AttributeValue::Null(true)]))].into())),
+            (
+                "nested".to_string(),
+                AttributeValue::M([("l".to_string(), AttributeValue::L(vec![AttributeValue::Null(true)]))].into()),
+            ),
             ("raw".to_string(), AttributeValue::B(aws_sdk_dynamodb::primitives::Blob::new(vec![0, 255]))),
         ]
         .into();

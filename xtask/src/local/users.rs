@@ -37,7 +37,8 @@ pub async fn ensure_pool(aws: &Aws, stack: &str, template: &str) -> Result<UserP
         }
     };
     let client_name = format!("{stack}-site");
-    let clients = cognito.list_user_pool_clients().user_pool_id(&id).max_results(60).send().await.aws("listing the pool's clients")?;
+    let clients =
+        cognito.list_user_pool_clients().user_pool_id(&id).max_results(60).send().await.aws("listing the pool's clients")?;
     let found = clients.user_pool_clients().iter().find(|c| c.client_name() == Some(client_name.as_str()));
     let client_id = match found.and_then(|c| c.client_id()) {
         Some(client_id) => client_id.to_string(),
@@ -106,9 +107,16 @@ pub async fn demo_user(aws: &Aws, pool: &UserPool) -> Result<(String, String, St
             .send()
             .await
             .aws("signing the demo user up")?;
-        cognito.admin_confirm_sign_up().user_pool_id(&pool.id).username(DEMO_EMAIL).send().await.aws("confirming the demo user")?;
+        cognito
+            .admin_confirm_sign_up()
+            .user_pool_id(&pool.id)
+            .username(DEMO_EMAIL)
+            .send()
+            .await
+            .aws("confirming the demo user")?;
     }
     let user = cognito.admin_get_user().user_pool_id(&pool.id).username(DEMO_EMAIL).send().await.aws("reading the demo user")?;
-    let sub = user.user_attributes().iter().find(|a| a.name() == "sub").and_then(|a| a.value()).context("the demo user has no sub")?;
+    let sub =
+        user.user_attributes().iter().find(|a| a.name() == "sub").and_then(|a| a.value()).context("the demo user has no sub")?;
     Ok((DEMO_EMAIL.to_string(), password, sub.to_string()))
 }

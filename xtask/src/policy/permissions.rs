@@ -209,17 +209,18 @@ pub(super) const PERMISSIONS: &[(&str, Scope, &[&str])] = &[
     (
         "AWS::CloudFront::CachePolicy",
         Scope::CloudFrontPolicies,
-        &["cloudfront:CreateCachePolicy", "cloudfront:DeleteCachePolicy", "cloudfront:GetCachePolicy", "cloudfront:UpdateCachePolicy"],
+        &[
+            "cloudfront:CreateCachePolicy",
+            "cloudfront:DeleteCachePolicy",
+            "cloudfront:GetCachePolicy",
+            "cloudfront:UpdateCachePolicy",
+        ],
     ),
     ("AWS::CloudFront::OriginAccessControl", Scope::UnscopedWrites, &["cloudfront:CreateOriginAccessControl"]),
     (
         "AWS::CloudFront::OriginAccessControl",
         Scope::CloudFrontPolicies,
-        &[
-            "cloudfront:DeleteOriginAccessControl",
-            "cloudfront:GetOriginAccessControl",
-            "cloudfront:UpdateOriginAccessControl",
-        ],
+        &["cloudfront:DeleteOriginAccessControl", "cloudfront:GetOriginAccessControl", "cloudfront:UpdateOriginAccessControl"],
     ),
     (
         "AWS::CloudFront::ResponseHeadersPolicy",
@@ -231,11 +232,7 @@ pub(super) const PERMISSIONS: &[(&str, Scope, &[&str])] = &[
             "cloudfront:UpdateResponseHeadersPolicy",
         ],
     ),
-    (
-        "AWS::CloudFront::Distribution",
-        Scope::NewDistributions,
-        &["cloudfront:CreateDistribution", "cloudfront:TagResource"],
-    ),
+    ("AWS::CloudFront::Distribution", Scope::NewDistributions, &["cloudfront:CreateDistribution", "cloudfront:TagResource"]),
     (
         "AWS::CloudFront::Distribution",
         Scope::Distributions,
@@ -259,11 +256,7 @@ pub(super) const PERMISSIONS: &[(&str, Scope, &[&str])] = &[
         &["apigateway:POST", "apigateway:GET", "apigateway:PATCH", "apigateway:PUT", "apigateway:DELETE"],
     ),
     ("AWS::ApiGatewayV2::Api", Scope::NewApis, &["apigateway:POST"]),
-    (
-        "AWS::ApiGatewayV2::Stage",
-        Scope::Apis,
-        &["apigateway:POST", "apigateway:GET", "apigateway:PATCH", "apigateway:DELETE"],
-    ),
+    ("AWS::ApiGatewayV2::Stage", Scope::Apis, &["apigateway:POST", "apigateway:GET", "apigateway:PATCH", "apigateway:DELETE"]),
     (
         "AWS::ApiGatewayV2::Authorizer",
         Scope::Apis,
@@ -274,11 +267,7 @@ pub(super) const PERMISSIONS: &[(&str, Scope, &[&str])] = &[
         Scope::Apis,
         &["apigateway:POST", "apigateway:GET", "apigateway:PATCH", "apigateway:DELETE"],
     ),
-    (
-        "AWS::ApiGatewayV2::Route",
-        Scope::Apis,
-        &["apigateway:POST", "apigateway:GET", "apigateway:PATCH", "apigateway:DELETE"],
-    ),
+    ("AWS::ApiGatewayV2::Route", Scope::Apis, &["apigateway:POST", "apigateway:GET", "apigateway:PATCH", "apigateway:DELETE"]),
     (
         "AWS::CertificateManager::Certificate",
         Scope::Certificates,
@@ -326,4 +315,3 @@ pub(super) const PERMISSIONS: &[(&str, Scope, &[&str])] = &[
     ("AWS::Cognito::UserPoolDomain", Scope::Unscoped, &["cognito-idp:DescribeUserPoolDomain"]),
     ("AWS::CertificateManager::Certificate", Scope::TagNewCertificates, &["acm:AddTagsToCertificate"]),
 ];
-

@@ -86,7 +86,8 @@ fn every_iam_write_held_by_the_boundary(doc: &Value, n: &Names) -> Result<(), St
         for a in strings(&s["Action"]).into_iter().filter(|a| iam_write(a)) {
             let bounded = s["Condition"]["ArnEquals"]["iam:PermissionsBoundary"] == n.boundary().as_str();
             let on_the_path = strings(&s["Resource"]).iter().all(|r| *r == n.stack_roles());
-            let pass_to_lambda = a != "iam:PassRole" || s["Condition"]["StringEquals"]["iam:PassedToService"] == "lambda.amazonaws.com";
+            let pass_to_lambda =
+                a != "iam:PassRole" || s["Condition"]["StringEquals"]["iam:PassedToService"] == "lambda.amazonaws.com";
             let creates = ["iam:CreateRole", "iam:PutRolePolicy", "iam:PutRolePermissionsBoundary", "iam:AttachRolePolicy"];
             let ok = on_the_path && pass_to_lambda && (bounded || !creates.contains(&a));
             if !ok {
@@ -170,14 +171,19 @@ fn name_patterns(d: &Documents) -> Vec<String> {
 #[test]
 fn every_document_is_valid_iam_json_without_wildcard_actions() {
     for (stack, d) in all() {
-        for (which, doc, limit) in
-            [("deploy", &d.deploy, MANAGED_LIMIT), ("boundary", &d.boundary, MANAGED_LIMIT), ("execution", &d.execution, INLINE_LIMIT)]
-        {
+        for (which, doc, limit) in [
+            ("deploy", &d.deploy, MANAGED_LIMIT),
+            ("boundary", &d.boundary, MANAGED_LIMIT),
+            ("execution", &d.execution, INLINE_LIMIT),
+        ] {
             assert_eq!(doc["Version"], "2012-10-17");
             let mut sids = BTreeSet::new();
             for s in statements(doc) {
                 let sid = s["Sid"].as_str().unwrap();
-                assert!(sid.bytes().all(|b| b.is_ascii_alphanumeric()) && sids.insert(sid), "{stack} {which}: bad or repeated Sid {sid}");
+                assert!(
+                    sid.bytes().all(|b| b.is_ascii_alphanumeric()) && sids.insert(sid),
+                    "{stack} {which}: bad or repeated Sid {sid}"
+                );
                 let actions = strings(&s["Action"]);
                 assert!(!actions.is_empty());
                 for a in actions {
@@ -208,7 +214,8 @@ fn the_deploy_identity_writes_no_iam_and_passes_only_the_execution_role() {
             assert!(!theirs || strings(&s["Action"]) == ["cloudformation:DescribeStacks"], "{stack}: {s}");
         }
         for s in allows(&d.deploy).chain(allows(&d.execution)) {
-            let shared_bucket = strings(&s["Resource"]).iter().any(|r| r.starts_with("arn:aws:s3:::thumbstack-artifacts-") && !r.contains('/'));
+            let shared_bucket =
+                strings(&s["Resource"]).iter().any(|r| r.starts_with("arn:aws:s3:::thumbstack-artifacts-") && !r.contains('/'));
             assert!(!shared_bucket || strings(&s["Action"]) == ["s3:ListBucket"], "{stack}: {s}");
         }
     }
@@ -219,7 +226,8 @@ fn every_iam_write_of_the_execution_role_is_held_by_the_boundary() {
     for (stack, d) in all() {
         let n = Names { stack: &stack, region: "", account: ACCOUNT };
         every_iam_write_held_by_the_boundary(&d.execution, &n).unwrap_or_else(|e| panic!("{stack}: {e}"));
-        let denied: Vec<&str> = statements(&d.execution).filter(|s| s["Effect"] == "Deny").flat_map(|s| strings(&s["Resource"])).collect();
+        let denied: Vec<&str> =
+            statements(&d.execution).filter(|s| s["Effect"] == "Deny").flat_map(|s| strings(&s["Resource"])).collect();
         for guarded in [n.execution_role(), n.boundary(), n.deploy_policy()] {
             assert!(denied.contains(&guarded.as_str()), "{stack}: nothing denies changes to {guarded}");
         }
@@ -238,7 +246,8 @@ fn no_account_wide_grant_lacks_a_tag_or_arn_condition() {
     let (_, dev) = documents_for("dev", None);
     assert!(!dev.execution.to_string().contains("route53"), "dev has no domain, so no Route 53 at all");
     let (_, prod) = documents_for("prod", None);
-    let zones: Vec<&str> = allows(&prod.execution).flat_map(|s| strings(&s["Resource"])).filter(|r| r.contains("hostedzone")).collect();
+    let zones: Vec<&str> =
+        allows(&prod.execution).flat_map(|s| strings(&s["Resource"])).filter(|r| r.contains("hostedzone")).collect();
     assert_eq!(zones, ["arn:aws:route53:::hostedzone/Z0123456789EXAMPLE"]);
 }
 
@@ -270,9 +279,10 @@ fn the_glob_is_iams() {
 /// Each check above, fed the deploy policy as it was before the bootstrap pattern, fails.
 #[test]
 fn each_check_fails_on_the_policy_before_bootstrap() {
-    let old: Value =
-        serde_json::from_str(&std::fs::read_to_string(crate::paths::root().join("xtask/tests/golden/policy-before-bootstrap.json")).unwrap())
-            .unwrap();
+    let old: Value = serde_json::from_str(
+        &std::fs::read_to_string(crate::paths::root().join("xtask/tests/golden/policy-before-bootstrap.json")).unwrap(),
+    )
+    .unwrap();
     let n = Names { stack: "thumbstack-dev", region: "eu-west-1", account: ACCOUNT };
     let e = no_iam_write_but_passing_the_execution_role(&old, &n.execution_role()).unwrap_err();
     assert!(e.contains("iam:CreateRole"), "{e}");

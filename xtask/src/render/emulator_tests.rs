@@ -30,14 +30,28 @@ async fn the_local_stack_deploys_on_the_emulator() {
         .unwrap();
     let made = cfn.describe_stacks().stack_name(&bootstrap).send().await.unwrap();
     let output = |key: &str| {
-        made.stacks()[0].outputs().iter().find(|o| o.output_key() == Some(key)).and_then(|o| o.output_value()).unwrap().to_string()
+        made.stacks()[0]
+            .outputs()
+            .iter()
+            .find(|o| o.output_key() == Some(key))
+            .and_then(|o| o.output_value())
+            .unwrap()
+            .to_string()
     };
     let boundary = output("BoundaryArn");
     assert_eq!(boundary, "arn:aws:iam::123456789012:policy/thumbstack-local-boundary");
     assert_eq!(output("ExecutionRoleArn"), "arn:aws:iam::123456789012:role/thumbstack/thumbstack-local-cfn-exec");
 
     // The functions do not run in the emulator, so their code location is never read.
-    let code = ["ArtifactsBucket", "ThumbnailCodeKey", "AvatarCodeKey", "ApiCodeKey", "ThumbnailCodeVersion", "AvatarCodeVersion", "ApiCodeVersion"];
+    let code = [
+        "ArtifactsBucket",
+        "ThumbnailCodeKey",
+        "AvatarCodeKey",
+        "ApiCodeKey",
+        "ThumbnailCodeVersion",
+        "AvatarCodeVersion",
+        "ApiCodeVersion",
+    ];
     let deploy_time = code.map(|k| (k, "unused".to_string())).into_iter().chain([("PermissionsBoundary", boundary.clone())]);
     let parameters: Vec<Parameter> = parameters("local", &stage)
         .into_iter()

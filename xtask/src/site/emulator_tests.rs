@@ -30,7 +30,10 @@ async fn only_changed_files_move() {
     let auth = s3.get_object().bucket("assets").key("site/auth.json").send().await.unwrap();
     assert_eq!(auth.cache_control(), Some("no-cache"));
     let auth: serde_json::Value = serde_json::from_slice(&auth.body.collect().await.unwrap().into_bytes()).unwrap();
-    assert_eq!((auth["authority"].as_str(), auth["client_id"].as_str()), (Some(outputs["AuthUrl"].as_str()), Some("site-client")));
+    assert_eq!(
+        (auth["authority"].as_str(), auth["client_id"].as_str()),
+        (Some(outputs["AuthUrl"].as_str()), Some("site-client"))
+    );
     let head = s3.head_object().bucket("assets").key("site/index.html").send().await.unwrap();
     assert_eq!(head.content_type(), Some("text/html; charset=utf-8"));
     assert_eq!(head.cache_control(), Some("no-cache"));
