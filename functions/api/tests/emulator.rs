@@ -171,7 +171,7 @@ async fn bad_requests_name_the_field_and_unknown_routes_are_json() {
 fn row(i: usize) -> CatalogRow {
     // Sizes repeat (ties on size break by id); times are distinct minutes.
     let size = 1000 + (i * 37) % 11 * 100;
-    let owner = if i % 2 == 0 { USER } else { OTHER };
+    let owner = if i.is_multiple_of(2) { USER } else { OTHER };
     CatalogRow {
         id: format!("{i:04}-upload"),
         owner: Some(owner.into()),
