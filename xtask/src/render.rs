@@ -254,6 +254,9 @@ mod tests {
             assert_eq!(pool["UsernameAttributes"], Value::from(vec!["email"]));
             assert_eq!(pool["AutoVerifiedAttributes"], Value::from(vec!["email"]));
             assert_eq!(pool["MfaConfiguration"], Value::from("OPTIONAL"));
+            assert_eq!(pool["EnabledMfas"], Value::from(vec!["SOFTWARE_TOKEN_MFA"]));
+            assert_eq!(pool["Policies"]["PasswordPolicy"]["MinimumLength"], Value::from(12));
+            assert_eq!(pool["AccountRecoverySetting"]["RecoveryMechanisms"][0]["Name"], Value::from("verified_email"));
             let client = &r["UserPoolClient"]["Properties"];
             assert_eq!(client["GenerateSecret"], Value::from(false));
             assert_eq!(client["AllowedOAuthFlows"], Value::from(vec!["code"]), "{stage}: no implicit flow");
@@ -263,6 +266,9 @@ mod tests {
                 "{stage}: no password through our code"
             );
             assert!(yaml(&client["CallbackURLs"]).contains("Distribution.DomainName"), "{stage}");
+            let lifetimes =
+                (&client["AccessTokenValidity"], &client["RefreshTokenValidity"], &client["TokenValidityUnits"]["RefreshToken"]);
+            assert_eq!(lifetimes, (&Value::from(15), &Value::from(12), &Value::from("hours")), "{stage}");
             let jwt = yaml(&r["ApiAuthorizer"]["Properties"]["JwtConfiguration"]);
             assert!(jwt.contains("UserPool.ProviderURL") && jwt.contains("!Ref UserPoolClient"), "{stage}: {jwt}");
             let params: serde_json::Value = serde_json::from_str(file(&out, "parameters.json")).unwrap();

@@ -58,20 +58,27 @@ pub fn measure(runs: usize) -> Result<DeployFigures> {
     let xtask_no_change_s = median((0..runs).map(|_| deploy()).collect::<Result<_>>()?);
 
     let bin = crate::paths::target_dir().join("tools/bench/bin");
+    // The awscli's own S3 client (the template upload of `cloudformation deploy`) takes the
+    // emulator from AWS_ENDPOINT_URL, not --endpoint-url, and path-style addressing from a config.
+    let dir = crate::paths::target_dir().join("bench/awscli");
+    std::fs::create_dir_all(&dir)?;
+    let config = dir.join("config");
+    std::fs::write(&config, "[default]\ns3 =\n    addressing_style = path\n")?;
+    // `localhost`, not 127.0.0.1: moto reads a path-style template URL only from a localhost one.
+    let endpoint = emulator.endpoint.replace("127.0.0.1", "localhost");
     let aws = |args: &[&str]| -> Command {
         let mut cmd = Command::new(bin.join("aws"));
         cmd.args(args)
-            .args(["--endpoint-url", &emulator.endpoint, "--region", "us-east-1"])
+            .args(["--endpoint-url", &endpoint, "--region", "us-east-1"])
+            .env("AWS_ENDPOINT_URL", &endpoint)
             .env("AWS_ACCESS_KEY_ID", "bench-fake")
             .env("AWS_SECRET_ACCESS_KEY", "bench-fake")
-            .env("AWS_CONFIG_FILE", "/dev/null")
+            .env("AWS_CONFIG_FILE", &config)
             .env("AWS_SHARED_CREDENTIALS_FILE", "/dev/null")
             .stdin(Stdio::null());
         cmd
     };
     let awscli_version = run(&mut aws(&["--version"]))?;
-    let dir = crate::paths::target_dir().join("bench/awscli");
-    std::fs::create_dir_all(&dir)?;
     // The very template and tags `deploy` sent: the same renderer, written to a folder.
     run(Command::new(&xtask).args(["render", "local", "--out"]).arg(&dir))?;
     let template_path = dir.join("template.yaml");
@@ -101,6 +108,10 @@ pub fn measure(runs: usize) -> Result<DeployFigures> {
             .filter(|(k, v)| !rendered.contains_key(*k) && !v.is_empty())
             .map(|(k, v)| format!("{k}={v}")),
     );
+    // A template over CloudFormation's 51,200-byte inline limit goes by S3, for both: `deploy`
+    // puts it in the artifacts bucket, and so does the awscli here.
+    let account = run(&mut aws(&["sts", "get-caller-identity", "--query", "Account", "--output", "text"]))?;
+    let bucket = crate::deploy::artifacts::bucket_name(account.trim(), "us-east-1");
     let awscli_deploy = || -> Result<f64> {
         // `--no-execute-changeset`: awscli sends every template parameter (unset ones as
         // UsePreviousValue) and moto compares the raw lists, so it sees a change where AWS
@@ -108,6 +119,7 @@ pub fn measure(runs: usize) -> Result<DeployFigures> {
         let mut cmd =
             aws(&["cloudformation", "deploy", "--stack-name", STACK, "--no-fail-on-empty-changeset", "--no-execute-changeset"]);
         cmd.arg("--template-file").arg(&template_path);
+        cmd.args(["--s3-bucket", &bucket, "--s3-prefix", &format!("{STACK}/awscli")]);
         cmd.args(["--capabilities", "CAPABILITY_IAM", "CAPABILITY_NAMED_IAM", "CAPABILITY_AUTO_EXPAND"]);
         cmd.arg("--parameter-overrides").args(&overrides);
         if !tags.is_empty() {
