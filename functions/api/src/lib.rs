@@ -44,6 +44,13 @@ pub const ROUTES: [Route; 8] = [
     Route { method: "GET", path: "/api/openapi.json", signed_in: false },
 ];
 
+/// The route `method path` names (a trailing `/` ignored), if any: the router's lookup, and the
+/// local server's for which requests need a token.
+pub fn route_of(method: &str, path: &str) -> Option<&'static Route> {
+    let path = path.trim_end_matches('/');
+    ROUTES.iter().find(|r| r.path == path && r.method == method)
+}
+
 pub struct Api {
     pub config: ApiConfig,
     pub s3: aws_sdk_s3::Client,
@@ -77,8 +84,7 @@ impl Api {
 
     async fn route(&self, request: &Request) -> Result<Response, ApiError> {
         let path = request.path.trim_end_matches('/');
-        let route = ROUTES.iter().find(|r| r.path == path && r.method == request.method);
-        let Some(route) = route else {
+        let Some(route) = route_of(&request.method, path) else {
             let allowed: Vec<&str> = ROUTES.iter().filter(|r| r.path == path).map(|r| r.method).collect();
             return Err(if allowed.is_empty() {
                 ApiError::NotFound

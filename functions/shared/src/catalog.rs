@@ -156,50 +156,78 @@ pub async fn page(
     n: usize,
     after: Option<&Cursor>,
 ) -> Result<Page, CatalogError> {
-    let (index, forward, range) = match order {
-        Order::Smallest => (BY_SIZE, true, " AND thumbnail_size >= :v"),
-        Order::Recent => (BY_TIME, false, " AND uploaded_at <= :v"),
-        Order::Mine => return Err(CatalogError::NotSharded),
-    };
+    if order == Order::Mine {
+        return Err(CatalogError::NotSharded);
+    }
     if n == 0 {
         return Ok(Page { rows: Vec::new(), next: None });
     }
-    let wanted = n + 1;
     let mut rows = Vec::new();
     for shard in (0..CATALOG_SHARDS).map(|s| format!("S{s}")) {
-        let mut request = client
-            .query()
-            .table_name(table)
-            .index_name(index)
-            .expression_attribute_values(":s", AttributeValue::S(shard.clone()))
-            .scan_index_forward(forward)
-            .limit(i32::try_from(wanted).unwrap_or(i32::MAX));
-        request = match after {
-            None => request.key_condition_expression("shard = :s"),
-            Some(cursor) => {
-                let value = match order {
-                    Order::Smallest => AttributeValue::N(cursor.value.clone()),
-                    Order::Recent | Order::Mine => AttributeValue::S(cursor.value.clone()),
-                };
-                request.key_condition_expression(format!("shard = :s{range}")).expression_attribute_values(":v", value)
-            }
-        };
-        let mut pages = request.into_paginator().items().send();
-        let mut found = 0;
-        while found < wanted {
-            let Some(item) = pages.next().await else { break };
-            let item = item.map_err(|e| CatalogError::Query { index, shard: shard.clone(), source: Box::new(e) })?;
-            let row = from_item(&item)?;
-            if after.is_none_or(|c| c.precedes(&row, order)) {
-                rows.push(row);
-                found += 1;
-            }
+        rows.extend(partition(client, table, order, &shard, n + 1, after).await?);
+    }
+    Ok(finish(rows, n, order))
+}
+
+/// `order`'s index: its partition key, whether it reads forward, and the key condition that
+/// starts at a cursor's value.
+fn index_of(order: Order) -> (&'static str, &'static str, bool, &'static str) {
+    match order {
+        Order::Smallest => (BY_SIZE, "shard", true, " AND thumbnail_size >= :v"),
+        Order::Recent => (BY_TIME, "shard", false, " AND uploaded_at <= :v"),
+        Order::Mine => (BY_OWNER, "owner", false, " AND uploaded_at <= :v"),
+    }
+}
+
+/// The first `wanted` rows of one index partition past `after`: read from the cursor's value on,
+/// ties up to the cursor's id skipped.
+async fn partition(
+    client: &aws_sdk_dynamodb::Client,
+    table: &str,
+    order: Order,
+    key: &str,
+    wanted: usize,
+    after: Option<&Cursor>,
+) -> Result<Vec<CatalogRow>, CatalogError> {
+    let (index, key_name, forward, range) = index_of(order);
+    // A name placeholder for the partition key: `owner` is one of DynamoDB's reserved words.
+    let mut request = client
+        .query()
+        .table_name(table)
+        .index_name(index)
+        .expression_attribute_names("#k", key_name)
+        .expression_attribute_values(":k", AttributeValue::S(key.to_string()))
+        .scan_index_forward(forward)
+        .limit(i32::try_from(wanted).unwrap_or(i32::MAX));
+    request = match after {
+        None => request.key_condition_expression("#k = :k"),
+        Some(cursor) => {
+            let value = match order {
+                Order::Smallest => AttributeValue::N(cursor.value.clone()),
+                Order::Recent | Order::Mine => AttributeValue::S(cursor.value.clone()),
+            };
+            request.key_condition_expression(format!("#k = :k{range}")).expression_attribute_values(":v", value)
+        }
+    };
+    let mut pages = request.into_paginator().items().send();
+    let mut rows = Vec::new();
+    while rows.len() < wanted {
+        let Some(item) = pages.next().await else { break };
+        let item = item.map_err(|e| CatalogError::Query { index, shard: key.to_string(), source: Box::new(e) })?;
+        let row = from_item(&item)?;
+        if after.is_none_or(|c| c.precedes(&row, order)) {
+            rows.push(row);
         }
     }
+    Ok(rows)
+}
+
+/// The first `n` of `rows` in `order`, and a cursor when more follow.
+fn finish(mut rows: Vec<CatalogRow>, n: usize, order: Order) -> Page {
     sort(&mut rows, order);
     let next = (rows.len() > n).then(|| Cursor::of(&rows[n - 1], order));
     rows.truncate(n);
-    Ok(Page { rows, next })
+    Page { rows, next }
 }
 
 /// Ties break on the id, so the same table always gives the same answer.
@@ -211,8 +239,7 @@ pub fn sort(rows: &mut [CatalogRow], order: Order) {
 }
 
 /// Up to `n` of `owner`'s rows, newest first, after `after` (a cursor of this listing): one
-/// partition of `by-owner`, read from the cursor's time on, ties skipped by id, `n + 1` to know
-/// whether another page exists.
+/// partition of `by-owner`, `n + 1` to know whether another page exists.
 pub async fn owned_page(
     client: &aws_sdk_dynamodb::Client,
     table: &str,
@@ -223,36 +250,8 @@ pub async fn owned_page(
     if n == 0 {
         return Ok(Page { rows: Vec::new(), next: None });
     }
-    let wanted = n + 1;
-    // `owner` is one of DynamoDB's reserved words.
-    let mut request = client
-        .query()
-        .table_name(table)
-        .index_name(BY_OWNER)
-        .expression_attribute_names("#o", "owner")
-        .expression_attribute_values(":o", AttributeValue::S(owner.to_string()))
-        .scan_index_forward(false)
-        .limit(i32::try_from(wanted).unwrap_or(i32::MAX));
-    request = match after {
-        None => request.key_condition_expression("#o = :o"),
-        Some(cursor) => request
-            .key_condition_expression("#o = :o AND uploaded_at <= :v")
-            .expression_attribute_values(":v", AttributeValue::S(cursor.value.clone())),
-    };
-    let mut pages = request.into_paginator().items().send();
-    let mut rows = Vec::new();
-    while rows.len() < wanted {
-        let Some(item) = pages.next().await else { break };
-        let item = item.map_err(|e| CatalogError::Query { index: BY_OWNER, shard: owner.to_string(), source: Box::new(e) })?;
-        let row = from_item(&item)?;
-        if after.is_none_or(|c| c.precedes(&row, Order::Mine)) {
-            rows.push(row);
-        }
-    }
-    sort(&mut rows, Order::Mine);
-    let next = (rows.len() > n).then(|| Cursor::of(&rows[n - 1], Order::Mine));
-    rows.truncate(n);
-    Ok(Page { rows, next })
+    let rows = partition(client, table, Order::Mine, owner, n + 1, after).await?;
+    Ok(finish(rows, n, Order::Mine))
 }
 
 #[cfg(test)]

@@ -79,20 +79,19 @@ impl Login {
             Ok(request) => request,
             Err(why) => return error_page(&why),
         };
-        let field = |name: &str| form.iter().find(|(k, _)| k == name).map(|(_, v)| v.trim().to_string()).unwrap_or_default();
-        let (email, password) =
-            (field("email"), form.iter().find(|(k, _)| k == "password").map(|(_, v)| v.clone()).unwrap_or_default());
+        let (email, password) = (param(form, "email").trim(), param(form, "password"));
         if email.is_empty() || password.is_empty() {
-            return page(400, &request, &email, "Enter your e-mail address and password.");
+            return page(400, &request, email, "Enter your e-mail address and password.");
         }
-        if field("action") == "sign-up"
-            && let Err(why) = self.sign_up(&email, &password).await
+        if param(form, "action") == "sign-up"
+            && let Err(why) = self.sign_up(email, password).await
         {
-            return page(400, &request, &email, &why);
+            return page(400, &request, email, &why);
         }
-        let tokens = match self.sign_in(&email, &password).await {
+        let credentials = [("USERNAME", email), ("PASSWORD", password)];
+        let tokens = match self.initiate(AuthFlowType::UserPasswordAuth, &credentials, "signing in").await {
             Ok(tokens) => tokens,
-            Err(why) => return page(400, &request, &email, &why),
+            Err(why) => return page(400, &request, email, &why),
         };
         let code = uuid::Uuid::new_v4().simple().to_string();
         let grant = Grant {
@@ -110,7 +109,7 @@ impl Login {
 
     /// `POST /oauth2/token`: a code and its PKCE verifier for tokens, or a refresh token for new ones.
     pub async fn token(&self, form: &[(String, String)]) -> Answer {
-        let field = |name: &str| form.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str()).unwrap_or_default();
+        let field = |name: &str| param(form, name);
         if field("client_id") != self.client_id {
             return oauth_error(400, "invalid_client", "unknown client_id");
         }
@@ -138,7 +137,7 @@ impl Login {
 
     /// `GET /logout?client_id=…&logout_uri=…`: back to the site (the session is the site's tokens).
     pub fn logout(&self, query: &[(String, String)]) -> Answer {
-        let get = |name: &str| query.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str()).unwrap_or_default();
+        let get = |name: &str| param(query, name);
         if get("client_id") != self.client_id || !self.redirects.iter().any(|r| r == get("logout_uri")) {
             return error_page("logout_uri is not the site's URL, or client_id is not the site's");
         }
@@ -146,7 +145,7 @@ impl Login {
     }
 
     fn authorize_request(&self, params: &[(String, String)]) -> Result<Authorize, String> {
-        let get = |name: &str| params.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()).unwrap_or_default();
+        let get = |name: &str| param(params, name).to_string();
         if get("response_type") != "code" {
             return Err("response_type must be code (the authorization-code flow; no implicit flow)".into());
         }
@@ -189,35 +188,29 @@ impl Login {
         Ok(())
     }
 
-    async fn sign_in(&self, email: &str, password: &str) -> Result<Tokens, String> {
-        let out = self
-            .cognito
-            .initiate_auth()
-            .client_id(&self.client_id)
-            .auth_flow(AuthFlowType::UserPasswordAuth)
-            .auth_parameters("USERNAME", email)
-            .auth_parameters("PASSWORD", password)
-            .send()
-            .await
-            .map_err(|e| said(&e, "signing in"))?;
-        tokens_of(out.authentication_result(), None)
+    /// `InitiateAuth` with `flow` (password or refresh token): the pool's tokens, or what it said.
+    async fn initiate(&self, flow: AuthFlowType, parameters: &[(&str, &str)], what: &str) -> Result<Tokens, String> {
+        let mut request = self.cognito.initiate_auth().client_id(&self.client_id).auth_flow(flow);
+        for (name, value) in parameters {
+            request = request.auth_parameters(*name, *value);
+        }
+        let out = request.send().await.map_err(|e| said(&e, what))?;
+        // A refresh answers with no new refresh token: the one used stays good.
+        let kept = parameters.iter().find(|(name, _)| *name == "REFRESH_TOKEN").map(|(_, v)| *v);
+        tokens_of(out.authentication_result(), kept)
     }
 
     async fn refresh(&self, refresh_token: &str) -> Result<Tokens, String> {
         if refresh_token.is_empty() {
             return Err("refresh_token is required".into());
         }
-        let out = self
-            .cognito
-            .initiate_auth()
-            .client_id(&self.client_id)
-            .auth_flow(AuthFlowType::RefreshTokenAuth)
-            .auth_parameters("REFRESH_TOKEN", refresh_token)
-            .send()
-            .await
-            .map_err(|e| said(&e, "refreshing"))?;
-        tokens_of(out.authentication_result(), Some(refresh_token))
+        self.initiate(AuthFlowType::RefreshTokenAuth, &[("REFRESH_TOKEN", refresh_token)], "refreshing").await
     }
+}
+
+/// A form's or query's value of `name`; empty when absent.
+fn param<'a>(pairs: &'a [(String, String)], name: &str) -> &'a str {
+    pairs.iter().find(|(k, _)| k == name).map_or("", |(_, v)| v.as_str())
 }
 
 /// Cognito's own message for the user's mistakes (wrong password, taken e-mail, weak password).
