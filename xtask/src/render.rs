@@ -220,7 +220,7 @@ mod tests {
         let t: Value = serde_norway::from_str(file(&dev, "template.yaml")).unwrap();
         let r = &t["Resources"];
         let behaviors = r["Distribution"]["Properties"]["DistributionConfig"]["CacheBehaviors"].as_sequence().unwrap();
-        let avatars = behaviors.iter().find(|b| b["PathPattern"] == Value::from("avatars/*")).unwrap();
+        let avatars = behaviors.iter().find(|b| b["PathPattern"] == "avatars/*").unwrap();
         let policy = serde_norway::to_string(&avatars["CachePolicyId"]).unwrap();
         assert_eq!(policy.trim(), "!Ref AvatarCache");
         let key = &r["AvatarCache"]["Properties"]["CachePolicyConfig"]["ParametersInCacheKeyAndForwardedToOrigin"];
@@ -228,7 +228,7 @@ mod tests {
         assert_eq!(key["QueryStringsConfig"]["QueryStrings"], Value::from(vec![shared::key::AVATAR_VERSION_PARAM]));
         // Old avatar uploads (inputs only) expire; the replaced picture's versions with the rest.
         let rules = r["UploadsBucket"]["Properties"]["LifecycleConfiguration"]["Rules"].as_sequence().unwrap();
-        let avatars = rules.iter().find(|r| r["Id"] == Value::from("avatar-uploads")).expect("an avatar-uploads rule");
+        let avatars = rules.iter().find(|r| r["Id"] == "avatar-uploads").expect("an avatar-uploads rule");
         assert_eq!((&avatars["Prefix"], &avatars["ExpirationInDays"]), (&Value::from("avatars/"), &Value::from(7)));
     }
 

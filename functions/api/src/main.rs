@@ -6,6 +6,7 @@ use lambda_runtime::{Error, LambdaEvent, service_fn};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
+    shared::build_info::answer_if_asked(|| None);
     tracing_subscriber::fmt().json().flatten_event(true).with_target(false).with_current_span(false).without_time().init();
     let config = ApiConfig::from_env().unwrap_or_else(|e| {
         eprintln!("api: configuration error: {e}");

@@ -11,6 +11,7 @@ use worker::config::{Config, Kind};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
+    shared::build_info::answer_if_asked(|| Some(imaging::jpeg_simd()));
     // One JSON object per line with fields at the top level, for the `image_rejected` metric filter.
     tracing_subscriber::fmt().json().flatten_event(true).with_target(false).with_current_span(false).without_time().init();
     let config = Config::from_env(Kind::Avatar).unwrap_or_else(|e| {

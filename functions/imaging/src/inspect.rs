@@ -2,7 +2,7 @@
 //! budget needs, and the metadata and scan limits, applied by walking, never by inflating or
 //! decoding in full. Bounds-checked throughout: it runs on every hostile byte first.
 
-use crate::{Format, Limits, Rejection};
+use crate::{Format, Limits, Rejection, markers};
 
 /// What the decode will have to hold, as the file declares it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -88,33 +88,11 @@ fn jpeg(b: &[u8], limits: &Limits) -> Result<Header, Rejection> {
     const NAME: &str = "JPEG";
     let mut frame: Option<Header> = None;
     let (mut scans, mut icc) = (0u32, 0u64);
-    let mut i = 2;
-    loop {
-        if i + 1 >= b.len() {
-            break;
-        }
-        if b[i] != 0xFF {
-            // libjpeg skips stray bytes before a marker (with a warning); real files have them.
-            i += 1;
-            continue;
-        }
-        let marker = b[i + 1];
-        match marker {
-            0xFF => {
-                i += 1;
-                continue;
-            }
-            0xD9 => break,
-            0x01 | 0xD0..=0xD7 => {
-                i += 2;
-                continue;
-            }
-            _ => {}
-        }
-        let len = usize::from(be16(b, i + 2).ok_or(truncated(NAME))?);
-        let body = b.get(i + 4..i + 2 + len).ok_or(truncated(NAME))?;
-        match marker {
-            0xC0..=0xCF if !matches!(marker, 0xC4 | 0xC8 | 0xCC) => {
+    let mut walk = markers::segments(b);
+    for segment in walk.by_ref() {
+        let body = segment.body;
+        match segment.marker {
+            0xC0..=0xCF if !matches!(segment.marker, 0xC4 | 0xC8 | 0xCC) => {
                 let height = u32::from(be16(body, 1).ok_or(truncated(NAME))?);
                 let width = u32::from(be16(body, 3).ok_or(truncated(NAME))?);
                 let count = usize::from(*body.get(5).ok_or(truncated(NAME))?);
@@ -122,7 +100,7 @@ fn jpeg(b: &[u8], limits: &Limits) -> Result<Header, Rejection> {
                     .map(|c| body.get(6 + 3 * c + 1).map(|hv| (hv >> 4, hv & 0x0F)))
                     .collect::<Option<Vec<_>>>()
                     .ok_or(truncated(NAME))?;
-                let progressive = matches!(marker, 0xC2 | 0xC6 | 0xCA | 0xCE);
+                let progressive = matches!(segment.marker, 0xC2 | 0xC6 | 0xCA | 0xCE);
                 frame = Some(Header { width, height, layout: Layout::Jpeg { sampling, progressive } });
             }
             0xE2 if body.starts_with(b"ICC_PROFILE\0") => {
@@ -134,18 +112,16 @@ fn jpeg(b: &[u8], limits: &Limits) -> Result<Header, Rejection> {
                 if scans > limits.max_scans {
                     return Err(Rejection::TooManyScans { scans, limit: limits.max_scans });
                 }
-                // Entropy-coded data runs to the next marker that is neither stuffing nor RST.
-                i += 2 + len;
-                while i + 1 < b.len() && !(b[i] == 0xFF && b[i + 1] != 0 && !(0xD0..=0xD7).contains(&b[i + 1])) {
-                    i += 1;
-                }
-                continue;
             }
             _ => {}
         }
-        i += 2 + len;
     }
-    frame.ok_or_else(|| corrupt(NAME, "no frame header"))
+    // A file cut off after its frame header is the decoder's to report (as truncated).
+    match frame {
+        Some(frame) => Ok(frame),
+        None if walk.cut() => Err(truncated(NAME)),
+        None => Err(corrupt(NAME, "no frame header")),
+    }
 }
 
 /// Every chunk's length is checked; the compressed metadata ones are inflated up to the limit.

@@ -10,7 +10,7 @@ use jpeg_decoder::{Decoder, PixelFormat};
 
 use crate::color;
 use crate::decode::{Decoded, Pixels};
-use crate::{Limits, Rejection};
+use crate::{Limits, Rejection, markers};
 
 const NAME: &str = "JPEG";
 
@@ -27,7 +27,7 @@ pub(crate) fn decode(
     let (full_w, full_h) = (u32::from(info.width), u32::from(info.height));
     limits.check_dimensions(full_w, full_h)?;
     // A decoder that pads missing scan data with grey would accept a half-uploaded file.
-    if !scan_is_complete(bytes) {
+    if !markers::scan_is_complete(bytes) {
         return Err(Rejection::Truncated(NAME));
     }
     let orientation = dec
@@ -38,7 +38,7 @@ pub(crate) fn decode(
     let (want_w, want_h) = want(full_w, full_h, orientation);
     if info.pixel_format == PixelFormat::RGB24 {
         let icc = dec.icc_profile();
-        let (w, h, rgb) = turbo::decode_rgb(bytes, want_w, want_h, limits.deadline)?;
+        let (w, h, rgb) = turbo::decode_rgb(bytes, (full_w, full_h), (want_w, want_h), limits.deadline)?;
         if (w, h) != turbo::scaled_size(full_w, full_h, want_w, want_h) {
             return Err(corrupt("decoded size does not match the header"));
         }
@@ -74,9 +74,11 @@ mod turbo {
     use super::{NAME, corrupt};
     use crate::Rejection;
 
-    /// The smallest n/8 (libjpeg-turbo scales by any n in 1..=8) that still covers `want`.
+    /// The smallest of 1/8, 1/4, 1/2 and 1 that still covers `want`. libjpeg-turbo scales by any
+    /// n/8, but has SIMD only for these IDCTs: 3/8 or 5/8 run in plain C (and 4:2:0 chroma at
+    /// twice the luma scale), slower than decoding twice the pixels at 1/2.
     fn numerator(full_w: u32, full_h: u32, want_w: u32, want_h: u32) -> u8 {
-        (1..=8u8).find(|&n| scaled(full_w, n) >= want_w && scaled(full_h, n) >= want_h).unwrap_or(8)
+        [1u8, 2, 4, 8].into_iter().find(|&n| scaled(full_w, n) >= want_w && scaled(full_h, n) >= want_h).unwrap_or(8)
     }
 
     /// libjpeg's `jdiv_round_up(size * n, 8)`.
@@ -89,19 +91,28 @@ mod turbo {
         (scaled(full_w, n), scaled(full_h, n))
     }
 
-    /// RGB at the smallest n/8 size covering `want`. libjpeg reports errors by unwinding (our
-    /// error manager); they are caught here and become a rejection, and so does the deadline.
+    /// RGB at the smallest scale covering `want` of a `full_w`×`full_h` file. At 1/8 a progressive
+    /// file is decoded from its DC scans alone ([`crate::dc_decode`]). libjpeg reports errors by
+    /// unwinding (our error manager); they are caught here and become a rejection, and so does
+    /// the deadline.
     pub(super) fn decode_rgb(
         bytes: &[u8],
-        want_w: u32,
-        want_h: u32,
+        (full_w, full_h): (u32, u32),
+        (want_w, want_h): (u32, u32),
         deadline: Option<crate::Deadline>,
     ) -> Result<(u32, u32, Vec<u8>), Rejection> {
+        let n = numerator(full_w, full_h, want_w, want_h);
+        if n == 1 {
+            let out_of_time = || deadline.is_some_and(|d| std::time::Instant::now() >= d.at);
+            match crate::dc_decode::decode(bytes, &out_of_time) {
+                Ok(Some(decoded)) => return Ok(decoded),
+                Ok(None) => {}
+                Err(crate::dc_decode::OutOfTime) => return Err(Rejection::TooSlow(deadline.map_or(0, |d| d.millis))),
+            }
+        }
         let run = || -> std::io::Result<(u32, u32, Vec<u8>)> {
             let mut d = mozjpeg::Decompress::with_err(deadline::error_mgr()).from_mem(bytes)?;
-            let (w, h) = d.size();
-            let (w, h) = (u32::try_from(w).unwrap_or(u32::MAX), u32::try_from(h).unwrap_or(u32::MAX));
-            d.scale(numerator(w, h, want_w, want_h));
+            d.scale(n);
             let mut started = d.rgb()?;
             let (sw, sh) = (started.width() as u32, started.height() as u32);
             let pixels = started.read_scanlines::<u8>()?;
@@ -193,9 +204,9 @@ mod turbo {
     #[cfg(test)]
     mod tests {
         #[test]
-        fn picks_the_smallest_covering_scale() {
-            assert_eq!(super::scaled_size(4000, 3000, 512, 384), (1000, 750)); // 2/8
-            assert_eq!(super::scaled_size(1500, 1000, 512, 341), (563, 375)); // 3/8, where 1/8 steps of 2 gave 1/2
+        fn picks_the_smallest_covering_power_of_two() {
+            assert_eq!(super::scaled_size(4000, 3000, 512, 384), (1000, 750)); // 1/4
+            assert_eq!(super::scaled_size(1500, 1000, 512, 341), (750, 500)); // 1/2, not the 3/8 that covers
             assert_eq!(super::scaled_size(300, 200, 300, 200), (300, 200));
             assert_eq!(super::scaled_size(6028, 3391, 512, 288), (754, 424)); // 1/8
         }
@@ -203,6 +214,21 @@ mod turbo {
 }
 
 pub(crate) use turbo::scaled_size as turbo_scaled_size;
+
+/// Whether the linked libjpeg-turbo has its SIMD IDCTs (the full and the 1/2 and 1/4 reduced
+/// ones) on this CPU: `mozjpeg-sys` compiles `jsimd_none.c` instead, silently, when `nasm` is
+/// missing at build time. Every function's `bootstrap --build-info` reports it to `package`.
+#[allow(unsafe_code)]
+pub fn jpeg_simd() -> bool {
+    use std::os::raw::c_int;
+    unsafe extern "C" {
+        fn jsimd_can_idct_islow() -> c_int;
+        fn jsimd_can_idct_4x4() -> c_int;
+        fn jsimd_can_idct_2x2() -> c_int;
+    }
+    // SAFETY: libjpeg-turbo's capability queries take nothing and only read the CPU's features.
+    unsafe { jsimd_can_idct_islow() != 0 && jsimd_can_idct_4x4() != 0 && jsimd_can_idct_2x2() != 0 }
+}
 
 /// jpeg-decoder's choice: the smallest of 1/8, 1/4, 1/2 and 1 that covers `want`.
 pub(crate) fn decoder_scaled_size(full_w: u32, full_h: u32, want_w: u32, want_h: u32) -> (u32, u32) {
@@ -228,50 +254,5 @@ fn map_err(e: jpeg_decoder::Error) -> Rejection {
             Rejection::Corrupt { format: NAME, detail: format!("unsupported JPEG feature: {f:?}") }
         }
         other => Rejection::Corrupt { format: NAME, detail: other.to_string() },
-    }
-}
-
-/// Walks the marker segments to the first scan, then requires an EOI marker after it.
-/// Inside entropy-coded data every 0xFF is stuffed or a restart marker, so 0xFFD9 there is the EOI;
-/// walking (not searching) skips an EXIF thumbnail's own EOI in APP1.
-pub(crate) fn scan_is_complete(b: &[u8]) -> bool {
-    let mut i = 2;
-    while i + 4 <= b.len() {
-        if b[i] != 0xFF {
-            return false;
-        }
-        let marker = b[i + 1];
-        match marker {
-            0xFF => i += 1, // fill byte
-            0xD0..=0xD7 | 0x01 => i += 2,
-            0xD9 => return false, // EOI before any scan
-            _ => {
-                let len = usize::from(u16::from_be_bytes([b[i + 2], b[i + 3]]));
-                if marker == 0xDA {
-                    return b.get(i + 2 + len..).is_some_and(|scan| scan.windows(2).any(|w| w == [0xFF, 0xD9]));
-                }
-                i += 2 + len;
-            }
-        }
-    }
-    false
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn scan_completeness() {
-        // SOI, APP0 (len 4), SOS (len 2), data, EOI
-        let ok = [0xFF, 0xD8, 0xFF, 0xE0, 0, 4, 1, 2, 0xFF, 0xDA, 0, 2, 9, 9, 0xFF, 0x00, 0xFF, 0xD9];
-        assert!(scan_is_complete(&ok));
-        assert!(!scan_is_complete(&ok[..ok.len() - 2]));
-        // An EOI inside APP1 (an EXIF thumbnail) does not count.
-        let app1_eoi = [0xFF, 0xD8, 0xFF, 0xE1, 0, 4, 0xFF, 0xD9, 0xFF, 0xDA, 0, 2, 9, 9];
-        assert!(!scan_is_complete(&app1_eoi));
-        for n in 0..ok.len() {
-            let _ = scan_is_complete(&ok[..n]);
-        }
     }
 }

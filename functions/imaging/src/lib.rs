@@ -6,17 +6,22 @@
 
 mod budget;
 mod color;
+mod dc_decode;
 mod decode;
 mod encode;
 mod error;
 mod inspect;
 mod jpeg;
 mod limits;
+mod markers;
+mod quality;
 mod render;
 mod resize;
 mod sniff;
 
 pub use error::Rejection;
+pub use jpeg::jpeg_simd;
 pub use limits::{DEFAULT_MAX_MEMORY, Deadline, Limits};
+pub use quality::ssim;
 pub use render::{Fit, OutputFormat, Rendition, SourceInfo, Spec, memory_needed, render};
 pub use sniff::{Format, sniff};

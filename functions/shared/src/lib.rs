@@ -5,6 +5,7 @@
 
 #[cfg(feature = "aws")]
 pub mod aws;
+pub mod build_info;
 #[cfg(feature = "aws")]
 pub mod catalog;
 pub mod config;

@@ -11,6 +11,7 @@ use worker::config::{Config, Kind};
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
+    shared::build_info::answer_if_asked(|| Some(imaging::jpeg_simd()));
     // One JSON object per line, fields at the top level, so the `image_rejected` metric filter
     // can match `{ $.event = "image_rejected" }`.
     tracing_subscriber::fmt().json().flatten_event(true).with_target(false).with_current_span(false).without_time().init();

@@ -163,7 +163,7 @@ fn name_patterns(d: &Documents) -> Vec<String> {
         .flat_map(|s| strings(&s["Resource"]).into_iter().map(str::to_string).collect::<Vec<_>>())
         // The shared artifacts bucket itself (only listed, `the_deploy_identity_…`); its objects
         // are per stage.
-        .filter(|r| r != "*" && !(r.starts_with("arn:aws:s3:::thumbstack-artifacts-") && !r.contains('/')))
+        .filter(|r| r != "*" && (r.contains('/') || !r.starts_with("arn:aws:s3:::thumbstack-artifacts-")))
         .filter(|r| !SHARED_BY_EVERY_STAGE.iter().any(|p| r.ends_with(p)))
         .collect()
 }
