@@ -14,8 +14,12 @@ if ! command -v chromium >/dev/null 2>&1; then
   sudo=""
   [ "$(id -u)" -eq 0 ] || sudo="sudo"
   export DEBIAN_FRONTEND=noninteractive
-  $sudo apt-get update -qq >&2
-  $sudo apt-get install -y -qq --no-install-recommends chromium >&2
+  # One apt at a time: the bench's and the browser's installers run side by side in `xtask ci`.
+  (
+    flock 8
+    $sudo apt-get update -qq >&2
+    $sudo apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends chromium >&2
+  ) 8>"$target/tools/.lock-apt"
 fi
 lock="$root/tests/browser/package-lock.json"
 dest="$target/tools/browser"

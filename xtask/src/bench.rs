@@ -1,6 +1,7 @@
 //! `cargo xtask bench`: the functions' imaging core against the tools a user would pick instead
-//! (sharp/libvips, Pillow), on the corpus photos, one tool at a time in its own process pinned to
-//! one core; then the function's cold-start proxy and the deploy figures. Writes
+//! (sharp/libvips, Pillow, vipsthumbnail), on the corpus photos and their baseline or progressive
+//! twins, one tool at a time in its own process pinned to one core; then the function's
+//! cold-start proxy and the deploy figures. Writes
 //! `<out>/report.json` and `<out>/report.md`; the README's Performance section reproduces the table.
 
 mod coldstart;
@@ -33,7 +34,7 @@ pub fn run(args: &BenchArgs) -> Result<Exit> {
     } else {
         Effort { budget_ms: 1500, min_runs: 5, cold_starts: 10, deploys: 3 }
     };
-    let photos = photos::select(args.quick)?;
+    let photos = photos::with_twins(photos::select(args.quick)?, &out.join("twins"))?;
     let hostile = photos::hostile()?;
     let (tools, skipped) = tools::prepare()?;
     let core = tools::bench_core();

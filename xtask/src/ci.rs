@@ -195,6 +195,12 @@ fn bench_smoke() -> Result<()> {
         }
         println!("bench: {key} {ratio:.2} (smoke run, not a measurement)");
     }
+    for class in ["baseline", "progressive"] {
+        let ratio = report["ratios"]["by_class"][class]["sharp"].as_f64().unwrap_or(f64::NAN);
+        if !(ratio.is_finite() && ratio > 0.0) {
+            bail!("bench --quick: ratios.by_class.{class}.sharp is {ratio}");
+        }
+    }
     Ok(())
 }
 

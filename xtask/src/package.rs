@@ -1,6 +1,8 @@
 //! `cargo xtask package`: release builds of every function crate for Lambda x86_64, each zipped
 //! with only `bootstrap` (0755, fixed timestamp) into `target/lambda/<function>/<sha256>.zip`.
-//! Unchanged code gives byte-identical zips, so deploy uploads nothing new.
+//! Unchanged code gives byte-identical zips, so deploy uploads nothing new. Every binary is
+//! checked before it is zipped: its ELF (architecture, GLIBC) and what it says of its own build
+//! (`bootstrap --build-info`: libjpeg-turbo's SIMD).
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -10,6 +12,8 @@ use std::time::Instant;
 use anyhow::{Context, Result, bail};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
+
+use shared::build_info::BuildInfo;
 
 use crate::elf::{self, LAMBDA_GLIBC};
 use crate::flags::{Exit, PackageArgs};
@@ -75,10 +79,18 @@ pub struct Incompatible(String);
 pub fn package() -> Result<Report> {
     let root = crate::paths::root();
     let functions = function_crates(&root)?;
+    install_build_deps()?;
     let started = Instant::now();
-    let builder = build(&root, &functions)?;
-    let build_seconds = started.elapsed().as_secs_f64();
     let release = crate::paths::target_dir().join(TARGET).join("release");
+    let mut builder = build(&root, &functions)?;
+    // mozjpeg-sys looks for nasm once and its build script never reruns for it, so a build made
+    // before nasm was installed stays without SIMD until that one crate is rebuilt.
+    if !functions.iter().all(|f| probe(&release.join(f)).is_ok_and(|i| i.jpeg_simd != Some(false))) && nasm_runs() {
+        eprintln!("package: libjpeg-turbo was built before nasm was installed; rebuilding mozjpeg-sys with SIMD");
+        clean_mozjpeg_sys(&root)?;
+        builder = build(&root, &functions)?;
+    }
+    let build_seconds = started.elapsed().as_secs_f64();
     let out = crate::paths::target_dir().join("lambda");
     let mut artifacts = Vec::new();
     for function in &functions {
@@ -86,6 +98,7 @@ pub fn package() -> Result<Report> {
         let bootstrap = std::fs::read(&binary).with_context(|| format!("reading {}", binary.display()))?;
         let info = elf::inspect(&bootstrap).with_context(|| format!("inspecting {}", binary.display()))?;
         check(function, &info)?;
+        check_build(function, &probe(&binary)?)?;
         let dir = out.join(function);
         let bootstrap_sha256 = hex::encode(Sha256::digest(&bootstrap));
         let (path, sha256) = match zipped(&dir, &bootstrap_sha256) {
@@ -127,6 +140,71 @@ fn check(function: &str, info: &elf::Binary) -> Result<()> {
         .into()),
         _ => Ok(()),
     }
+}
+
+/// What the binary says of its own build: only the linked code knows whether libjpeg-turbo has
+/// its SIMD, and without it JPEG decoding is several times slower.
+fn check_build(function: &str, info: &BuildInfo) -> Result<()> {
+    if info.jpeg_simd == Some(false) {
+        return Err(Incompatible(format!(
+            "{function}: its libjpeg-turbo was built without SIMD (nasm was missing when mozjpeg-sys compiled), so \
+             JPEG decoding would be several times slower; install nasm (`bash scripts/install-build-deps.sh`) and \
+             package again"
+        ))
+        .into());
+    }
+    Ok(())
+}
+
+/// Runs `binary --build-info` (a host binary: x86_64 here) and reads its one JSON line.
+fn probe(binary: &Path) -> Result<BuildInfo> {
+    let out = Command::new(binary)
+        .arg(shared::build_info::FLAG)
+        .env_clear()
+        .stdin(Stdio::null())
+        .output()
+        .with_context(|| format!("running {} {}", binary.display(), shared::build_info::FLAG))?;
+    if !out.status.success() {
+        bail!(
+            "{} {} failed ({}): {}",
+            binary.display(),
+            shared::build_info::FLAG,
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    serde_json::from_slice(&out.stdout).with_context(|| {
+        format!("{} {} printed {:?}", binary.display(), shared::build_info::FLAG, String::from_utf8_lossy(&out.stdout))
+    })
+}
+
+/// nasm, which libjpeg-turbo's x86 SIMD is assembled with, from the machine's package manager.
+pub fn install_build_deps() -> Result<()> {
+    let status = Command::new("bash")
+        .arg(crate::paths::root().join("scripts/install-build-deps.sh"))
+        .stdout(std::io::stderr())
+        .status()
+        .context("running scripts/install-build-deps.sh")?;
+    if !status.success() {
+        bail!("scripts/install-build-deps.sh failed ({status}): the functions need nasm for libjpeg-turbo's SIMD");
+    }
+    Ok(())
+}
+
+fn nasm_runs() -> bool {
+    Command::new("nasm").arg("-v").stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok_and(|s| s.success())
+}
+
+fn clean_mozjpeg_sys(root: &Path) -> Result<()> {
+    let status = Command::new(cargo())
+        .current_dir(root)
+        .args(["clean", "--release", "--target", TARGET, "--package", "mozjpeg-sys"])
+        .status()
+        .context("running cargo clean")?;
+    if !status.success() {
+        bail!("cargo clean --package mozjpeg-sys failed ({status})");
+    }
+    Ok(())
 }
 
 /// Workspace members under `functions/` with a binary target: the Lambda functions.
@@ -259,6 +337,15 @@ mod tests {
         let e = check("f", &elf::Binary { max_glibc: Some(elf::GlibcVersion(2, 39, 0)), ..ok.clone() }).unwrap_err();
         assert!(e.is::<Incompatible>() && e.to_string().contains("needs GLIBC 2.39"), "{e}");
         assert!(check("f", &elf::Binary { architecture: "arm64", ..ok }).unwrap_err().is::<Incompatible>());
+    }
+
+    #[test]
+    fn a_jpeg_decoder_without_simd_is_refused() {
+        let info = |jpeg_simd| BuildInfo { arch: "x86_64".into(), jpeg_simd };
+        assert!(check_build("f", &info(Some(true))).is_ok());
+        assert!(check_build("api", &info(None)).is_ok(), "no JPEG decoder, nothing to check");
+        let e = check_build("thumbnail", &info(Some(false))).unwrap_err();
+        assert!(e.is::<Incompatible>() && e.to_string().contains("install nasm"), "{e}");
     }
 
     #[test]

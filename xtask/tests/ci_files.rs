@@ -71,6 +71,35 @@ fn the_ci_files_parse_and_run_only_real_verbs_and_flags() {
     assert!(root().join(".ci/run").exists());
 }
 
+/// `package` refuses a JPEG decoder built without nasm, so every recipe installs it before its
+/// first build: in each GitHub job (a fresh runner each), and once in the others (one machine).
+#[test]
+fn every_ci_recipe_installs_nasm_before_it_builds() {
+    const INSTALL: &str = "bash scripts/install-build-deps.sh";
+    // The first line that is not a comment and runs the tests or a verb.
+    let builds = |text: &str| {
+        let mut at = 0;
+        text.split_inclusive('\n').find_map(|line| {
+            let here = at;
+            at += line.len();
+            let code = !line.trim_start().starts_with(['#', '/']);
+            (code && (line.contains("bash .ci/run") || line.contains("cargo xtask "))).then_some(here)
+        })
+    };
+    for file in ["ci/buildspec.yml", "Jenkinsfile"] {
+        let text = read(file);
+        let (install, build) = (text.find(INSTALL), builds(&text).unwrap());
+        assert!(install.is_some_and(|i| i < build), "{file}: no `{INSTALL}` before its first build");
+    }
+    let workflow: serde_norway::Value = serde_norway::from_str(&read(".github/workflows/deploy.yml")).unwrap();
+    for (name, job) in workflow["jobs"].as_mapping().unwrap() {
+        let runs: Vec<&str> = job["steps"].as_sequence().unwrap().iter().filter_map(|s| s["run"].as_str()).collect();
+        let install = runs.iter().position(|r| *r == INSTALL);
+        let build = runs.iter().position(|r| builds(r).is_some()).unwrap();
+        assert!(install.is_some_and(|i| i < build), "job {name:?}: no `{INSTALL}` before its first build");
+    }
+}
+
 #[test]
 fn deploys_from_ci_use_short_lived_credentials() {
     let workflow = read(".github/workflows/deploy.yml");

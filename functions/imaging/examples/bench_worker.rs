@@ -3,7 +3,8 @@
 //! speaks the same protocol, described in `xtask/src/bench/tools.rs`:
 //!
 //! `bench_worker <thumbnail|avatar> <out_dir> <budget_ms> <min_runs> <file>...`
-//! prints one JSON line per file, then `{"peak_rss_kib": N}`.
+//! prints one JSON line per file, then `{"peak_rss_kib": N, "jpeg_simd": bool}` (the bench refuses
+//! to time a libjpeg-turbo built without its SIMD).
 
 use std::time::Instant;
 
@@ -57,7 +58,7 @@ fn main() {
             }
         }
     }
-    println!(r#"{{"peak_rss_kib":{}}}"#, peak_rss_kib());
+    println!(r#"{{"peak_rss_kib":{},"jpeg_simd":{}}}"#, peak_rss_kib(), imaging::jpeg_simd());
 }
 
 /// Enough runs, and the median no longer moves by more than 1 % (or the time budget is spent).

@@ -1,10 +1,12 @@
 //! The tools under test and how each is run. Every worker — `functions/imaging/examples/bench_worker.rs`,
-//! `bench/peers/sharp_worker.mjs`, `bench/peers/pillow_worker.py` — takes
+//! `bench/peers/sharp_worker.mjs`, `bench/peers/pillow_worker.py`, `bench/peers/vips_worker.py` — takes
 //! `<thumbnail|avatar> <out_dir> <budget_ms> <min_runs> <file>...`, reads each file into memory,
 //! renders it once untimed, then repeats until the median moves < 1 % (or the budget is spent),
 //! writes the last output, prints `{"file","runs","median_ms","out_bytes","width","height","output"}`
 //! (or `"rejected"`) per file and finally `{"peak_rss_kib"}` (the kernel's VmHWM of the process).
 //! Here each (tool, operation, photo) gets its own process, so the peak RSS is that photo's.
+//! vipsthumbnail is a program, so its worker starts one per run: its times include process start
+//! and file I/O (the report says so).
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -13,7 +15,7 @@ use anyhow::{Context, Result, bail};
 use serde::Serialize;
 
 use super::Effort;
-use super::photos::{Group, Photo};
+use super::photos::{Class, Group, Photo};
 use super::stdout_of as output;
 use crate::paths::{cargo, root, target_dir};
 
@@ -35,6 +37,8 @@ impl Op {
     }
 }
 
+pub const VIPSTHUMBNAIL: &str = "vipsthumbnail";
+
 pub struct Tool {
     pub name: &'static str,
     pub version: String,
@@ -49,6 +53,7 @@ pub struct Sample {
     pub op: Op,
     pub photo: String,
     pub group: Group,
+    pub class: Class,
     pub megapixels: f64,
     pub runs: u32,
     pub median_ms: f64,
@@ -114,15 +119,24 @@ pub fn prepare() -> Result<(Vec<Tool>, Vec<Skipped>)> {
     )?;
     let pillow = Tool { name: "pillow", version, program: python, prefix: vec![root().join("bench/peers/pillow_worker.py")] };
 
-    let why = match which("vipsthumbnail") {
-        None => "not installed (Debian's libvips-tools); sharp measures the same libvips in-process".to_string(),
-        Some(path) => format!(
-            "{} is installed but not run: it can only be timed with its process start and file I/O, \
-             which the other tools are measured without; sharp measures the same libvips in-process",
-            path.display()
-        ),
-    };
-    Ok((vec![rust, sharp, pillow], vec![Skipped { tool: "vipsthumbnail", why }]))
+    let mut tools = vec![rust, sharp, pillow];
+    let mut skipped = Vec::new();
+    match which("vipsthumbnail") {
+        None => skipped.push(Skipped {
+            tool: VIPSTHUMBNAIL,
+            why: "not installed (Debian's libvips-tools; scripts/install-bench.sh)".to_string(),
+        }),
+        Some(_) => {
+            let version = output(Command::new("vipsthumbnail").arg("--vips-version"))?;
+            tools.push(Tool {
+                name: VIPSTHUMBNAIL,
+                version: format!("{version}, a process per image (times include its start and file I/O)"),
+                program: target_dir().join("tools/bench/bin/python"),
+                prefix: vec![root().join("bench/peers/vips_worker.py")],
+            });
+        }
+    }
+    Ok((tools, skipped))
 }
 
 /// The last core: the machine's other work (and this process) tends to land on core 0.
@@ -158,12 +172,18 @@ fn parse(tool: &'static str, op: Op, photo: &Photo, stdout: &str) -> Result<Samp
     let lines: Vec<serde_json::Value> =
         stdout.lines().filter(|l| l.starts_with('{')).map(serde_json::from_str).collect::<Result<_, _>>()?;
     let [result, rss] = lines.as_slice() else { bail!("{tool}: expected two JSON lines, got:\n{stdout}") };
+    if rss.get("jpeg_simd").and_then(serde_json::Value::as_bool) == Some(false) {
+        bail!(
+            "{tool}: its libjpeg-turbo was built without SIMD (nasm was missing); run scripts/install-build-deps.sh, then `cargo xtask package`, which rebuilds it"
+        );
+    }
     let u64_of = |v: &serde_json::Value, k: &str| v.get(k).and_then(serde_json::Value::as_u64);
     Ok(Sample {
         tool,
         op,
         photo: photo.name.clone(),
         group: photo.group,
+        class: photo.class,
         megapixels: photo.megapixels,
         runs: u64_of(result, "runs").unwrap_or(0) as u32,
         median_ms: result.get("median_ms").and_then(serde_json::Value::as_f64).context("median_ms")?,
