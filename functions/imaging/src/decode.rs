@@ -3,7 +3,7 @@ use std::io::Cursor;
 use image::metadata::Orientation;
 use image::{DynamicImage, ImageDecoder, ImageError, ImageReader};
 
-use crate::{Format, Limits, Rejection, color, jpeg};
+use crate::{Format, Limits, Rejection, color, jpeg, webp};
 
 /// 8-bit sRGB pixels, interleaved.
 pub(crate) enum Pixels {
@@ -48,6 +48,23 @@ pub(crate) fn decode(
     limits.check_dimensions(w, h)?;
     let orientation = dec.orientation().unwrap_or(Orientation::NoTransforms);
     let icc = dec.icc_profile().ok().flatten();
+    if format == Format::Webp {
+        let features = webp::features(bytes)?;
+        if !features.animated && (features.width, features.height) == (w, h) {
+            // image read the metadata (orientation, ICC); libwebp decodes the pixels, scaled.
+            let (dw, dh) = want(w, h, orientation);
+            let out = (dw.saturating_mul(webp::COVER).clamp(1, w), dh.saturating_mul(webp::COVER).clamp(1, h));
+            let mut px = webp::decode_scaled(bytes, &features, out, limits)?;
+            let pixels = if features.alpha {
+                color::to_srgb_in_place(&mut px, 4, icc.as_deref());
+                Pixels::Rgba8(px)
+            } else {
+                color::to_srgb_in_place(&mut px, 3, icc.as_deref());
+                Pixels::Rgb8(px)
+            };
+            return Ok(Decoded { pixels, width: out.0, height: out.1, full_width: w, full_height: h, orientation });
+        }
+    }
     let img = DynamicImage::from_decoder(dec).map_err(|e| map_err(name, e))?;
     let pixels = if img.color().has_alpha() {
         let mut rgba = img.into_rgba8().into_raw();

@@ -18,6 +18,7 @@ mod quality;
 mod render;
 mod resize;
 mod sniff;
+mod webp;
 
 pub use error::Rejection;
 pub use jpeg::jpeg_simd;
