@@ -12,6 +12,8 @@ import time
 
 from PIL import Image, ImageOps
 
+from protocol import done, median
+
 
 def thumbnail(buf):
     im = Image.open(io.BytesIO(buf))
@@ -39,17 +41,6 @@ def encode(im):
     out = io.BytesIO()
     im.save(out, "JPEG", quality=80)
     return out.getvalue(), im.size
-
-
-def median(t):
-    return sorted(t)[len(t) // 2] if t else 0.0
-
-
-def done(t, elapsed, min_runs, budget):
-    if len(t) < max(min_runs, 3):
-        return False
-    now, before = median(t), median(t[:-2])
-    return abs(now - before) <= 0.01 * now or elapsed > budget or len(t) >= 500
 
 
 def main():

@@ -10,6 +10,8 @@ import subprocess
 import sys
 import time
 
+from protocol import done, median
+
 # Auto-rotation is vipsthumbnail's default; `>` never enlarges; jpegsave flattens onto `background`.
 OPS = {
     "thumbnail": lambda src, dst: ["vipsthumbnail", src, "-s", "256x256>", "-o", f"{dst}[Q=80,strip]"],
@@ -29,17 +31,6 @@ def run(argv):
     if code != 0:
         raise RuntimeError(stderr.decode(errors="replace").strip() or f"exit {code}")
     return ms, usage.ru_maxrss
-
-
-def median(t):
-    return sorted(t)[len(t) // 2] if t else 0.0
-
-
-def done(t, elapsed, min_runs, budget):
-    if len(t) < max(min_runs, 3):
-        return False
-    now, before = median(t), median(t[:-2])
-    return abs(now - before) <= 0.01 * now or elapsed > budget or len(t) >= 500
 
 
 def main():
