@@ -41,7 +41,7 @@ try {
     await page.fill("#email", email);
     await page.fill("#password", password);
     await page.click(action === "sign-up" ? "#sign-up" : "#sign-in");
-    await page.waitForFunction((e) => document.getElementById("who").textContent.includes(e), email, long);
+    await page.waitForFunction((e) => document.getElementById("who")?.textContent.includes(e), email, long);
   };
   const password = "Browser-Test-Passw0rd";
   const first = `first-${Date.now()}@example.com`;
@@ -57,7 +57,7 @@ try {
     "signing up comes back to the view it started from, the code gone from the address");
   check(await page.evaluate(() => !JSON.stringify(localStorage).includes("eyJ")), "no token in localStorage");
   await page.reload();
-  await page.waitForFunction((e) => document.getElementById("who").textContent.includes(e), first, long);
+  await page.waitForFunction((e) => document.getElementById("who")?.textContent.includes(e), first, long);
   check(true, "a reload stays signed in (the refresh token renews the access token)");
 
   await page.setInputFiles("#files", photo);
@@ -110,7 +110,7 @@ try {
   check(unlabeled.length === 0, `every field has a label (${unlabeled})`);
 
   await page.click("#sign-out-button");
-  await page.waitForFunction(() => !document.getElementById("sign-in-button").hidden, null, long);
+  await page.waitForFunction(() => document.getElementById("sign-in-button")?.hidden === false, null, long);
   check(await signedOutOffers("upload") && await signedOutOffers("profile"), "signed out again, upload and profile offer sign-in");
 
   await page.goto(`${base}/#mine`);
@@ -124,7 +124,7 @@ try {
   await fresh.goto(`${base}/#gallery`);
   for (let i = 0; i < 3; i++) await fresh.keyboard.press("Tab"); // site name, Gallery, 5 smallest
   await fresh.keyboard.press("Enter");
-  check(await fresh.waitForFunction(() => location.hash === "#smallest" && !document.getElementById("smallest").hidden).then(() => true, () => false),
+  check(await fresh.waitForFunction(() => location.hash === "#smallest" && document.getElementById("smallest")?.hidden === false).then(() => true, () => false),
     "the keyboard alone moves between sections");
   const phone = await browser.newPage({ viewport: { width: 390, height: 844 }, isMobile: true, hasTouch: true });
   const filled = { gallery: "#gallery-items li img", smallest: "#smallest-rows tr", upload: "#upload .signed-out button", profile: "#profile .signed-out button" };
