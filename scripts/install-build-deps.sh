@@ -3,21 +3,51 @@
 # without it (a warning, then JPEG decoding several times slower), so `cargo xtask package`
 # refuses such a binary and calls this first. From the machine's package manager: apt (Debian,
 # Ubuntu) or dnf/yum (Amazon Linux, as CodeBuild runs). Idempotent.
+#
+# `install-build-deps.sh arm64` also installs what cross-building the arm64 functions on x86_64
+# takes: Rust's aarch64 target, Debian's cross gcc and sysroot (linker; libjpeg-turbo's NEON code,
+# libwebp and aws-lc are C), and qemu-user, which runs the binary for `package`'s checks.
 set -euo pipefail
-command -v nasm >/dev/null 2>&1 && exit 0
+arch="${1:-}"
 sudo=""
 [ "$(id -u)" -eq 0 ] || sudo="sudo"
-echo "install-build-deps: installing nasm (first run only)" >&2
-if command -v apt-get >/dev/null 2>&1; then
-  export DEBIAN_FRONTEND=noninteractive
-  $sudo apt-get -o DPkg::Lock::Timeout=600 update -qq >&2 || true
-  $sudo apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends nasm >&2
-elif command -v dnf >/dev/null 2>&1; then
-  $sudo dnf install -y -q nasm >&2
-elif command -v yum >/dev/null 2>&1; then
-  $sudo yum install -y -q nasm >&2
-fi
-if ! command -v nasm >/dev/null 2>&1; then
-  echo "install-build-deps: nasm could not be installed; install it (https://nasm.us) and run again" >&2
-  exit 1
-fi
+
+install() { # install <command that shows it is there> <apt packages> <dnf/yum packages>
+  command -v "$1" >/dev/null 2>&1 && return 0
+  echo "install-build-deps: installing $2 (first run only)" >&2
+  if command -v apt-get >/dev/null 2>&1; then
+    export DEBIAN_FRONTEND=noninteractive
+    $sudo apt-get -o DPkg::Lock::Timeout=600 update -qq >&2 || true
+    # shellcheck disable=SC2086
+    $sudo apt-get -o DPkg::Lock::Timeout=600 install -y -qq --no-install-recommends $2 >&2
+  elif [ -n "$3" ] && command -v dnf >/dev/null 2>&1; then
+    # shellcheck disable=SC2086
+    $sudo dnf install -y -q $3 >&2
+  elif [ -n "$3" ] && command -v yum >/dev/null 2>&1; then
+    # shellcheck disable=SC2086
+    $sudo yum install -y -q $3 >&2
+  fi
+  if ! command -v "$1" >/dev/null 2>&1; then
+    echo "install-build-deps: $1 could not be installed; install $2 and run again" >&2
+    exit 1
+  fi
+}
+
+install nasm nasm nasm
+case "$arch" in
+  "") ;;
+  arm64)
+    # Amazon Linux has no aarch64 cross sysroot: build arm64 there on an arm64 host (CodeBuild's
+    # ARM_CONTAINER), where none of this is needed.
+    install aarch64-linux-gnu-gcc "gcc-aarch64-linux-gnu libc6-dev-arm64-cross" ""
+    install qemu-aarch64 qemu-user ""
+    if ! rustup target list --installed 2>/dev/null | grep -qx aarch64-unknown-linux-gnu; then
+      echo "install-build-deps: adding Rust's aarch64-unknown-linux-gnu target (first run only)" >&2
+      rustup target add aarch64-unknown-linux-gnu >&2
+    fi
+    ;;
+  *)
+    echo "install-build-deps: cannot cross-build for '$arch' here (x86_64 or arm64 on an x86_64 host)" >&2
+    exit 2
+    ;;
+esac

@@ -1,11 +1,13 @@
 //! `cargo xtask bench`: the functions' imaging core against the tools a user would pick instead
 //! (sharp/libvips, Pillow, vipsthumbnail), on the corpus photos and their baseline or progressive
 //! twins, one tool at a time in its own process pinned to one core; then the function's
-//! cold-start proxy and the deploy figures. Writes
+//! cold-start proxy, the end-to-end figure (uploads through the pipeline, sequential against
+//! concurrent batches, and what they cost) and the deploy figures. Writes
 //! `<out>/report.json` and `<out>/report.md`; the README's Performance section reproduces the table.
 
-mod coldstart;
+pub(crate) mod coldstart;
 mod deploy;
+mod e2e;
 mod photos;
 mod report;
 mod ssim;
@@ -24,15 +26,17 @@ struct Effort {
     min_runs: u32,
     cold_starts: usize,
     deploys: usize,
+    /// Uploads per mode through the pipeline.
+    uploads: usize,
 }
 
 pub fn run(args: &BenchArgs) -> Result<Exit> {
     let out = args.out.clone().unwrap_or_else(|| crate::paths::target_dir().join("bench"));
     std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
     let effort = if args.quick {
-        Effort { budget_ms: 400, min_runs: 3, cold_starts: 3, deploys: 1 }
+        Effort { budget_ms: 400, min_runs: 3, cold_starts: 3, deploys: 1, uploads: 10 }
     } else {
-        Effort { budget_ms: 1500, min_runs: 5, cold_starts: 10, deploys: 3 }
+        Effort { budget_ms: 1500, min_runs: 5, cold_starts: 10, deploys: 3, uploads: 60 }
     };
     let photos = photos::with_twins(photos::select(args.quick)?, &out.join("twins"))?;
     let hostile = photos::hostile()?;
@@ -55,8 +59,9 @@ pub fn run(args: &BenchArgs) -> Result<Exit> {
     eprintln!("bench: SSIM of every 256 px thumbnail against a reference downscale");
     ssim::score_all(&mut samples, &photos)?;
     let cold = coldstart::measure(effort.cold_starts)?;
+    let e2e = e2e::measure(&photos, effort.uploads, core)?;
     let deploy = deploy::measure(effort.deploys)?;
-    let report = report::Report::new(args.quick, &tools, skipped, &photos, samples, hostile_samples, cold, deploy);
+    let report = report::Report::new(args.quick, &tools, skipped, &photos, samples, hostile_samples, cold, e2e, deploy);
     let json = serde_json::to_string_pretty(&report)?;
     std::fs::write(out.join("report.json"), format!("{json}\n"))?;
     let markdown = report.markdown();

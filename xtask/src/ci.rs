@@ -9,6 +9,7 @@ use anyhow::{Context, Result, bail};
 
 use crate::flags::{Exit, RenderArgs, StageArgs};
 use crate::paths::cargo;
+use crate::stage::Architecture;
 
 pub fn run() -> Result<Exit> {
     let root = crate::paths::root();
@@ -29,6 +30,7 @@ pub fn run() -> Result<Exit> {
         check_template(stage)?;
     }
     check_package_is_reproducible()?;
+    check_arm64()?;
     // libFuzzer on the decode path and the S3 event/key decoder: seconds here, longer by hand.
     step("fuzz (10 s per target)", Command::new("bash").arg(root.join("scripts/fuzz.sh")).arg("10"))?;
     bench_smoke()?;
@@ -107,7 +109,7 @@ const REBUILT: &str = "thumbnail";
 fn check_package_is_reproducible() -> Result<()> {
     eprintln!("==> package, rebuild {REBUILT}, package again");
     let started = std::time::Instant::now();
-    let first = crate::package::package()?;
+    let first = crate::package::package(Architecture::X86_64)?;
     let first_bytes = first.functions.iter().map(|a| std::fs::read(&a.zip)).collect::<Result<Vec<_>, _>>()?;
     // Without this the second run would find the first zip under its name and compare it to itself.
     for a in &first.functions {
@@ -123,7 +125,7 @@ fn check_package_is_reproducible() -> Result<()> {
         REBUILT,
     ]);
     step(&format!("cargo clean -p {REBUILT}"), &mut clean)?;
-    let second = crate::package::package()?;
+    let second = crate::package::package(Architecture::X86_64)?;
     for ((a, bytes), b) in first.functions.iter().zip(&first_bytes).zip(&second.functions) {
         if a.sha256 != b.sha256 || *bytes != std::fs::read(&b.zip)? {
             bail!("{}: rebuilding unchanged code changed the zip ({} -> {})", a.function, a.sha256, b.sha256);
@@ -136,6 +138,26 @@ fn check_package_is_reproducible() -> Result<()> {
         bail!("package built no {REBUILT}: the reproducibility check would rebuild nothing");
     }
     eprintln!("==> package twice: ok in {:.0} s", started.elapsed().as_secs_f64());
+    Ok(())
+}
+
+/// A stage may run its functions on arm64, so every run cross-builds them (Debian's linker),
+/// holds them to what `package` holds x86_64 to (ELF machine, GLIBC, libjpeg-turbo's SIMD asked
+/// of the binary itself under qemu-user), and starts the thumbnail `bootstrap` under qemu-user
+/// against the bench's stub of the Lambda runtime API, to its first `next`. Its speed is not
+/// measured: qemu emulates, and no arm64 machine is at hand.
+fn check_arm64() -> Result<()> {
+    eprintln!("==> package arm64, start its thumbnail bootstrap under qemu-user");
+    let started = std::time::Instant::now();
+    let report = crate::package::package(Architecture::Arm64)?;
+    for a in &report.functions {
+        let glibc = a.max_glibc.as_deref().unwrap_or("none");
+        println!("package: {} ({}) {} bytes, GLIBC {glibc}", a.function, a.architecture, a.zip_bytes);
+    }
+    let release = crate::paths::target_dir().join(Architecture::Arm64.rust_target()).join("release");
+    let (ms, _) = crate::bench::coldstart::start_once(crate::package::launcher(&release.join(REBUILT), Architecture::Arm64))?;
+    println!("arm64: {REBUILT} asked the runtime API for its first event after {ms:.0} ms under qemu-user");
+    eprintln!("==> arm64: ok in {:.0} s", started.elapsed().as_secs_f64());
     Ok(())
 }
 

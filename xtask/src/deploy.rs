@@ -117,7 +117,7 @@ async fn deploy(target: &StageArgs, mode: &Mode, report: &mut Report) -> Result<
     if in_process {
         eprintln!("deploy: {name} runs the functions in-process: no release build, no zips (code keys marked {LOCAL_CODE})");
     } else {
-        let packaged = timed(report, "package", crate::package::package).map_err(|e| {
+        let packaged = timed(report, "package", || crate::package::package(stage.functions.architecture)).map_err(|e| {
             if e.is::<crate::package::Incompatible>() { Stop::new(Exit::Incompatible, format!("{e:#}")).into() } else { e }
         })?;
         let phase = Instant::now();

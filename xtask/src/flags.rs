@@ -302,6 +302,9 @@ pub struct OutputsArgs {
 
 #[derive(Args)]
 pub struct PackageArgs {
+    /// What to build for: `x86_64` or `arm64` (a deploy builds its stage's `functions.architecture`).
+    #[arg(long, value_parser = parse_architecture, default_value = "x86_64")]
+    pub architecture: crate::stage::Architecture,
     /// Print the report (zip paths, hashes, sizes, GLIBC needed) as JSON on stdout.
     #[arg(long)]
     pub json: bool,
@@ -398,4 +401,8 @@ mod tests {
         assert!(secs("ten minutes").is_err());
         assert!(secs("5w").is_err());
     }
+}
+
+fn parse_architecture(s: &str) -> Result<crate::stage::Architecture, String> {
+    serde_json::from_value(serde_json::Value::String(s.to_string())).map_err(|_| format!("{s:?}: expected x86_64 or arm64"))
 }

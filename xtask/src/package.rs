@@ -1,5 +1,6 @@
-//! `cargo xtask package`: release builds of every function crate for Lambda x86_64, each zipped
-//! with only `bootstrap` (0755, fixed timestamp) into `target/lambda/<function>/<sha256>.zip`.
+//! `cargo xtask package`: release builds of every function crate for Lambda x86_64 or arm64 (cross
+//! built on the other with Debian's linker, or by cargo-zigbuild), each zipped with only
+//! `bootstrap` (0755, fixed timestamp) into `target/lambda/<architecture>/<function>/<sha256>.zip`.
 //! Unchanged code gives byte-identical zips, so deploy uploads nothing new. Every binary is
 //! checked before it is zipped: its ELF (architecture, GLIBC) and what it says of its own build
 //! (`bootstrap --build-info`: libjpeg-turbo's SIMD).
@@ -18,8 +19,11 @@ use shared::build_info::BuildInfo;
 use crate::elf::{self, LAMBDA_GLIBC};
 use crate::flags::{Exit, PackageArgs};
 use crate::paths::cargo;
+use crate::stage::Architecture;
 
-pub const TARGET: &str = "x86_64-unknown-linux-gnu";
+/// The target of the bench's own release builds (its worker, the cold-start proxy), made on this
+/// machine and run here.
+pub const TARGET: &str = Architecture::X86_64.rust_target();
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Artifact {
@@ -35,6 +39,7 @@ pub struct Artifact {
 
 #[derive(Debug, Serialize)]
 pub struct Report {
+    pub architecture: Architecture,
     pub target: &'static str,
     pub builder: &'static str,
     pub build_seconds: f64,
@@ -42,7 +47,7 @@ pub struct Report {
 }
 
 pub fn run(args: &PackageArgs) -> Result<Exit> {
-    let report = match package() {
+    let report = match package(args.architecture) {
         Ok(report) => report,
         Err(e) if e.is::<Incompatible>() => {
             eprintln!("error: {e:#}");
@@ -76,29 +81,32 @@ fn mb(bytes: u64) -> f64 {
 #[error("{0}")]
 pub struct Incompatible(String);
 
-pub fn package() -> Result<Report> {
+pub fn package(arch: Architecture) -> Result<Report> {
     let root = crate::paths::root();
     let functions = function_crates(&root)?;
-    install_build_deps()?;
+    install_build_deps(arch)?;
     let started = Instant::now();
-    let release = crate::paths::target_dir().join(TARGET).join("release");
-    let mut builder = build(&root, &functions)?;
+    let release = crate::paths::target_dir().join(arch.rust_target()).join("release");
+    let mut builder = build(&root, &functions, arch)?;
     // mozjpeg-sys looks for nasm once and its build script never reruns for it, so a build made
     // before nasm was installed stays without SIMD until that one crate is rebuilt.
-    if !functions.iter().all(|f| probe(&release.join(f)).is_ok_and(|i| i.jpeg_simd != Some(false))) && nasm_runs() {
+    if arch == Architecture::X86_64
+        && !functions.iter().all(|f| probe(&release.join(f), arch).is_ok_and(|i| i.jpeg_simd != Some(false)))
+        && nasm_runs()
+    {
         eprintln!("package: libjpeg-turbo was built before nasm was installed; rebuilding mozjpeg-sys with SIMD");
-        clean_mozjpeg_sys(&root)?;
-        builder = build(&root, &functions)?;
+        clean_mozjpeg_sys(&root, arch)?;
+        builder = build(&root, &functions, arch)?;
     }
     let build_seconds = started.elapsed().as_secs_f64();
-    let out = crate::paths::target_dir().join("lambda");
+    let out = crate::paths::target_dir().join("lambda").join(arch.name());
     let mut artifacts = Vec::new();
     for function in &functions {
         let binary = release.join(function);
         let bootstrap = std::fs::read(&binary).with_context(|| format!("reading {}", binary.display()))?;
         let info = elf::inspect(&bootstrap).with_context(|| format!("inspecting {}", binary.display()))?;
-        check(function, &info)?;
-        check_build(function, &probe(&binary)?)?;
+        check(function, &info, arch)?;
+        check_build(function, &probe(&binary, arch)?)?;
         let dir = out.join(function);
         let bootstrap_sha256 = hex::encode(Sha256::digest(&bootstrap));
         let (path, sha256) = match zipped(&dir, &bootstrap_sha256) {
@@ -121,16 +129,19 @@ pub fn package() -> Result<Report> {
             max_glibc: info.max_glibc.map(|v| v.to_string()),
         });
     }
-    let report = Report { target: TARGET, builder, build_seconds, functions: artifacts };
+    let report = Report { architecture: arch, target: arch.rust_target(), builder, build_seconds, functions: artifacts };
     std::fs::write(out.join("manifest.json"), serde_json::to_string_pretty(&report)? + "\n").context("writing the manifest")?;
     Ok(report)
 }
 
-fn check(function: &str, info: &elf::Binary) -> Result<()> {
-    if info.architecture != "x86_64" {
-        return Err(
-            Incompatible(format!("{function}: built for {}, but the template runs it on x86_64", info.architecture)).into()
-        );
+fn check(function: &str, info: &elf::Binary, arch: Architecture) -> Result<()> {
+    if info.architecture != arch.name() {
+        return Err(Incompatible(format!(
+            "{function}: built for {}, but the stage runs it on {}",
+            info.architecture,
+            arch.name()
+        ))
+        .into());
     }
     match info.max_glibc {
         Some(v) if v > LAMBDA_GLIBC => Err(Incompatible(format!(
@@ -156,9 +167,10 @@ fn check_build(function: &str, info: &BuildInfo) -> Result<()> {
     Ok(())
 }
 
-/// Runs `binary --build-info` (a host binary: x86_64 here) and reads its one JSON line.
-fn probe(binary: &Path) -> Result<BuildInfo> {
-    let out = Command::new(binary)
+/// Runs `binary --build-info` and reads its one JSON line; another architecture's binary runs
+/// under qemu-user.
+fn probe(binary: &Path, arch: Architecture) -> Result<BuildInfo> {
+    let out = launcher(binary, arch)
         .arg(shared::build_info::FLAG)
         .env_clear()
         .stdin(Stdio::null())
@@ -178,13 +190,40 @@ fn probe(binary: &Path) -> Result<BuildInfo> {
     })
 }
 
-/// nasm, which libjpeg-turbo's x86 SIMD is assembled with, from the machine's package manager.
-pub fn install_build_deps() -> Result<()> {
-    let status = Command::new("bash")
-        .arg(crate::paths::root().join("scripts/install-build-deps.sh"))
-        .stdout(std::io::stderr())
-        .status()
-        .context("running scripts/install-build-deps.sh")?;
+/// A command that runs `binary`, built for `arch`, on this machine: itself, or under qemu-user
+/// (Debian's `qemu-user`, with the cross sysroot's loader and libraries) on another architecture.
+pub fn launcher(binary: &Path, arch: Architecture) -> Command {
+    if Architecture::host() == Some(arch) {
+        return Command::new(binary);
+    }
+    let mut cmd = Command::new(cross(arch).qemu);
+    cmd.args(["-L", cross(arch).sysroot]).arg(binary);
+    cmd
+}
+
+/// What building for and running `arch` on another machine takes (Debian's packages).
+struct Cross {
+    linker: &'static str,
+    qemu: &'static str,
+    sysroot: &'static str,
+}
+
+fn cross(arch: Architecture) -> Cross {
+    match arch {
+        Architecture::Arm64 => Cross { linker: "aarch64-linux-gnu-gcc", qemu: "qemu-aarch64", sysroot: "/usr/aarch64-linux-gnu" },
+        Architecture::X86_64 => Cross { linker: "x86_64-linux-gnu-gcc", qemu: "qemu-x86_64", sysroot: "/usr/x86_64-linux-gnu" },
+    }
+}
+
+/// nasm (libjpeg-turbo's x86 SIMD is assembled with it), and for another architecture its Rust
+/// target, cross linker and qemu-user, from the machine's package manager.
+pub fn install_build_deps(arch: Architecture) -> Result<()> {
+    let mut cmd = Command::new("bash");
+    cmd.arg(crate::paths::root().join("scripts/install-build-deps.sh"));
+    if Architecture::host() != Some(arch) {
+        cmd.arg(arch.name());
+    }
+    let status = cmd.stdout(std::io::stderr()).status().context("running scripts/install-build-deps.sh")?;
     if !status.success() {
         bail!("scripts/install-build-deps.sh failed ({status}): the functions need nasm for libjpeg-turbo's SIMD");
     }
@@ -195,10 +234,10 @@ fn nasm_runs() -> bool {
     Command::new("nasm").arg("-v").stdout(Stdio::null()).stderr(Stdio::null()).status().is_ok_and(|s| s.success())
 }
 
-fn clean_mozjpeg_sys(root: &Path) -> Result<()> {
+fn clean_mozjpeg_sys(root: &Path, arch: Architecture) -> Result<()> {
     let status = Command::new(cargo())
         .current_dir(root)
-        .args(["clean", "--release", "--target", TARGET, "--package", "mozjpeg-sys"])
+        .args(["clean", "--release", "--target", arch.rust_target(), "--package", "mozjpeg-sys"])
         .status()
         .context("running cargo clean")?;
     if !status.success() {
@@ -240,17 +279,23 @@ fn function_crates(root: &Path) -> Result<Vec<String>> {
     Ok(names)
 }
 
-/// `cargo zigbuild` when installed (links against glibc 2.34 on any host), else `cargo build`.
-fn build(root: &Path, functions: &[String]) -> Result<&'static str> {
+/// `cargo zigbuild` when installed (links against glibc 2.34 on any host), else `cargo build`,
+/// with Debian's cross linker for another architecture (cc-rs finds the matching C compiler).
+fn build(root: &Path, functions: &[String], arch: Architecture) -> Result<&'static str> {
     let zig = Command::new(cargo()).args(["zigbuild", "--version"]).stdout(Stdio::null()).stderr(Stdio::null()).status();
+    let rust_target = arch.rust_target();
     let (builder, subcommand, target) = if zig.is_ok_and(|s| s.success()) {
-        ("cargo-zigbuild", "zigbuild", format!("{TARGET}.{}", LAMBDA_GLIBC))
+        ("cargo-zigbuild", "zigbuild", format!("{rust_target}.{LAMBDA_GLIBC}"))
     } else {
-        ("cargo", "build", TARGET.to_string())
+        ("cargo", "build", rust_target.to_string())
     };
     eprintln!("package: building {} with {builder} (release, {target})", functions.join(", "));
     let mut cmd = Command::new(cargo());
     cmd.current_dir(root).args([subcommand, "--release", "--locked", "--target", &target]);
+    if builder == "cargo" && Architecture::host() != Some(arch) {
+        let variable = format!("CARGO_TARGET_{}_LINKER", rust_target.to_ascii_uppercase().replace('-', "_"));
+        cmd.env(variable, cross(arch).linker);
+    }
     for f in functions {
         cmd.args(["--package", f]);
     }
@@ -331,12 +376,17 @@ mod tests {
 
     #[test]
     fn newer_glibc_and_other_architectures_are_refused() {
+        let x86 = Architecture::X86_64;
         let ok = elf::Binary { architecture: "x86_64", max_glibc: Some(LAMBDA_GLIBC) };
-        assert!(check("f", &ok).is_ok());
-        assert!(check("f", &elf::Binary { max_glibc: None, ..ok.clone() }).is_ok());
-        let e = check("f", &elf::Binary { max_glibc: Some(elf::GlibcVersion(2, 39, 0)), ..ok.clone() }).unwrap_err();
+        assert!(check("f", &ok, x86).is_ok());
+        assert!(check("f", &elf::Binary { max_glibc: None, ..ok.clone() }, x86).is_ok());
+        let e = check("f", &elf::Binary { max_glibc: Some(elf::GlibcVersion(2, 39, 0)), ..ok.clone() }, x86).unwrap_err();
         assert!(e.is::<Incompatible>() && e.to_string().contains("needs GLIBC 2.39"), "{e}");
-        assert!(check("f", &elf::Binary { architecture: "arm64", ..ok }).unwrap_err().is::<Incompatible>());
+        let arm = elf::Binary { architecture: "arm64", ..ok.clone() };
+        assert!(check("f", &arm, x86).unwrap_err().is::<Incompatible>());
+        assert!(check("f", &arm, Architecture::Arm64).is_ok());
+        let e = check("f", &ok, Architecture::Arm64).unwrap_err();
+        assert!(e.is::<Incompatible>() && e.to_string().contains("the stage runs it on arm64"), "{e}");
     }
 
     #[test]

@@ -204,6 +204,29 @@ mod tests {
         assert_eq!(params["Tags"]["thumbstack:stage"], "prod");
     }
 
+    /// The stage's `functions.architecture` is what every function runs on; unset, x86_64.
+    #[test]
+    fn every_function_runs_on_the_stages_architecture() {
+        let infra = crate::paths::infra();
+        let mut stage = Stage::load(&infra, "dev").unwrap();
+        for (arch, name) in [(crate::stage::Architecture::X86_64, "x86_64"), (crate::stage::Architecture::Arm64, "arm64")] {
+            stage.functions.architecture = arch;
+            let r = render(&infra, "dev", &stage).unwrap();
+            let params: serde_json::Value = serde_json::from_str(file(&r, "parameters.json")).unwrap();
+            assert_eq!(params["Parameters"]["Architecture"], name);
+            let t: Value = serde_norway::from_str(file(&r, "template.yaml")).unwrap();
+            let allowed = t["Parameters"]["Architecture"]["AllowedValues"].as_sequence().unwrap();
+            assert!(allowed.contains(&Value::from(name)), "{allowed:?}");
+            for function in ["ThumbnailFunction", "AvatarFunction", "ApiFunction"] {
+                let set = serde_norway::to_string(&t["Resources"][function]["Properties"]["Architectures"]).unwrap();
+                assert_eq!(set.trim(), "- !Ref Architecture", "{function}");
+            }
+        }
+        let yaml = std::fs::read_to_string(infra.join("stages/local.yaml")).unwrap();
+        assert!(!yaml.contains("architecture"), "local leaves it unset");
+        assert_eq!(Stage::load(&infra, "local").unwrap().functions.architecture, crate::stage::Architecture::X86_64);
+    }
+
     #[test]
     fn intrinsic_tags_survive() {
         let dev = rendered("dev");

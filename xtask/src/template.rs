@@ -126,6 +126,7 @@ pub fn parameters(name: &str, stage: &Stage) -> BTreeMap<&'static str, String> {
     let mut p = BTreeMap::from([
         ("Stage", name.to_string()),
         ("OnAws", stage.emulator.is_none().to_string()),
+        ("Architecture", stage.functions.architecture.name().to_string()),
         ("MaxUploadBytes", stage.limits.max_upload_bytes.get().to_string()),
         ("MaxPixels", stage.limits.max_pixels.get().to_string()),
         ("ThumbnailEdge", stage.images.thumbnail_edge.get().to_string()),

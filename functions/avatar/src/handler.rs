@@ -80,6 +80,12 @@ impl Process for Handler {
         parse_avatar_key(&object.key, &self.cx.config.input_prefix)
     }
 
+    /// One picture per user: two of a user's uploads rendered side by side could write the older
+    /// picture last, under the newer version.
+    fn one_at_a_time(&self, upload: &AvatarKey) -> Option<String> {
+        Some(upload.user.clone())
+    }
+
     async fn process(&self, object: &ObjectCreated, upload: &AvatarKey, limits: &Limits) -> Result<(), Failure> {
         let uploaded_at = object.time.to_rfc3339_opts(SecondsFormat::Millis, true);
         // Cheap check first: a stale upload is not even decoded.
@@ -88,7 +94,7 @@ impl Process for Handler {
             return Ok(());
         }
         let bytes = batch::download(&self.cx.s3, object, limits).await?;
-        let rendition = batch::render(bytes, self.cx.config.spec, *limits).await?;
+        let rendition = self.cx.render(bytes, *limits).await?;
         let key = avatar_key(&upload.user);
         let size = rendition.data.len();
         self.cx

@@ -7,6 +7,7 @@ use avatar::handler::{AVATAR_CACHE_CONTROL, Handler};
 use aws_sdk_dynamodb::types::AttributeValue;
 use testkit::queue::{ASSETS, LOGS, Pipeline, TABLE, UPLOADS, failed_ids, receive, sqs_event};
 use testkit::{Moto, corpus_file};
+use worker::batch::Process;
 use worker::config::{Config, Kind};
 
 struct World {
@@ -79,6 +80,29 @@ async fn a_photo_becomes_the_users_square_avatar_and_a_late_older_upload_changes
     let (after, head) = avatar(&w, "user-1").await;
     assert_eq!(after, newer, "a stale redelivery overwrote the newer avatar");
     assert_eq!(head.metadata().and_then(|m| m.get("upload-id")).map(String::as_str), Some("up2"));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn two_uploads_of_one_user_in_one_batch_leave_the_newer_picture_under_the_newer_version() {
+    let w = world().await;
+    assert!(
+        w.handler.context().config.concurrency.messages > 1,
+        "the batch must run concurrently for this test to mean anything"
+    );
+    // The older upload is the slow one: rendered side by side, it would be written last.
+    let older = upload(&w, "avatars/user-2/up1", corpus_file("photos/l5_kleiber_6028x3391.jpg")).await;
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    let newer = upload(&w, "avatars/user-2/up2", corpus_file("photos/s2_greenmeadow_1280x1024.jpg")).await;
+    let mut batch = older.clone();
+    batch.records.extend(newer.records);
+    assert!(failed_ids(&w.handler.handle(batch, worker::batch::Invocation::default()).await).is_empty());
+    assert_eq!(s(&profile(&w, "user-2").await, "avatar_version"), "up2");
+    let (_, head) = avatar(&w, "user-2").await;
+    assert_eq!(
+        head.metadata().and_then(|m| m.get("upload-id")).map(String::as_str),
+        Some("up2"),
+        "the older picture was written last"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -12,6 +12,7 @@ pub mod config;
 pub mod error;
 pub mod event;
 pub mod key;
+pub mod lambda;
 pub mod media;
 pub mod record;
 

@@ -2,7 +2,9 @@
 //! forwards every request unchanged, except that S3 GetObject / PutObject and DynamoDB PutItem
 //! fail with a real service error (S3 500 InternalError or 503 SlowDown, DynamoDB 500 or
 //! ThrottlingException) at a given rate, and GetObject of chosen keys fails every time.
-//! The SDK's own retries and the queue's redelivery then have to make up for it.
+//! The SDK's own retries and the queue's redelivery then have to make up for it. It can also
+//! hold every S3 GetObject / PutObject for a fixed time, as a real bucket's round trip takes
+//! (the bench's end-to-end figure).
 //!
 //! One request per client connection (`Connection: close` both ways): simple, and the SDK
 //! reconnects on its own.
@@ -19,6 +21,8 @@ pub struct Plan {
     /// GetObject of a key containing one of these fails every time.
     pub always_fail: Vec<String>,
     pub seed: u64,
+    /// Added to every S3 GetObject and PutObject before it is forwarded (or failed).
+    pub s3_latency: std::time::Duration,
 }
 
 pub struct Proxy {
@@ -84,6 +88,9 @@ fn serve(client: TcpStream, state: &State) -> std::io::Result<()> {
     let mut reader = BufReader::new(client.try_clone()?);
     let mut client = client;
     let Some(request) = read_request(&mut reader, &mut client)? else { return Ok(()) };
+    if !state.plan.s3_latency.is_zero() && operation(&request).is_some_and(|(op, _)| op.starts_with("s3:")) {
+        std::thread::sleep(state.plan.s3_latency);
+    }
     if let Some((op, response)) = fault(&request, state) {
         *state.injected.lock().unwrap().entry(op).or_default() += 1;
         client.write_all(&response)?;

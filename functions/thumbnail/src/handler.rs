@@ -71,7 +71,7 @@ impl Process for Handler {
 
     async fn process(&self, object: &ObjectCreated, upload: &UploadKey, limits: &Limits) -> Result<(), Failure> {
         let bytes = batch::download(&self.cx.s3, object, limits).await?;
-        let rendition = batch::render(bytes, self.cx.config.spec, *limits).await?;
+        let rendition = self.cx.render(bytes, *limits).await?;
 
         let thumbnail_key = format!("thumbnails/{}.{}", upload.id, rendition.format.extension());
         let thumbnail_size = rendition.data.len() as u64;

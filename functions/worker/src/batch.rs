@@ -1,17 +1,24 @@
 //! The SQS batch loop every image function runs: decode each message's S3 notification, keep
 //! only keys the function owns, process each object, record bad input, and hand transient
-//! failures back to SQS in `batchItemFailures`. A function supplies only [`Process`].
+//! failures back to SQS in `batchItemFailures`. A function supplies only [`Process`]. The
+//! messages of a batch run concurrently (`concurrency`): each keeps its own deadline and its own
+//! outcome, exactly as one at a time.
 
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+
+use futures_util::StreamExt;
 
 use aws_config::SdkConfig;
 use aws_lambda_events::sqs::{BatchItemFailure, SqsBatchResponse, SqsEvent, SqsMessage};
-use imaging::{Deadline, Limits, Rejection, Rendition, Spec};
+use imaging::{Deadline, Limits, Rejection, Rendition};
 
 use shared::Failure;
 use shared::event::{Notification, ObjectCreated, parse_body};
 use shared::key::{AvatarKey, UploadKey};
 
+use crate::concurrency::Gate;
 use crate::config::Config;
 use crate::rejected;
 use crate::report::Reporter;
@@ -25,6 +32,8 @@ pub struct Context {
     pub s3: aws_sdk_s3::Client,
     pub dynamodb: aws_sdk_dynamodb::Client,
     pub reporter: Reporter,
+    /// Shared by every render of this instance: vCPUs and the decode memory budget.
+    pub gate: Gate,
 }
 
 impl Context {
@@ -41,7 +50,30 @@ impl Context {
             function,
             mail_rate: config.mail_rate,
         };
-        Context { s3, dynamodb, reporter, config }
+        let gate = Gate::new(config.concurrency, config.limits.max_memory);
+        Context { s3, dynamodb, reporter, gate, config }
+    }
+
+    /// The imaging core on a blocking thread, so a large decode does not stall the runtime, once
+    /// a vCPU and the memory its header says it needs are free.
+    /// Its deadline is the file's own time budget from then on, or `limits.deadline` if sooner.
+    pub async fn render(&self, bytes: bytes::Bytes, limits: Limits) -> Result<Rendition, Failure> {
+        let spec = self.config.spec;
+        // What the render would refuse from the header alone, it refuses without waiting.
+        let turn = match imaging::memory_needed(&bytes, &spec, &limits) {
+            Ok(needed) if needed <= limits.max_memory => Some(self.gate.turn(needed).await),
+            _ => None,
+        };
+        let own = Deadline { at: Instant::now() + self.config.decode_time, millis: millis(self.config.decode_time) };
+        let deadline = limits.deadline.filter(|bound| bound.at < own.at).unwrap_or(own);
+        let limits = Limits { deadline: Some(deadline), ..limits };
+        tokio::task::spawn_blocking(move || {
+            let _turn = turn;
+            imaging::render(&bytes, &spec, &limits)
+        })
+        .await
+        .map_err(|e| Failure::transient("imaging task", e))?
+        .map_err(rejected)
     }
 }
 
@@ -77,6 +109,12 @@ pub trait Process: Sync {
     /// `None` for a key outside the function's prefix: refused and acknowledged, so an output
     /// can never re-enter as an input. `Some(Err)` for a key under it that is malformed.
     fn parse_key(&self, object: &ObjectCreated) -> Option<Result<Self::Upload, Failure>>;
+
+    /// Uploads of a batch that share this key are processed one after another, in the batch's
+    /// order (the avatar: one user's uploads, which replace one picture). `None`: no order.
+    fn one_at_a_time(&self, _upload: &Self::Upload) -> Option<String> {
+        None
+    }
 
     /// The upload this object's outcome belongs to, once the catalog has been asked (the
     /// default: the one its key names).
@@ -119,37 +157,63 @@ impl Invocation {
 
 /// Every message ends processed, recorded as rejected, or listed for retry. Messages not started
 /// or not finished when the deadline nears come back in `batchItemFailures`, so only they are
-/// retried, and the invocation never times out with the batch in it.
+/// retried, and the invocation never times out with the batch in it. Up to
+/// `config.concurrency.messages` are in flight at once; the answer lists them in the batch's order.
 pub async fn handle<P: Process>(function: &P, event: SqsEvent, invocation: Invocation) -> SqsBatchResponse {
-    let reporter = &function.context().reporter;
+    let at_once = function.context().config.concurrency.messages.max(1);
+    let turns = Turns::default();
+    let retried: Vec<Option<String>> = futures_util::stream::iter(&event.records)
+        .map(|message| on_delivery(function, message, invocation, &turns))
+        .buffered(at_once)
+        .collect()
+        .await;
     let mut response = SqsBatchResponse::default();
-    for message in &event.records {
-        let id = message.message_id.clone().unwrap_or_default();
-        let work_until = invocation.deadline.map(|d| d.checked_sub(RESERVE).unwrap_or(d));
-        let outcome = match work_until {
-            Some(until) if Instant::now() >= until => Err(Failure::OutOfTime("not started before the invocation's deadline")),
-            Some(until) => tokio::time::timeout_at(until.into(), on_message(function, reporter, message, Some(until)))
-                .await
-                .unwrap_or(Err(Failure::OutOfTime("not finished before the invocation's deadline"))),
-            None => on_message(function, reporter, message, None).await,
-        };
-        let Err(failure) = outcome else { continue };
-        if let Some(last) = last_delivery(message, invocation)
-            && matches!(failure, Failure::OutOfTime(_))
-        {
-            // Another delivery would meet the same limits: record it, so it ends with an outcome
-            // and an e-mail, not silently in the dead-letter queue.
-            let reason = format!("could not be processed within the function's limits in {last} attempts ({failure})");
-            if on_out_of_time(function, reporter, message, &reason).await.is_ok() {
-                continue;
-            }
-        }
-        tracing::error!(event = "retry", message_id = %id, error = %failure, "will be retried");
+    for id in retried.into_iter().flatten() {
         let mut item = BatchItemFailure::default();
         item.item_identifier = id;
         response.batch_item_failures.push(item);
     }
     response
+}
+
+/// One message's fate: `Some(id)` when SQS must deliver it again. The deadline is read when the
+/// message starts, not when the batch does.
+async fn on_delivery<P: Process>(function: &P, message: &SqsMessage, invocation: Invocation, turns: &Turns) -> Option<String> {
+    let reporter = &function.context().reporter;
+    let id = message.message_id.clone().unwrap_or_default();
+    let work_until = invocation.deadline.map(|d| d.checked_sub(RESERVE).unwrap_or(d));
+    let outcome = match work_until {
+        Some(until) if Instant::now() >= until => Err(Failure::OutOfTime("not started before the invocation's deadline")),
+        Some(until) => tokio::time::timeout_at(until.into(), on_message(function, reporter, message, Some(until), turns))
+            .await
+            .unwrap_or(Err(Failure::OutOfTime("not finished before the invocation's deadline"))),
+        None => on_message(function, reporter, message, None, turns).await,
+    };
+    let Err(failure) = outcome else { return None };
+    if let Some(last) = last_delivery(message, invocation)
+        && matches!(failure, Failure::OutOfTime(_))
+    {
+        // Another delivery would meet the same limits: record it, so it ends with an outcome
+        // and an e-mail, not silently in the dead-letter queue.
+        let reason = format!("could not be processed within the function's limits in {last} attempts ({failure})");
+        if on_out_of_time(function, reporter, message, &reason).await.is_ok() {
+            return None;
+        }
+    }
+    tracing::error!(event = "retry", message_id = %id, error = %failure, "will be retried");
+    Some(id)
+}
+
+/// One lock per [`Process::one_at_a_time`] key within a batch. Tokio's mutex is fair and the
+/// messages start in the batch's order, so they take their turns in that order.
+#[derive(Default)]
+struct Turns(Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>);
+
+impl Turns {
+    async fn take(&self, key: Option<String>) -> Option<tokio::sync::OwnedMutexGuard<()>> {
+        let lock = Arc::clone(self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner).entry(key?).or_default());
+        Some(lock.lock_owned().await)
+    }
 }
 
 /// `Some(count)` when this is the message's last delivery (`ApproximateReceiveCount` has reached
@@ -165,12 +229,13 @@ async fn on_message<P: Process>(
     reporter: &Reporter,
     message: &SqsMessage,
     work_until: Option<Instant>,
+    turns: &Turns,
 ) -> Result<(), Failure> {
     match parse_body(message.body.as_deref().unwrap_or_default()) {
         Ok(Notification::Test) => Ok(()),
         Ok(Notification::Objects(objects)) => {
             for object in &objects {
-                on_object(function, reporter, object, work_until).await?;
+                on_object(function, reporter, object, work_until, turns).await?;
             }
             Ok(())
         }
@@ -203,22 +268,17 @@ async fn on_object<P: Process>(
     reporter: &Reporter,
     object: &ObjectCreated,
     work_until: Option<Instant>,
+    turns: &Turns,
 ) -> Result<(), Failure> {
     let Some(parsed) = function.parse_key(object) else {
         tracing::warn!(event = "key_refused", key = %object.key, "outside the input prefix");
         return Ok(());
     };
-    let limits = function.context().config.limits;
-    let budget = function.context().config.decode_time;
-    // The file's own time budget, unless the invocation ends sooner: then running out of time
-    // is the invocation's doing, not the file's, and the message is retried instead.
-    let own = Instant::now() + budget;
-    let (at, invocation_ends_first) = match work_until {
-        Some(until) if until < own => (until, true),
-        _ => (own, false),
-    };
-    let millis = u64::try_from(budget.as_millis()).unwrap_or(u64::MAX);
-    let decode = Limits { deadline: Some(Deadline { at, millis }), ..limits };
+    let _turn = turns.take(parsed.as_ref().ok().and_then(|upload| function.one_at_a_time(upload))).await;
+    let config = &function.context().config;
+    // Only the invocation's bound here: the file's own time budget starts when its render gets
+    // its turn (`Context::render`), so waiting behind the rest of the batch never counts against it.
+    let decode = Limits { deadline: work_until.map(|at| Deadline { at, millis: millis(config.decode_time) }), ..config.limits };
     let (upload, outcome) = match parsed {
         Ok(upload) => {
             let upload = function.resolve(object, upload).await?;
@@ -228,7 +288,10 @@ async fn on_object<P: Process>(
         Err(failure) => (None, Err(failure)),
     };
     match outcome {
-        Err(Failure::BadInput { code, .. }) if invocation_ends_first && code == Rejection::TooSlow(0).code() => {
+        // Stopped at the invocation's bound, not its own: the invocation's doing, so retried.
+        Err(Failure::BadInput { code, .. })
+            if code == Rejection::TooSlow(0).code() && work_until.is_some_and(|until| Instant::now() >= until) =>
+        {
             Err(Failure::OutOfTime("decode stopped at the invocation's deadline"))
         }
         Err(Failure::BadInput { code, reason }) => reporter.reject(object, upload.as_ref(), code, &reason).await,
@@ -297,10 +360,6 @@ pub async fn claim_upload_id(
     Ok(UploadKey { id: shared::key::derived_id(&object.bucket, &object.key, token), ..upload })
 }
 
-/// The imaging core on a blocking thread, so a large decode does not stall the runtime.
-pub async fn render(bytes: bytes::Bytes, spec: Spec, limits: Limits) -> Result<Rendition, Failure> {
-    tokio::task::spawn_blocking(move || imaging::render(&bytes, &spec, &limits))
-        .await
-        .map_err(|e| Failure::transient("imaging task", e))?
-        .map_err(rejected)
+fn millis(span: Duration) -> u64 {
+    u64::try_from(span.as_millis()).unwrap_or(u64::MAX)
 }

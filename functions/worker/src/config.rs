@@ -3,6 +3,8 @@
 
 use imaging::{Fit, Limits, Spec};
 
+use crate::concurrency::Concurrency;
+
 /// Which function reads the config: it decides the defaults for `INPUT_PREFIX` and the output.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
@@ -31,6 +33,8 @@ pub struct Config {
     /// default 300): past it, one summary, then records and log lines only.
     pub mail_rate: crate::mail_rate::MailRate,
     pub spec: Spec,
+    /// Messages in flight and renders at once (`BATCH_CONCURRENCY`, else from the memory size).
+    pub concurrency: Concurrency,
 }
 
 pub use shared::config::ConfigError;
@@ -49,6 +53,7 @@ impl Config {
             Kind::Avatar => ("avatars/", 512),
         };
         let edge = number(&get, "MAX_EDGE", edge)?;
+        let max_bytes = number(&get, "MAX_BYTES", defaults.max_bytes)?;
         let (fit, keep_alpha) = match kind {
             Kind::Thumbnail => (Fit::Inside { max_edge: edge }, true),
             Kind::Avatar => (Fit::Cover { width: edge, height: edge }, false),
@@ -60,7 +65,7 @@ impl Config {
             alarm_topic_arn: required("ALARM_TOPIC_ARN")?,
             input_prefix: get("INPUT_PREFIX").unwrap_or_else(|| prefix.into()),
             limits: Limits {
-                max_bytes: number(&get, "MAX_BYTES", defaults.max_bytes)?,
+                max_bytes,
                 max_pixels: number(&get, "MAX_PIXELS", defaults.max_pixels)?,
                 max_memory: memory_budget(&get)?,
                 ..defaults
@@ -76,21 +81,36 @@ impl Config {
             },
             max_receive_count: get("MAX_RECEIVE_COUNT").map(|_| number(&get, "MAX_RECEIVE_COUNT", 0u32)).transpose()?,
             spec: Spec { fit, keep_alpha, jpeg_quality: number(&get, "JPEG_QUALITY", spec.jpeg_quality)? },
+            concurrency: Concurrency::derive(
+                memory_size(&get)?,
+                memory_size(&get)?.map(share),
+                std::thread::available_parallelism().map_or(1, usize::from),
+                max_bytes,
+                get("BATCH_CONCURRENCY").map(|_| number(&get, "BATCH_CONCURRENCY", 1usize)).transpose()?,
+            ),
         })
     }
 }
 
-/// The decode's memory budget: `MEMORY_BUDGET_MIB` when set, else 40 % of the memory Lambda gives
-/// the function (`AWS_LAMBDA_FUNCTION_MEMORY_SIZE`, in MB, from the stage's `memory_mb`): the rest
-/// holds the runtime, the SDK, the download and the output. Off Lambda, imaging's default.
+/// The decodes' memory budget: `MEMORY_BUDGET_MIB` when set, else 40 % of the memory Lambda gives
+/// the function (`AWS_LAMBDA_FUNCTION_MEMORY_SIZE`, in MB, from the stage's `memory_mb`); the
+/// renders of a batch share it (`concurrency::Gate`). The downloads get as much again, the rest
+/// holds the runtime, the SDK and the outputs. Off Lambda, imaging's default.
 fn memory_budget(get: &impl Fn(&str) -> Option<String>) -> Result<u64, ConfigError> {
     if get("MEMORY_BUDGET_MIB").is_some() {
         return Ok(number(get, "MEMORY_BUDGET_MIB", 0u64)? << 20);
     }
-    match get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE") {
-        Some(_) => Ok(number(get, "AWS_LAMBDA_FUNCTION_MEMORY_SIZE", 0u64)? * 1_000_000 * 2 / 5),
-        None => Ok(imaging::DEFAULT_MAX_MEMORY),
-    }
+    Ok(memory_size(get)?.map_or(imaging::DEFAULT_MAX_MEMORY, share))
+}
+
+/// 40 % of a memory size in MB, in bytes: what the decodes may hold together, and the downloads.
+fn share(mb: u64) -> u64 {
+    mb * 1_000_000 * 2 / 5
+}
+
+/// The function's memory size in MB, where Lambda sets it.
+fn memory_size(get: &impl Fn(&str) -> Option<String>) -> Result<Option<u64>, ConfigError> {
+    get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE").map(|_| number(get, "AWS_LAMBDA_FUNCTION_MEMORY_SIZE", 0u64)).transpose()
 }
 
 fn number<T: std::str::FromStr>(get: &impl Fn(&str) -> Option<String>, name: &'static str, default: T) -> Result<T, ConfigError> {
@@ -128,6 +148,7 @@ mod tests {
         ];
         let c = Config::from_lookup(Kind::Thumbnail, env(Box::leak(Box::new(lambda)))).unwrap();
         assert_eq!(c.limits.max_memory, 409_600_000);
+        assert_eq!(c.concurrency, Concurrency { messages: 4, renders: 1 });
         assert!(matches!(Config::from_lookup(Kind::Thumbnail, env(&[])), Err(ConfigError::Missing("ASSETS_BUCKET"))));
         let bad = [
             ("ASSETS_BUCKET", "a"),

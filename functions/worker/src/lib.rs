@@ -2,6 +2,7 @@
 //! their settings, and the bad-input path (failure record + SNS). The api links none of it.
 
 pub mod batch;
+pub mod concurrency;
 pub mod config;
 pub mod mail_rate;
 pub mod report;

@@ -1,6 +1,7 @@
 //! The batch loop against the invocation's deadline, on moto: what cannot finish in time comes
 //! back in `batchItemFailures` (only it), and on its last delivery it is recorded as rejected
-//! instead of going silently to the dead-letter queue.
+//! instead of going silently to the dead-letter queue. The same holds one message at a time and
+//! with several in flight: each message keeps its own deadline and its own outcome.
 
 use std::time::{Duration, Instant};
 
@@ -53,12 +54,23 @@ fn event(messages: Vec<SqsMessage>) -> SqsEvent {
     event
 }
 
+/// The function's config with `BATCH_CONCURRENCY` set: messages in flight at once.
+fn slow(pipeline: &Pipeline, at_once: usize) -> Slow {
+    let env = pipeline.env("thumbnail");
+    let config = Config::from_lookup(Kind::Thumbnail, move |name| match name {
+        "BATCH_CONCURRENCY" => Some(at_once.to_string()),
+        _ => env(name),
+    })
+    .unwrap();
+    assert_eq!(config.concurrency.messages, at_once);
+    Slow { cx: Context::new(config, &pipeline.sdk, "thumbnail"), work: Duration::from_millis(1000) }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn what_cannot_finish_before_the_deadline_is_handed_back_and_only_that() {
     let pipeline = Pipeline::start("thumbnail-queue", "images/").await;
     testkit::queue::create_catalog(&pipeline.sdk).await; // the rejection e-mails' bookkeeping
-    let config = Config::from_lookup(Kind::Thumbnail, pipeline.env("thumbnail")).unwrap();
-    let slow = Slow { cx: Context::new(config, &pipeline.sdk, "thumbnail"), work: Duration::from_millis(1000) };
+    let slow = slow(&pipeline, 1);
     // 1.5 s to work: the first message finishes, the second is cut off, the third never starts.
     let deadline = Instant::now() + RESERVE + Duration::from_millis(1500);
     let invocation = Invocation { deadline: Some(deadline), max_receive_count: Some(5) };
@@ -82,4 +94,29 @@ async fn what_cannot_finish_before_the_deadline_is_handed_back_and_only_that() {
     }
     recorded.sort();
     assert_eq!(recorded, ["images/u1/b2/b2.jpg", "images/u1/b3/b3.jpg"]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn messages_in_flight_together_keep_their_own_deadlines_and_order() {
+    let pipeline = Pipeline::start("thumbnail-queue", "images/").await;
+    testkit::queue::create_catalog(&pipeline.sdk).await;
+    let slow = slow(&pipeline, 2);
+    // 1.5 s to work, two at a time: the first two finish together at 1 s, the last two start
+    // then and are cut off at 1.5 s. One at a time, only the first would have finished.
+    let deadline = Instant::now() + RESERVE + Duration::from_millis(1500);
+    let invocation = Invocation { deadline: Some(deadline), max_receive_count: Some(5) };
+    let started = Instant::now();
+    let batch = vec![message("c1", 1), message("c2", 1), message("c3", 1), message("c4", 1)];
+    let response = batch::handle(&slow, event(batch), invocation).await;
+    assert_eq!(failed_ids(&response), ["c3", "c4"]);
+    assert!(Instant::now() < deadline, "the batch must end before the invocation's deadline");
+    assert!(started.elapsed() < Duration::from_millis(1900), "took {:?}", started.elapsed());
+
+    // Without a deadline every message finishes, four in 2 s: two at a time, never more.
+    let started = Instant::now();
+    let batch = vec![message("d1", 1), message("d2", 1), message("d3", 1), message("d4", 1)];
+    let response = batch::handle(&slow, event(batch), Invocation::default()).await;
+    assert!(failed_ids(&response).is_empty(), "{:?}", failed_ids(&response));
+    let took = started.elapsed();
+    assert!(took >= Duration::from_millis(2000) && took < Duration::from_millis(2900), "took {took:?}");
 }

@@ -116,7 +116,10 @@ async fn every_upload_is_accounted_for_exactly_once_under_injected_faults() {
         expected.insert(key, kind);
     }
 
-    let proxy = Proxy::start(&pipeline.moto.endpoint, Plan { rate: 0.05, always_fail: sticky, seed: 0x7468_756d_6273 });
+    let proxy = Proxy::start(
+        &pipeline.moto.endpoint,
+        Plan { rate: 0.05, always_fail: sticky, seed: 0x7468_756d_6273, s3_latency: Duration::ZERO },
+    );
     // The SDK's standard retries, with a short backoff so the test does not sleep for minutes.
     let retry = aws_config::retry::RetryConfig::standard().with_initial_backoff(Duration::from_millis(20));
     let faulty = pipeline.sdk.to_builder().endpoint_url(&proxy.endpoint).retry_config(retry).build();

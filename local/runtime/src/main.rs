@@ -6,6 +6,7 @@ mod accounting;
 mod auth;
 #[cfg(test)]
 mod auth_tests;
+mod e2e;
 mod login;
 mod logs;
 mod serve;
@@ -41,6 +42,9 @@ enum Verb {
         #[arg(required = true)]
         outputs: Vec<PathBuf>,
     },
+    /// Uploads through S3 → SQS → the release bootstrap on a moto of its own (for `cargo xtask bench`).
+    #[command(hide = true)]
+    E2e(e2e::E2eArgs),
 }
 
 #[derive(clap::Args)]
@@ -94,6 +98,7 @@ fn main() -> ExitCode {
         Verb::Serve { spec } => serve::run(&spec),
         Verb::Thumbnail(args) => thumbnail::run(&args),
         Verb::Ssim { photo, outputs } => ssim::run(&photo, &outputs),
+        Verb::E2e(args) => e2e::run(&args),
     };
     match result {
         Ok(exit) => ExitCode::from(exit as u8),

@@ -11,6 +11,8 @@ use std::time::{Duration, Instant};
 use anyhow::{Context, Result, bail};
 use serde::Serialize;
 
+use crate::stage::Architecture;
+
 #[derive(Debug, Serialize)]
 pub struct ColdStart {
     pub function: &'static str,
@@ -26,9 +28,9 @@ pub struct ColdStart {
 
 pub fn measure(runs: usize) -> Result<ColdStart> {
     eprintln!("bench: packaging the functions (release; a no-op when nothing changed)");
-    crate::package::package()?;
+    crate::package::package(Architecture::X86_64)?;
     let started = Instant::now();
-    let report = crate::package::package()?;
+    let report = crate::package::package(Architecture::X86_64)?;
     let package_no_change_s = started.elapsed().as_secs_f64();
     let zip_bytes = report.functions.iter().map(|a| (a.function.clone(), a.zip_bytes)).collect();
     let bootstrap = crate::paths::target_dir().join(crate::package::TARGET).join("release/thumbnail");
@@ -36,7 +38,7 @@ pub fn measure(runs: usize) -> Result<ColdStart> {
     let mut times = Vec::new();
     let mut rss = 0u64;
     for _ in 0..runs {
-        let (ms, kib) = start_once(&bootstrap)?;
+        let (ms, kib) = start_once(Command::new(&bootstrap))?;
         times.push(ms);
         rss = rss.max(kib);
     }
@@ -52,12 +54,15 @@ pub fn measure(runs: usize) -> Result<ColdStart> {
     })
 }
 
-fn start_once(bootstrap: &std::path::Path) -> Result<(f64, u64)> {
+/// Starts `bootstrap` (a command: the binary, or qemu-user running it) against the stub and
+/// returns the milliseconds to its first `next` and its peak RSS in KiB then.
+pub fn start_once(mut bootstrap: Command) -> Result<(f64, u64)> {
     let listener = TcpListener::bind("127.0.0.1:0")?;
     listener.set_nonblocking(true)?;
     let api = listener.local_addr()?.to_string();
     let started = Instant::now();
-    let mut child = Command::new(bootstrap)
+    let what = format!("{bootstrap:?}");
+    let mut child = bootstrap
         .env_clear()
         .envs([
             ("AWS_LAMBDA_RUNTIME_API", api.as_str()),
@@ -77,7 +82,7 @@ fn start_once(bootstrap: &std::path::Path) -> Result<(f64, u64)> {
         .stdout(Stdio::null())
         .stderr(Stdio::piped())
         .spawn()
-        .with_context(|| format!("starting {}", bootstrap.display()))?;
+        .with_context(|| format!("starting {what}"))?;
     let deadline = started + Duration::from_secs(10);
     let result = loop {
         match listener.accept() {

@@ -8,6 +8,7 @@ use serde::Serialize;
 
 use super::coldstart::ColdStart;
 use super::deploy::DeployFigures;
+use super::e2e::EndToEnd;
 use super::photos::{Class, Group, Photo};
 use super::tools::{Op, Sample, Skipped, Tool};
 
@@ -22,6 +23,7 @@ pub struct Report {
     pub ratios: Ratios,
     pub peak_rss_mib: PeakRss,
     pub cold_start: ColdStart,
+    pub end_to_end: EndToEnd,
     pub deploy: DeployFigures,
     pub targets: Vec<Target>,
     pub samples: Vec<Sample>,
@@ -131,6 +133,7 @@ impl Report {
         samples: Vec<Sample>,
         hostile: Vec<Sample>,
         cold_start: ColdStart,
+        end_to_end: EndToEnd,
         deploy: DeployFigures,
     ) -> Report {
         let mut rows = Vec::new();
@@ -247,6 +250,7 @@ impl Report {
             ratios,
             peak_rss_mib,
             cold_start,
+            end_to_end,
             deploy,
             targets,
             samples,
@@ -305,6 +309,8 @@ impl Report {
             self.peak_rss_mib.hostile_worst_file,
             self.peak_rss_mib.hostile_worst
         );
+        md += "\n";
+        md += &self.end_to_end.markdown();
         md
     }
 }
