@@ -12,7 +12,7 @@ const PACKAGE: &str = "thumbstack-local";
 /// Builds the runtime (first run: the handlers and codecs; later: nothing) and returns its path.
 pub fn build() -> Result<PathBuf> {
     // It links the same libjpeg-turbo as the functions, whose build never looks for nasm again.
-    crate::package::install_build_deps()?;
+    crate::package::install_build_deps(crate::stage::Architecture::host().unwrap_or_default())?;
     let status = Command::new(crate::paths::cargo())
         .current_dir(crate::paths::root())
         // With xtask, so both resolve features as the workspace does (`xtask/tests/features.rs`)

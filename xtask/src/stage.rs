@@ -556,7 +556,20 @@ mod tests {
     #[test]
     fn wrong_type_names_file_line_column() {
         let e = error_of(&dev_with("memory_mb: 1024", "memory_mb: lots"));
-        assert!(e.starts_with("infra/stages/x.yaml:21:16: functions.thumbnail.memory_mb: invalid type: string \"lots\""), "{e}");
+        assert!(e.starts_with("infra/stages/x.yaml:23:16: functions.thumbnail.memory_mb: invalid type: string \"lots\""), "{e}");
+    }
+
+    #[test]
+    fn an_architecture_lambda_lacks_is_refused_where_it_stands() {
+        let e = error_of(&dev_with("architecture: x86_64", "architecture: sparc"));
+        assert!(
+            e.starts_with(
+                "infra/stages/x.yaml:21:17: functions.architecture: unknown variant `sparc`, expected `x86_64` or `arm64`"
+            ),
+            "{e}"
+        );
+        let arm = Stage::parse(Path::new("x.yaml"), &dev_with("architecture: x86_64", "architecture: arm64")).unwrap();
+        assert_eq!(arm.functions.architecture, Architecture::Arm64);
     }
 
     #[test]

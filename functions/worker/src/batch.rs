@@ -162,11 +162,11 @@ impl Invocation {
 pub async fn handle<P: Process>(function: &P, event: SqsEvent, invocation: Invocation) -> SqsBatchResponse {
     let at_once = function.context().config.concurrency.messages.max(1);
     let turns = Turns::default();
-    let retried: Vec<Option<String>> = futures_util::stream::iter(&event.records)
-        .map(|message| on_delivery(function, message, invocation, &turns))
-        .buffered(at_once)
-        .collect()
-        .await;
+    // Futures do nothing until polled, so each message starts (and reads the clock) when a place
+    // frees. Built up front rather than in a `map` closure, whose borrow the compiler cannot
+    // prove `Send` for every lifetime.
+    let deliveries: Vec<_> = event.records.iter().map(|message| on_delivery(function, message, invocation, &turns)).collect();
+    let retried: Vec<Option<String>> = futures_util::stream::iter(deliveries).buffered(at_once).collect().await;
     let mut response = SqsBatchResponse::default();
     for id in retried.into_iter().flatten() {
         let mut item = BatchItemFailure::default();

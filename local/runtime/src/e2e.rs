@@ -8,14 +8,13 @@
 //! message at a time (`BATCH_CONCURRENCY=1`) against the function's default.
 
 use std::collections::HashMap;
-use std::io::Read;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result, bail};
 use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, MessageSystemAttributeName};
-use serde::Serialize;
+use local_spec::e2e::{Figures, Run};
 use testkit::faults::{Plan, Proxy};
 use testkit::queue::{Pipeline, UPLOADS};
 use tiny_http::{Header, Response};
@@ -46,34 +45,6 @@ pub struct E2eArgs {
     /// Pin the bootstrap to this core (`taskset`).
     #[arg(long)]
     pub core: Option<usize>,
-}
-
-/// One mode's figures.
-#[derive(Debug, Serialize)]
-pub struct Run {
-    pub mode: &'static str,
-    /// `BATCH_CONCURRENCY` as set, or `None` for the function's default.
-    pub batch_concurrency: Option<usize>,
-    pub uploads: usize,
-    pub invocations: usize,
-    /// From the first event handed out to the last upload acknowledged.
-    pub seconds: f64,
-    pub uploads_per_s: f64,
-    /// The bootstrap's user + system time over the run, per upload.
-    pub cpu_ms_per_upload: f64,
-    /// Sum of the invocations' durations (what Lambda bills), per upload.
-    pub billed_ms_per_upload: f64,
-    /// Messages handed back for retry (none expected).
-    pub retried: usize,
-    pub peak_rss_mib: f64,
-}
-
-#[derive(Debug, Serialize)]
-pub struct Figures {
-    pub s3_latency_ms: u64,
-    pub batch_size: i32,
-    pub memory_mb: u64,
-    pub runs: Vec<Run>,
 }
 
 pub fn run(args: &E2eArgs) -> Result<crate::Exit> {
@@ -258,7 +229,7 @@ impl Lambda {
         let cpu_ms = (cpu_ticks(pid)? - ticks) as f64 * 1000.0 / USER_HZ;
         let n = args.uploads as f64;
         Ok(Run {
-            mode,
+            mode: mode.to_string(),
             batch_concurrency: concurrency,
             uploads: args.uploads,
             invocations,

@@ -7,7 +7,8 @@
 use std::process::Command;
 
 use anyhow::{Context, Result, bail};
-use serde::{Deserialize, Serialize};
+use local_spec::e2e::{Figures, Run};
+use serde::Serialize;
 
 use super::photos::{Group, Photo};
 
@@ -16,28 +17,6 @@ const PRICES: [(&str, f64); 2] = [("x86_64", 0.000_016_666_7), ("arm64", 0.000_0
 const PRICE_PER_REQUEST: f64 = 0.20 / 1e6;
 /// A real bucket's GetObject/PutObject round trip from Lambda in the same region: tens of ms.
 const S3_LATENCY_MS: u64 = 40;
-
-#[derive(Debug, Serialize, Deserialize)]
-pub struct Run {
-    pub mode: String,
-    pub batch_concurrency: Option<usize>,
-    pub uploads: usize,
-    pub invocations: usize,
-    pub seconds: f64,
-    pub uploads_per_s: f64,
-    pub cpu_ms_per_upload: f64,
-    pub billed_ms_per_upload: f64,
-    pub retried: usize,
-    pub peak_rss_mib: f64,
-}
-
-#[derive(Debug, Serialize, Deserialize)]
-struct Figures {
-    s3_latency_ms: u64,
-    batch_size: i32,
-    memory_mb: u64,
-    runs: Vec<Run>,
-}
 
 #[derive(Debug, Serialize)]
 pub struct Cost {
