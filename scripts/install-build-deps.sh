@@ -28,7 +28,11 @@ install() { # install <command that shows it is there> <apt packages> <dnf/yum p
     $sudo yum install -y -q $3 >&2
   fi
   if ! command -v "$1" >/dev/null 2>&1; then
-    echo "install-build-deps: $1 could not be installed; install $2 and run again" >&2
+    if [ -z "$3" ] && ! command -v apt-get >/dev/null 2>&1; then
+      echo "install-build-deps: cross-building needs Debian's or Ubuntu's $2; here, build on a machine of the target architecture instead (CodeBuild: an ARM_CONTAINER for arm64)" >&2
+    else
+      echo "install-build-deps: $1 could not be installed; install $2 and run again" >&2
+    fi
     exit 1
   fi
 }

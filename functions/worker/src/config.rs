@@ -148,7 +148,8 @@ mod tests {
         ];
         let c = Config::from_lookup(Kind::Thumbnail, env(Box::leak(Box::new(lambda)))).unwrap();
         assert_eq!(c.limits.max_memory, 409_600_000);
-        assert_eq!(c.concurrency, Concurrency { messages: 4, renders: 1 });
+        // 50 MiB uploads (the default): 7 fit in 40 % of 1,024 MB.
+        assert_eq!(c.concurrency, Concurrency { messages: 7, renders: 1 });
         assert!(matches!(Config::from_lookup(Kind::Thumbnail, env(&[])), Err(ConfigError::Missing("ASSETS_BUCKET"))));
         let bad = [
             ("ASSETS_BUCKET", "a"),

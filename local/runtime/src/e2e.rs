@@ -45,6 +45,9 @@ pub struct E2eArgs {
     /// Pin the bootstrap to this core (`taskset`).
     #[arg(long)]
     pub core: Option<usize>,
+    /// Also run with `BATCH_CONCURRENCY` set to each of these (how the default was chosen).
+    #[arg(long)]
+    pub also: Vec<usize>,
 }
 
 pub fn run(args: &E2eArgs) -> Result<crate::Exit> {
@@ -62,10 +65,11 @@ pub fn run(args: &E2eArgs) -> Result<crate::Exit> {
         })
         .collect::<Result<_>>()?;
     let mut runs = Vec::new();
-    for (mode, concurrency) in [("sequential", Some(1)), ("concurrent", None)] {
+    let also = args.also.iter().map(|&n| (format!("{n} at once"), Some(n)));
+    for (mode, concurrency) in [("sequential".to_string(), Some(1)), ("concurrent".to_string(), None)].into_iter().chain(also) {
         rt.block_on(upload(&pipeline, &photos, args.uploads))?;
         eprintln!("e2e: {mode}: {} uploads queued, running the bootstrap", args.uploads);
-        let run = Lambda::start(args, &pipeline, &proxy, concurrency)?.serve(&rt, &pipeline, args, mode, concurrency)?;
+        let run = Lambda::start(args, &pipeline, &proxy, concurrency)?.serve(&rt, &pipeline, args, &mode, concurrency)?;
         eprintln!("e2e: {mode}: {:.1} uploads/s, {:.1} CPU-ms per upload", run.uploads_per_s, run.cpu_ms_per_upload);
         runs.push(run);
     }
@@ -148,7 +152,7 @@ impl Lambda {
         rt: &tokio::runtime::Runtime,
         pipeline: &Pipeline,
         args: &E2eArgs,
-        mode: &'static str,
+        mode: &str,
         concurrency: Option<usize>,
     ) -> Result<Run> {
         let sqs = &pipeline.sqs;
