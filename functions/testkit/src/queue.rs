@@ -51,15 +51,20 @@ impl Pipeline {
     /// `Config::from_lookup`: read from the rendered `dev` template by `local_spec::function_env`
     /// (the same code `cargo xtask local` uses), its resources resolved to this fixture's.
     pub fn env(&self, function: &str) -> impl Fn(&str) -> Option<String> + use<> {
-        let env = crate::function_env(function, |resource| match resource {
+        let env = self.env_vars(function);
+        move |name| env.get(name).cloned()
+    }
+
+    /// The same environment as a map, for a process of its own (the bench's release bootstrap).
+    pub fn env_vars(&self, function: &str) -> std::collections::BTreeMap<String, String> {
+        crate::function_env(function, |resource| match resource {
             "UploadsBucket" => Some(UPLOADS.into()),
             "AssetsBucket" => Some(ASSETS.into()),
             "LogBucket" => Some(LOGS.into()),
             "CatalogTable" => Some(TABLE.into()),
             "AlarmTopic" => Some(self.topic_arn.clone()),
             _ => None,
-        });
-        move |name| env.get(name).cloned()
+        })
     }
 }
 

@@ -104,17 +104,7 @@ impl Lambda {
     fn start(args: &E2eArgs, pipeline: &Pipeline, proxy: &Proxy, concurrency: Option<usize>) -> Result<Lambda> {
         let api = tiny_http::Server::http("127.0.0.1:0").map_err(|e| anyhow::anyhow!("runtime API stub: {e}"))?;
         let address = api.server_addr().to_ip().context("runtime API address")?.to_string();
-        let env = testkit::function_env("thumbnail", {
-            let topic = pipeline.topic_arn.clone();
-            move |resource| match resource {
-                "UploadsBucket" => Some(UPLOADS.into()),
-                "AssetsBucket" => Some(testkit::queue::ASSETS.into()),
-                "LogBucket" => Some(testkit::queue::LOGS.into()),
-                "CatalogTable" => Some(testkit::queue::TABLE.into()),
-                "AlarmTopic" => Some(topic.clone()),
-                _ => None,
-            }
-        });
+        let env = pipeline.env_vars("thumbnail");
         let mut cmd = match args.core {
             Some(core) => {
                 let mut c = Command::new("taskset");
