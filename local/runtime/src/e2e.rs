@@ -232,7 +232,7 @@ impl Lambda {
             cpu_ms_per_upload: cpu_ms / n,
             billed_ms_per_upload: billed.as_secs_f64() * 1000.0 / n,
             retried,
-            peak_rss_mib: peak_rss_kib(pid)? as f64 / 1024.0,
+            peak_rss_mib: local_spec::e2e::peak_rss_kib(pid)? as f64 / 1024.0,
         })
     }
 }
@@ -298,13 +298,4 @@ fn cpu_ticks(pid: u32) -> Result<u64> {
     let fields: Vec<&str> = rest.split_whitespace().collect();
     let field = |n: usize| -> Result<u64> { fields.get(n - 3).and_then(|v| v.parse().ok()).context("short /proc/<pid>/stat") };
     Ok(field(14)? + field(15)?)
-}
-
-fn peak_rss_kib(pid: u32) -> Result<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .context("no VmHWM in /proc/<pid>/status")
 }

@@ -1,4 +1,5 @@
-//! What `thumbstack-local e2e` prints for `cargo xtask bench`: the end-to-end figures of one run.
+//! What `thumbstack-local e2e` prints for `cargo xtask bench`: the end-to-end figures of one run;
+//! and the peak memory of a process, which it and the bench's cold start read the same way.
 
 use serde::{Deserialize, Serialize};
 
@@ -28,4 +29,14 @@ pub struct Figures {
     pub batch_size: i32,
     pub memory_mb: u64,
     pub runs: Vec<Run>,
+}
+
+/// A process's peak resident set (`VmHWM` in `/proc/<pid>/status`), in KiB.
+pub fn peak_rss_kib(pid: u32) -> std::io::Result<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::InvalidData, "no VmHWM in /proc/<pid>/status"))
 }

@@ -96,7 +96,7 @@ pub fn start_once(mut bootstrap: Command) -> Result<(f64, u64)> {
                 if !line.starts_with("GET /2018-06-01/runtime/invocation/next") {
                     break Err(anyhow::anyhow!("the first request was not `next`: {line}"));
                 }
-                break Ok((elapsed, peak_rss_kib(child.id())?));
+                break Ok((elapsed, local_spec::e2e::peak_rss_kib(child.id())?));
             }
             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {
                 if let Some(status) = child.try_wait()? {
@@ -115,13 +115,4 @@ pub fn start_once(mut bootstrap: Command) -> Result<(f64, u64)> {
     let _ = child.kill();
     let _ = child.wait();
     result
-}
-
-fn peak_rss_kib(pid: u32) -> Result<u64> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmHWM:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .context("no VmHWM in /proc/<pid>/status")
 }
