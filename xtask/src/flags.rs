@@ -173,6 +173,10 @@ impl LogFunction {
 }
 
 /// `90s`, `10m`, `2h`, `1d` (a bare number is seconds).
+fn parse_architecture(s: &str) -> Result<crate::stage::Architecture, String> {
+    serde_json::from_value(serde_json::Value::String(s.to_string())).map_err(|_| format!("{s:?}: expected x86_64 or arm64"))
+}
+
 fn parse_age(text: &str) -> Result<std::time::Duration, String> {
     let text = text.trim();
     let split = text.find(|c: char| !c.is_ascii_digit()).unwrap_or(text.len());
@@ -401,8 +405,4 @@ mod tests {
         assert!(secs("ten minutes").is_err());
         assert!(secs("5w").is_err());
     }
-}
-
-fn parse_architecture(s: &str) -> Result<crate::stage::Architecture, String> {
-    serde_json::from_value(serde_json::Value::String(s.to_string())).map_err(|_| format!("{s:?}: expected x86_64 or arm64"))
 }
