@@ -64,7 +64,7 @@ impl Context {
             Ok(needed) if needed <= limits.max_memory => Some(self.gate.turn(needed).await),
             _ => None,
         };
-        let own = Deadline { at: Instant::now() + self.config.decode_time, millis: millis(self.config.decode_time) };
+        let own = Deadline::after(self.config.decode_time);
         let deadline = limits.deadline.filter(|bound| bound.at < own.at).unwrap_or(own);
         let limits = Limits { deadline: Some(deadline), ..limits };
         tokio::task::spawn_blocking(move || {
@@ -278,7 +278,8 @@ async fn on_object<P: Process>(
     let config = &function.context().config;
     // Only the invocation's bound here: the file's own time budget starts when its render gets
     // its turn (`Context::render`), so waiting behind the rest of the batch never counts against it.
-    let decode = Limits { deadline: work_until.map(|at| Deadline { at, millis: millis(config.decode_time) }), ..config.limits };
+    let decode =
+        Limits { deadline: work_until.map(|at| Deadline { at, ..Deadline::after(config.decode_time) }), ..config.limits };
     let (upload, outcome) = match parsed {
         Ok(upload) => {
             let upload = function.resolve(object, upload).await?;
@@ -358,8 +359,4 @@ pub async fn claim_upload_id(
         return Ok(upload);
     }
     Ok(UploadKey { id: shared::key::derived_id(&object.bucket, &object.key, token), ..upload })
-}
-
-fn millis(span: Duration) -> u64 {
-    u64::try_from(span.as_millis()).unwrap_or(u64::MAX)
 }

@@ -26,23 +26,22 @@ pub struct Concurrency {
 
 impl Concurrency {
     /// `memory_mb`: the function's memory size, where Lambda says it; `cores` otherwise (off
-    /// Lambda, the machine's). Downloads of up to `max_bytes` each are held to `room` bytes
-    /// together (the config gives them the same share of the memory size as the decodes).
-    pub fn derive(
-        memory_mb: Option<u64>,
-        room: Option<u64>,
-        cores: usize,
-        max_bytes: u64,
-        messages: Option<usize>,
-    ) -> Concurrency {
+    /// Lambda, the machine's). Downloads of up to `max_bytes` each are held together to the
+    /// same [`share`] of the memory size as the decodes.
+    pub fn derive(memory_mb: Option<u64>, cores: usize, max_bytes: u64, messages: Option<usize>) -> Concurrency {
         let renders = match memory_mb {
             Some(mb) => usize::try_from(mb.div_ceil(MB_PER_VCPU).clamp(1, MAX_VCPUS)).unwrap_or(1),
             None => cores.max(1),
         };
-        let by_memory = room.map_or(usize::MAX, |room| usize::try_from(room / max_bytes.max(1)).unwrap_or(usize::MAX));
+        let by_memory = memory_mb.map_or(usize::MAX, |mb| usize::try_from(share(mb) / max_bytes.max(1)).unwrap_or(usize::MAX));
         let messages = messages.unwrap_or(renders * MESSAGES_PER_RENDER).min(by_memory).max(1);
         Concurrency { messages, renders }
     }
+}
+
+/// 40 % of a memory size in MB, in bytes: what the decodes may hold together, and the downloads.
+pub fn share(mb: u64) -> u64 {
+    mb * 1_000_000 * 2 / 5
 }
 
 /// The permits every render of one function instance shares (built once, with the clients).
@@ -90,7 +89,7 @@ mod tests {
 
     #[test]
     fn renders_follow_lambdas_vcpus_and_messages_the_memory_left_for_downloads() {
-        let derive = |mb: u64, max_bytes: u64| Concurrency::derive(Some(mb), Some(mb * 400_000), 2, max_bytes, None);
+        let derive = |mb: u64, max_bytes: u64| Concurrency::derive(Some(mb), 2, max_bytes, None);
         // 1,024 MB: under one vCPU; 25 MiB uploads leave room for 15 downloads, 8 are asked.
         assert_eq!(derive(1024, 25 * MIB), Concurrency { messages: 8, renders: 1 });
         // 512 MB: room for 7 downloads of 25 MiB.
@@ -99,15 +98,12 @@ mod tests {
         assert_eq!(derive(3538, 25 * MIB), Concurrency { messages: 16, renders: 2 });
         assert_eq!(derive(10240, 25 * MIB), Concurrency { messages: 48, renders: 6 });
         // 128 MB with 50 MiB uploads: one download at a time.
-        assert_eq!(
-            Concurrency::derive(Some(128), Some(128 * 400_000), 2, 50 * MIB, None),
-            Concurrency { messages: 1, renders: 1 }
-        );
+        assert_eq!(derive(128, 50 * MIB), Concurrency { messages: 1, renders: 1 });
         // Asked for explicitly, still within memory; 1 is the sequential loop.
-        assert_eq!(Concurrency::derive(Some(1024), Some(1024 * 400_000), 2, 25 * MIB, Some(64)).messages, 15);
-        assert_eq!(Concurrency::derive(Some(1024), Some(1024 * 400_000), 2, 25 * MIB, Some(1)).messages, 1);
+        assert_eq!(Concurrency::derive(Some(1024), 2, 25 * MIB, Some(64)).messages, 15);
+        assert_eq!(Concurrency::derive(Some(1024), 2, 25 * MIB, Some(1)).messages, 1);
         // Off Lambda: the machine's cores.
-        assert_eq!(Concurrency::derive(None, None, 3, 50 * MIB, None), Concurrency { messages: 24, renders: 3 });
+        assert_eq!(Concurrency::derive(None, 3, 50 * MIB, None), Concurrency { messages: 24, renders: 3 });
     }
 
     #[tokio::test]

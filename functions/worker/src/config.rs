@@ -3,7 +3,7 @@
 
 use imaging::{Fit, Limits, Spec};
 
-use crate::concurrency::Concurrency;
+use crate::concurrency::{Concurrency, share};
 
 /// Which function reads the config: it decides the defaults for `INPUT_PREFIX` and the output.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,6 +54,7 @@ impl Config {
         };
         let edge = number(&get, "MAX_EDGE", edge)?;
         let max_bytes = number(&get, "MAX_BYTES", defaults.max_bytes)?;
+        let memory_mb = memory_size(&get)?;
         let (fit, keep_alpha) = match kind {
             Kind::Thumbnail => (Fit::Inside { max_edge: edge }, true),
             Kind::Avatar => (Fit::Cover { width: edge, height: edge }, false),
@@ -67,7 +68,7 @@ impl Config {
             limits: Limits {
                 max_bytes,
                 max_pixels: number(&get, "MAX_PIXELS", defaults.max_pixels)?,
-                max_memory: memory_budget(&get)?,
+                max_memory: memory_budget(&get, memory_mb)?,
                 ..defaults
             },
             decode_time: std::time::Duration::from_secs(number(&get, "DECODE_SECONDS", 10u64)?),
@@ -82,8 +83,7 @@ impl Config {
             max_receive_count: get("MAX_RECEIVE_COUNT").map(|_| number(&get, "MAX_RECEIVE_COUNT", 0u32)).transpose()?,
             spec: Spec { fit, keep_alpha, jpeg_quality: number(&get, "JPEG_QUALITY", spec.jpeg_quality)? },
             concurrency: Concurrency::derive(
-                memory_size(&get)?,
-                memory_size(&get)?.map(share),
+                memory_mb,
                 std::thread::available_parallelism().map_or(1, usize::from),
                 max_bytes,
                 get("BATCH_CONCURRENCY").map(|_| number(&get, "BATCH_CONCURRENCY", 1usize)).transpose()?,
@@ -96,16 +96,11 @@ impl Config {
 /// the function (`AWS_LAMBDA_FUNCTION_MEMORY_SIZE`, in MB, from the stage's `memory_mb`); the
 /// renders of a batch share it (`concurrency::Gate`). The downloads get as much again, the rest
 /// holds the runtime, the SDK and the outputs. Off Lambda, imaging's default.
-fn memory_budget(get: &impl Fn(&str) -> Option<String>) -> Result<u64, ConfigError> {
+fn memory_budget(get: &impl Fn(&str) -> Option<String>, memory_mb: Option<u64>) -> Result<u64, ConfigError> {
     if get("MEMORY_BUDGET_MIB").is_some() {
         return Ok(number(get, "MEMORY_BUDGET_MIB", 0u64)? << 20);
     }
-    Ok(memory_size(get)?.map_or(imaging::DEFAULT_MAX_MEMORY, share))
-}
-
-/// 40 % of a memory size in MB, in bytes: what the decodes may hold together, and the downloads.
-fn share(mb: u64) -> u64 {
-    mb * 1_000_000 * 2 / 5
+    Ok(memory_mb.map_or(imaging::DEFAULT_MAX_MEMORY, share))
 }
 
 /// The function's memory size in MB, where Lambda sets it.
