@@ -154,8 +154,8 @@ fn check_arm64() -> Result<()> {
         let glibc = a.max_glibc.as_deref().unwrap_or("none");
         println!("package: {} ({}) {} bytes, GLIBC {glibc}", a.function, a.architecture, a.zip_bytes);
     }
-    let release = crate::paths::target_dir().join(Architecture::Arm64.rust_target()).join("release");
-    let (ms, _) = crate::bench::coldstart::start_once(crate::package::launcher(&release.join(REBUILT), Architecture::Arm64))?;
+    let bootstrap = crate::package::binary(Architecture::Arm64, REBUILT);
+    let (ms, _) = crate::bench::coldstart::start_once(crate::package::launcher(&bootstrap, Architecture::Arm64))?;
     println!("arm64: {REBUILT} asked the runtime API for its first event after {ms:.0} ms under qemu-user");
     eprintln!("==> arm64: ok in {:.0} s", started.elapsed().as_secs_f64());
     Ok(())

@@ -86,12 +86,11 @@ pub fn package(arch: Architecture) -> Result<Report> {
     let functions = function_crates(&root)?;
     install_build_deps(arch)?;
     let started = Instant::now();
-    let release = crate::paths::target_dir().join(arch.rust_target()).join("release");
     let mut builder = build(&root, &functions, arch)?;
     // mozjpeg-sys looks for nasm once and its build script never reruns for it, so a build made
     // before nasm was installed stays without SIMD until that one crate is rebuilt.
     if arch == Architecture::X86_64
-        && !functions.iter().all(|f| probe(&release.join(f), arch).is_ok_and(|i| i.jpeg_simd != Some(false)))
+        && !functions.iter().all(|f| probe(&binary(arch, f), arch).is_ok_and(|i| i.jpeg_simd != Some(false)))
         && nasm_runs()
     {
         eprintln!("package: libjpeg-turbo was built before nasm was installed; rebuilding mozjpeg-sys with SIMD");
@@ -102,7 +101,7 @@ pub fn package(arch: Architecture) -> Result<Report> {
     let out = crate::paths::target_dir().join("lambda").join(arch.name());
     let mut artifacts = Vec::new();
     for function in &functions {
-        let binary = release.join(function);
+        let binary = binary(arch, function);
         let bootstrap = std::fs::read(&binary).with_context(|| format!("reading {}", binary.display()))?;
         let info = elf::inspect(&bootstrap).with_context(|| format!("inspecting {}", binary.display()))?;
         check(function, &info, arch)?;
@@ -132,6 +131,11 @@ pub fn package(arch: Architecture) -> Result<Report> {
     let report = Report { architecture: arch, target: arch.rust_target(), builder, build_seconds, functions: artifacts };
     std::fs::write(out.join("manifest.json"), serde_json::to_string_pretty(&report)? + "\n").context("writing the manifest")?;
     Ok(report)
+}
+
+/// Where the release build leaves `function`'s binary for `arch`: what its zip holds.
+pub fn binary(arch: Architecture, function: &str) -> PathBuf {
+    crate::paths::target_dir().join(arch.rust_target()).join("release").join(function)
 }
 
 fn check(function: &str, info: &elf::Binary, arch: Architecture) -> Result<()> {
@@ -196,8 +200,9 @@ pub fn launcher(binary: &Path, arch: Architecture) -> Command {
     if Architecture::host() == Some(arch) {
         return Command::new(binary);
     }
-    let mut cmd = Command::new(cross(arch).qemu);
-    cmd.args(["-L", cross(arch).sysroot]).arg(binary);
+    let cross = cross(arch);
+    let mut cmd = Command::new(cross.qemu);
+    cmd.args(["-L", cross.sysroot]).arg(binary);
     cmd
 }
 

@@ -13,7 +13,7 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use anyhow::{Context, Result, bail};
-use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, MessageSystemAttributeName};
+use aws_sdk_sqs::types::{DeleteMessageBatchRequestEntry, Message, MessageSystemAttributeName};
 use local_spec::e2e::{Figures, Run};
 use testkit::faults::{Plan, Proxy};
 use testkit::queue::{Pipeline, UPLOADS};
@@ -115,18 +115,8 @@ impl Lambda {
         };
         cmd.env_clear()
             .envs(env)
-            .envs([
-                ("AWS_LAMBDA_RUNTIME_API", address.as_str()),
-                ("AWS_LAMBDA_FUNCTION_NAME", "thumbstack-bench-thumbnail"),
-                ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", &args.memory_mb.to_string()),
-                ("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST"),
-                ("AWS_LAMBDA_LOG_GROUP_NAME", "/aws/lambda/thumbstack-bench-thumbnail"),
-                ("AWS_LAMBDA_LOG_STREAM_NAME", "bench"),
-                ("AWS_REGION", "us-east-1"),
-                ("AWS_ACCESS_KEY_ID", "testing"),
-                ("AWS_SECRET_ACCESS_KEY", "testing"),
-                ("AWS_ENDPOINT_URL", proxy.endpoint.as_str()),
-            ])
+            .envs(local_spec::e2e::lambda_env(&address, args.memory_mb))
+            .env("AWS_ENDPOINT_URL", &proxy.endpoint)
             .stdout(Stdio::null())
             .stderr(Stdio::null());
         if let Some(n) = concurrency {
@@ -148,7 +138,7 @@ impl Lambda {
         let sqs = &pipeline.sqs;
         let pid = self.child.id();
         let (mut acked, mut retried, mut invocations, mut billed) = (0usize, 0usize, 0usize, Duration::ZERO);
-        let mut open: HashMap<String, (Vec<(String, String)>, Instant)> = HashMap::new();
+        let mut open: HashMap<String, (Vec<Message>, Instant)> = HashMap::new();
         let mut first: Option<(Instant, u64)> = None;
         let give_up = Instant::now() + Duration::from_secs(600);
         while acked < args.uploads {
@@ -167,22 +157,9 @@ impl Lambda {
                 first.get_or_insert_with(|| (Instant::now(), cpu_ticks(pid).unwrap_or(0)));
                 invocations += 1;
                 let id = format!("bench-{invocations}");
-                let records: Vec<_> = messages
-                    .iter()
-                    .map(|m| {
-                        let attributes: std::collections::BTreeMap<&str, &str> =
-                            m.attributes().into_iter().flatten().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-                        serde_json::json!({ "messageId": m.message_id(), "receiptHandle": m.receipt_handle(), "body": m.body(),
-                            "attributes": attributes, "eventSource": "aws:sqs", "awsRegion": "us-east-1" })
-                    })
-                    .collect();
-                let receipts = messages
-                    .iter()
-                    .map(|m| (m.message_id().unwrap_or_default().to_string(), m.receipt_handle().unwrap_or_default().to_string()))
-                    .collect();
-                open.insert(id.clone(), (receipts, Instant::now()));
+                let body = crate::workers::lambda_event(&messages).to_string();
+                open.insert(id.clone(), (messages, Instant::now()));
                 let deadline = SystemTime::now().duration_since(UNIX_EPOCH)?.as_millis() + u128::from(args.timeout_s) * 1000;
-                let body = serde_json::json!({ "Records": records }).to_string();
                 let response = Response::from_string(body)
                     .with_header(header("Lambda-Runtime-Aws-Request-Id", &id))
                     .with_header(header("Lambda-Runtime-Deadline-Ms", &deadline.to_string()))
@@ -196,7 +173,7 @@ impl Lambda {
                 let mut body = String::new();
                 request.as_reader().read_to_string(&mut body)?;
                 request.respond(Response::empty(202))?;
-                let (receipts, started) = open.remove(&id).with_context(|| format!("an answer to an unknown invocation {id}"))?;
+                let (messages, started) = open.remove(&id).with_context(|| format!("an answer to an unknown invocation {id}"))?;
                 billed += started.elapsed();
                 let answer: serde_json::Value = serde_json::from_str(&body).context("the function's answer")?;
                 let failed: Vec<&str> = answer["batchItemFailures"]
@@ -206,7 +183,8 @@ impl Lambda {
                     .filter_map(|f| f["itemIdentifier"].as_str())
                     .collect();
                 retried += failed.len();
-                let done: Vec<&(String, String)> = receipts.iter().filter(|(m, _)| !failed.contains(&m.as_str())).collect();
+                let done: Vec<&Message> =
+                    messages.iter().filter(|m| !failed.contains(&m.message_id().unwrap_or_default())).collect();
                 acked += done.len();
                 rt.block_on(delete(sqs, &pipeline.queue_url, &done))?;
             } else if url.ends_with("/error") {
@@ -238,12 +216,7 @@ impl Lambda {
 }
 
 /// The next batch, skipping S3's test event; waits for messages coming back after a retry.
-async fn next_batch(
-    sqs: &aws_sdk_sqs::Client,
-    queue: &str,
-    batch: i32,
-    give_up: Instant,
-) -> Result<Vec<aws_sdk_sqs::types::Message>> {
+async fn next_batch(sqs: &aws_sdk_sqs::Client, queue: &str, batch: i32, give_up: Instant) -> Result<Vec<Message>> {
     loop {
         let out = sqs
             .receive_message()
@@ -256,10 +229,6 @@ async fn next_batch(
             .context("receiving a batch")?;
         let (test, real): (Vec<_>, Vec<_>) =
             out.messages.unwrap_or_default().into_iter().partition(|m| m.body().unwrap_or_default().contains("s3:TestEvent"));
-        let test: Vec<(String, String)> = test
-            .iter()
-            .map(|m| (m.message_id().unwrap_or_default().to_string(), m.receipt_handle().unwrap_or_default().to_string()))
-            .collect();
         delete(sqs, queue, &test.iter().collect::<Vec<_>>()).await?;
         if !real.is_empty() {
             return Ok(real);
@@ -270,14 +239,19 @@ async fn next_batch(
     }
 }
 
-async fn delete(sqs: &aws_sdk_sqs::Client, queue: &str, done: &[&(String, String)]) -> Result<()> {
+async fn delete(sqs: &aws_sdk_sqs::Client, queue: &str, done: &[&Message]) -> Result<()> {
     if done.is_empty() {
         return Ok(());
     }
     let entries = done
         .iter()
         .enumerate()
-        .map(|(i, (_, receipt))| DeleteMessageBatchRequestEntry::builder().id(i.to_string()).receipt_handle(receipt).build())
+        .map(|(i, m)| {
+            DeleteMessageBatchRequestEntry::builder()
+                .id(i.to_string())
+                .receipt_handle(m.receipt_handle().unwrap_or_default())
+                .build()
+        })
         .collect::<Result<Vec<_>, _>>()?;
     sqs.delete_message_batch().queue_url(queue).set_entries(Some(entries)).send().await.context("deleting a batch")?;
     Ok(())

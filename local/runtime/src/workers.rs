@@ -67,15 +67,7 @@ pub async fn poll<F: Function>(
         if messages.is_empty() {
             continue;
         }
-        let records: Vec<_> = messages
-            .iter()
-            .map(|m| {
-                let attributes: std::collections::BTreeMap<&str, &str> =
-                    m.attributes().into_iter().flatten().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-                serde_json::json!({ "messageId": m.message_id(), "receiptHandle": m.receipt_handle(), "body": m.body(), "attributes": attributes, "eventSource": "aws:sqs" })
-            })
-            .collect();
-        let event: SqsEvent = match serde_json::from_value(serde_json::json!({ "Records": records })) {
+        let event: SqsEvent = match serde_json::from_value(lambda_event(&messages)) {
             Ok(event) => event,
             Err(e) => {
                 eprintln!("local: {name}: could not build the SQS event: {e}");
@@ -98,6 +90,19 @@ pub async fn poll<F: Function>(
         }
         eprintln!("local: {name}: batch of {}, {} to retry", messages.len(), failed.len());
     }
+}
+
+/// The event Lambda's SQS poller hands a function for these messages.
+pub fn lambda_event(messages: &[aws_sdk_sqs::types::Message]) -> serde_json::Value {
+    let records: Vec<_> = messages
+        .iter()
+        .map(|m| {
+            let attributes: std::collections::BTreeMap<&str, &str> =
+                m.attributes().into_iter().flatten().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+            serde_json::json!({ "messageId": m.message_id(), "receiptHandle": m.receipt_handle(), "body": m.body(), "attributes": attributes, "eventSource": "aws:sqs" })
+        })
+        .collect();
+    serde_json::json!({ "Records": records })
 }
 
 #[cfg(test)]

@@ -1,5 +1,6 @@
 //! What `thumbstack-local e2e` prints for `cargo xtask bench`: the end-to-end figures of one run;
-//! and the peak memory of a process, which it and the bench's cold start read the same way.
+//! and what both it and the bench's cold start give a release `bootstrap`: Lambda's environment,
+//! and the peak memory they read of it.
 
 use serde::{Deserialize, Serialize};
 
@@ -39,4 +40,20 @@ pub fn peak_rss_kib(pid: u32) -> std::io::Result<u64> {
         .find_map(|l| l.strip_prefix("VmHWM:"))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
         .ok_or_else(|| std::io::Error::new(std::io::ErrorKind::InvalidData, "no VmHWM in /proc/<pid>/status"))
+}
+
+/// What Lambda sets for a `bootstrap` (runtime API, function, memory size, region), with fake
+/// credentials that reach nothing but the emulator.
+pub fn lambda_env(runtime_api: &str, memory_mb: u64) -> Vec<(&'static str, String)> {
+    vec![
+        ("AWS_LAMBDA_RUNTIME_API", runtime_api.to_string()),
+        ("AWS_LAMBDA_FUNCTION_NAME", "thumbstack-bench-thumbnail".into()),
+        ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", memory_mb.to_string()),
+        ("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST".into()),
+        ("AWS_LAMBDA_LOG_GROUP_NAME", "/aws/lambda/thumbstack-bench-thumbnail".into()),
+        ("AWS_LAMBDA_LOG_STREAM_NAME", "bench".into()),
+        ("AWS_REGION", "us-east-1".into()),
+        ("AWS_ACCESS_KEY_ID", "bench-fake".into()),
+        ("AWS_SECRET_ACCESS_KEY", "bench-fake".into()),
+    ]
 }

@@ -33,7 +33,7 @@ pub fn measure(runs: usize) -> Result<ColdStart> {
     let report = crate::package::package(Architecture::X86_64)?;
     let package_no_change_s = started.elapsed().as_secs_f64();
     let zip_bytes = report.functions.iter().map(|a| (a.function.clone(), a.zip_bytes)).collect();
-    let bootstrap = crate::paths::target_dir().join(crate::package::TARGET).join("release/thumbnail");
+    let bootstrap = crate::package::binary(Architecture::X86_64, "thumbnail");
     eprintln!("bench: cold-start proxy of {} ({runs} starts)", bootstrap.display());
     let mut times = Vec::new();
     let mut rss = 0u64;
@@ -64,16 +64,8 @@ pub fn start_once(mut bootstrap: Command) -> Result<(f64, u64)> {
     let what = format!("{bootstrap:?}");
     let mut child = bootstrap
         .env_clear()
+        .envs(local_spec::e2e::lambda_env(&api, 1024))
         .envs([
-            ("AWS_LAMBDA_RUNTIME_API", api.as_str()),
-            ("AWS_LAMBDA_FUNCTION_NAME", "thumbstack-bench-thumbnail"),
-            ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "1024"),
-            ("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST"),
-            ("AWS_LAMBDA_LOG_GROUP_NAME", "/aws/lambda/thumbstack-bench-thumbnail"),
-            ("AWS_LAMBDA_LOG_STREAM_NAME", "bench"),
-            ("AWS_REGION", "us-east-1"),
-            ("AWS_ACCESS_KEY_ID", "bench-fake"),
-            ("AWS_SECRET_ACCESS_KEY", "bench-fake"),
             ("ASSETS_BUCKET", "bench-assets"),
             ("LOG_BUCKET", "bench-logs"),
             ("CATALOG_TABLE", "bench-catalog"),

@@ -11,6 +11,7 @@ use local_spec::e2e::{Figures, Run};
 use serde::Serialize;
 
 use super::photos::{Group, Photo};
+use crate::stage::Architecture;
 
 /// Lambda's list prices in us-east-1 (first tier), per GB-second of duration and per request.
 const PRICES: [(&str, f64); 2] = [("x86_64", 0.000_016_666_7), ("arm64", 0.000_013_333_4)];
@@ -44,11 +45,12 @@ pub struct EndToEnd {
 
 const STAGE: &str = "dev";
 
+/// Runs the release bootstrap `package` left (the bench's cold start packages first).
 pub fn measure(photos: &[Photo], uploads: usize, core: usize) -> Result<EndToEnd> {
     let stage = crate::stage::Stage::load(&crate::paths::infra(), STAGE)?;
     let function = &stage.functions.thumbnail;
     let (memory_mb, batch_size, timeout_s) = (function.memory_mb.get(), function.batch_size.get(), function.timeout_s.get());
-    let bootstrap = crate::paths::target_dir().join(crate::package::TARGET).join("release/thumbnail");
+    let bootstrap = crate::package::binary(Architecture::X86_64, "thumbnail");
     let runtime = crate::runtime::build()?;
     // The photos themselves, not their twins: uploads are what phones and cameras write.
     let corpus = crate::paths::corpus();
@@ -67,11 +69,12 @@ pub fn measure(photos: &[Photo], uploads: usize, core: usize) -> Result<EndToEnd
         bail!("thumbstack-local e2e failed ({})", out.status);
     }
     let figures: Figures = serde_json::from_slice(&out.stdout).context("reading thumbstack-local e2e's figures")?;
-    Ok(EndToEnd::new(figures, i32::try_from(batch_size).unwrap_or(i32::MAX)))
+    Ok(EndToEnd::new(figures))
 }
 
 impl EndToEnd {
-    fn new(figures: Figures, batch_size: i32) -> EndToEnd {
+    fn new(figures: Figures) -> EndToEnd {
+        let batch_size = figures.batch_size;
         let rate = |mode: &str| figures.runs.iter().find(|r| r.mode == mode).map_or(f64::NAN, |r| r.uploads_per_s);
         let speedup = rate("concurrent") / rate("sequential");
         let share = (figures.memory_mb as f64 / shared::lambda::MB_PER_VCPU as f64).min(1.0);
@@ -162,7 +165,7 @@ mod tests {
             memory_mb: 1024,
             runs: vec![run("sequential", 5.0, 20.0, 200.0), run("concurrent", 20.0, 20.0, 50.0)],
         };
-        let e2e = EndToEnd::new(figures, 5);
+        let e2e = EndToEnd::new(figures);
         assert!((e2e.speedup - 4.0).abs() < 1e-9);
         // 1,024 MB is 0.579 of a vCPU: 20 CPU-ms take 34.55 ms there, 14.55 more than here.
         let c = &e2e.costs[2];
