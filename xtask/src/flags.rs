@@ -1,7 +1,6 @@
-//! Every verb's command-line flags, in one place. Exit codes are documented in the README.
+//! Every verb's command-line flags, in one place.
 
 use std::path::PathBuf;
-use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
 
@@ -49,7 +48,7 @@ pub enum Verb {
     Bootstrap(AdminStackArgs),
     /// Print one of the stage's IAM documents [default: the deploy policy a CI role needs].
     Policy(PolicyArgs),
-    /// Deploy the stage's CI pipeline stack: CodePipeline + CodeBuild running ci/buildspec.yml.
+    /// Deploy the stage's CI pipeline stack: CodePipeline + CodeBuild running dev/ci/buildspec.yml.
     Pipeline(AdminStackArgs),
     /// Measure the imaging core against sharp and Pillow, the cold start and the deploy figures.
     Bench(BenchArgs),
@@ -327,70 +326,6 @@ pub struct RenderArgs {
     /// Print the stack name, written files and parameters as JSON on stdout.
     #[arg(long)]
     pub json: bool,
-}
-
-/// Process exit codes shared by every verb; the README's table lists the same.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Exit {
-    /// Done; also a deploy that found nothing to change.
-    Success = 0,
-    /// An unexpected error (I/O, AWS unreachable or refusing, credentials, bug).
-    Failure = 1,
-    /// Bad flags or stage file, or a confirmation that CI cannot give (pass `--yes`).
-    Usage = 2,
-    /// Some inputs were rejected as bad input; the rest succeeded.
-    Rejected = 3,
-    /// A built binary cannot run on Lambda (GLIBC newer than 2.34, wrong architecture).
-    Incompatible = 4,
-    /// The deploy failed and CloudFormation rolled the stack back.
-    RolledBack = 5,
-    /// The deploy failed without a rollback: the change set was refused, or the rollback failed.
-    DeployFailed = 6,
-    /// The stack deployed, but a step after it (site upload, invalidation) failed.
-    PostDeployFailed = 7,
-    /// The stack deployed; the CloudFront invalidation was still running when the wait ran out.
-    InvalidationPending = 8,
-    /// Someone answered "no" at the prompt; nothing changed.
-    Declined = 9,
-}
-
-impl From<Exit> for ExitCode {
-    fn from(e: Exit) -> Self {
-        ExitCode::from(e as u8)
-    }
-}
-
-/// An error that ends a verb with a specific exit code; its message says what to do next.
-#[derive(Debug)]
-pub struct Stop {
-    pub exit: Exit,
-    pub message: String,
-}
-
-impl Stop {
-    pub fn new(exit: Exit, message: impl Into<String>) -> Stop {
-        Stop { exit, message: message.into() }
-    }
-}
-
-impl std::fmt::Display for Stop {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.message)
-    }
-}
-
-impl std::error::Error for Stop {}
-
-/// The exit code an error stands for: its own for a [`Stop`], usage for a bad stage file.
-pub fn exit_of(err: &anyhow::Error) -> Exit {
-    if let Some(stop) = err.downcast_ref::<Stop>() {
-        stop.exit
-    } else if err.downcast_ref::<crate::stage::StageError>().is_some() {
-        Exit::Usage
-    } else {
-        Exit::Failure
-    }
 }
 
 #[cfg(test)]

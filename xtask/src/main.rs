@@ -1,33 +1,22 @@
-//! `cargo xtask <verb>`: the project's own tooling. Thin entry point; one module per verb.
+//! `cargo xtask <verb>`: the project's own tooling. Thin entry point: the flags (`flags`), one
+//! module per verb (`verbs`), and the rooms they share (`cfn`, `stage`, `template`, `iam`, ...).
 
 mod aws;
-mod bench;
-mod bootstrap;
-mod bootstrapped;
-mod catalog;
-mod ci;
-mod deploy;
+mod build;
+mod cdn;
+mod cfn;
+mod companions;
 mod elf;
 mod emulator;
-mod failures;
+mod exit;
 mod flags;
-mod invalidate;
-mod lint;
-mod local;
-mod logs;
-mod outputs;
-mod package;
+mod iam;
 mod paths;
-mod pipeline;
-mod policy;
-mod render;
-mod runtime;
 mod site;
-mod stack;
 mod stage;
-mod teardown;
 mod template;
 mod ui;
+mod verbs;
 
 use std::process::ExitCode;
 
@@ -38,34 +27,34 @@ fn main() -> ExitCode {
     let result = match flags.verb {
         // Its exit code is the runtime's own (0, 1, or 3 when an input was rejected).
         flags::Verb::Thumbnail { args } => {
-            return runtime::thumbnail(&args).unwrap_or_else(|e| {
+            return verbs::runtime::thumbnail(&args).unwrap_or_else(|e| {
                 eprintln!("error: {e:#}");
                 ExitCode::FAILURE
             });
         }
-        flags::Verb::Render(args) => render::run(&args),
-        flags::Verb::Package(args) => package::run(&args),
-        flags::Verb::Deploy(args) => deploy::run(&args),
-        flags::Verb::Diff(args) => deploy::diff(&args),
-        flags::Verb::Teardown(args) => teardown::run(&args),
-        flags::Verb::Invalidate(args) => invalidate::run(&args),
-        flags::Verb::Catalog(args) => catalog::run(&args),
-        flags::Verb::Outputs(args) => outputs::outputs(&args),
-        flags::Verb::Status(args) => outputs::status(&args),
-        flags::Verb::Logs(args) => logs::run(&args),
-        flags::Verb::Failures(args) => failures::run(&args),
-        flags::Verb::Local(args) => local::run(&args),
-        flags::Verb::Bootstrap(args) => bootstrap::run(&args),
-        flags::Verb::Policy(args) => policy::run(&args),
-        flags::Verb::Pipeline(args) => pipeline::run(&args),
-        flags::Verb::Bench(args) => bench::run(&args),
-        flags::Verb::Ci => ci::run(),
+        flags::Verb::Render(args) => verbs::render::run(&args),
+        flags::Verb::Package(args) => verbs::package::run(&args),
+        flags::Verb::Deploy(args) => verbs::deploy::run(&args),
+        flags::Verb::Diff(args) => verbs::deploy::diff(&args),
+        flags::Verb::Teardown(args) => verbs::teardown::run(&args),
+        flags::Verb::Invalidate(args) => verbs::invalidate::run(&args),
+        flags::Verb::Catalog(args) => verbs::catalog::run(&args),
+        flags::Verb::Outputs(args) => verbs::outputs::outputs(&args),
+        flags::Verb::Status(args) => verbs::outputs::status(&args),
+        flags::Verb::Logs(args) => verbs::logs::run(&args),
+        flags::Verb::Failures(args) => verbs::failures::run(&args),
+        flags::Verb::Local(args) => verbs::local::run(&args),
+        flags::Verb::Bootstrap(args) => verbs::bootstrap::run(&args),
+        flags::Verb::Policy(args) => verbs::policy::run(&args),
+        flags::Verb::Pipeline(args) => verbs::pipeline::run(&args),
+        flags::Verb::Bench(args) => verbs::bench::run(&args),
+        flags::Verb::Ci => verbs::ci::run(),
     };
     match result {
         Ok(code) => code.into(),
         Err(err) => {
             eprintln!("error: {err:#}");
-            flags::exit_of(&err).into()
+            exit::exit_of(&err).into()
         }
     }
 }

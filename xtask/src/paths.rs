@@ -27,12 +27,12 @@ pub fn cargo() -> String {
     std::env::var("CARGO").unwrap_or_else(|_| "cargo".into())
 }
 
-/// Installs a pinned tool set (`scripts/requirements/<set>.txt`) on first use and returns its
+/// Installs a pinned tool set (`dev/scripts/requirements/<set>.txt`) on first use and returns its
 /// `bin` folder.
 pub fn tools(set: &str) -> Result<PathBuf> {
-    let status = Command::new("bash").arg(root().join("scripts/install-tools.sh")).arg(set).status()?;
+    let status = Command::new("bash").arg(root().join("dev/scripts/install-tools.sh")).arg(set).status()?;
     if !status.success() {
-        bail!("scripts/install-tools.sh {set} failed ({status})");
+        bail!("dev/scripts/install-tools.sh {set} failed ({status})");
     }
     Ok(target_dir().join("tools").join(set).join("bin"))
 }

@@ -7,9 +7,15 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+mod id;
+pub use id::{BOOTSTRAP_ROLE_PATH, Names, STACK_TAG, StageId, artifacts_bucket};
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Stage {
+    /// Not in the file: its name, from the file's, and every name derived from it.
+    #[serde(skip)]
+    pub id: StageId,
     pub region: Region,
     #[serde(default)]
     pub owner: Option<Owner>,
@@ -221,7 +227,7 @@ pub struct Emulator {
 impl Stage {
     /// Reads `<infra>/stages/<name>.yaml`.
     pub fn load(infra: &Path, name: &str) -> Result<Stage, StageError> {
-        StageName::parse(name).map_err(|reason| StageError::Name { name: name.into(), reason })?;
+        StageId::new(name, None).map_err(|reason| StageError::Name { name: name.into(), reason })?;
         let path = infra.join("stages").join(format!("{name}.yaml"));
         let text = std::fs::read_to_string(&path).map_err(|source| match source.kind() {
             std::io::ErrorKind::NotFound => StageError::Unknown { path: path.clone(), known: known_stages(infra) },
@@ -232,8 +238,13 @@ impl Stage {
         Ok(stage)
     }
 
+    /// Parses a stage file; the stage is named after the file (`<name>.yaml`).
     pub fn parse(path: &Path, text: &str) -> Result<Stage, StageError> {
-        serde_norway::from_str(text).map_err(|e| StageError::Syntax { path: path.to_path_buf(), source: e })
+        let mut stage: Stage =
+            serde_norway::from_str(text).map_err(|e| StageError::Syntax { path: path.to_path_buf(), source: e })?;
+        let name = path.file_stem().and_then(|s| s.to_str()).unwrap_or_default();
+        stage.id = StageId::new(name, stage.owner.as_ref()).map_err(|reason| StageError::Name { name: name.into(), reason })?;
+        Ok(stage)
     }
 
     /// Rules that span fields (each field checks itself while parsing).
@@ -260,15 +271,6 @@ impl Stage {
             return Err("alarms.emails is empty: name at least one address, or alarms go nowhere".into());
         }
         Ok(())
-    }
-
-    /// `[<owner>-]thumbstack-<stage>`: also the prefix of every named resource. The owner comes
-    /// first so that no stage's prefix is a prefix of an owner's (see [`name_part`]).
-    pub fn stack_name(&self, stage: &str) -> String {
-        match &self.owner {
-            Some(owner) => format!("{}-thumbstack-{stage}", owner.0),
-            None => format!("thumbstack-{stage}"),
-        }
     }
 }
 
@@ -358,15 +360,6 @@ fn name_part(s: &str, max: usize) -> Result<(), &'static str> {
     Ok(())
 }
 
-/// Names a stage cannot have: `thumbstack-artifacts-*` is the account's artifacts bucket, and a
-/// stage `thumbstack` would own the `thumbstack-thumbstack-*` names of the owner `thumbstack`.
-pub const RESERVED_STAGE_NAMES: [&str; 2] = ["artifacts", "thumbstack"];
-
-checked_string!(
-    /// Stage names end up in bucket names (63 characters at most with the account id).
-    StageName,
-    |s| name_part(s, 12)
-);
 checked_string!(
     /// Prefixes the stack name; short, for the same reason as stage names.
     Owner,
@@ -443,16 +436,6 @@ checked_string!(Endpoint, |s| {
     if (s.starts_with("http://") || s.starts_with("https://")) && s.len() > 8 { Ok(()) } else { Err("expected http://host:port") }
 });
 
-impl StageName {
-    pub fn parse(s: &str) -> Result<(), &'static str> {
-        name_part(s, 12)?;
-        if RESERVED_STAGE_NAMES.contains(&s) {
-            return Err("reserved: its names would overlap the account's shared ones");
-        }
-        Ok(())
-    }
-}
-
 /// An integer checked against `MIN..=MAX` while the YAML is read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(try_from = "u64")]
@@ -496,11 +479,6 @@ impl TryFrom<u64> for LogRetentionDays {
     }
 }
 
-/// The account's bucket for function zips (one per account and region, shared by its stages).
-pub fn artifacts_bucket(account: &str, region: &str) -> String {
-    format!("thumbstack-artifacts-{account}-{region}")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -521,9 +499,9 @@ mod tests {
 
     #[test]
     fn every_stage_in_the_repo_loads() {
-        for name in ["local", "dev", "prod"] {
+        for (name, stack) in [("local", "thumbstack-local"), ("dev", "thumbstack-dev"), ("prod", "thumbstack-prod")] {
             let stage = Stage::load(&root().join("infra"), name).unwrap_or_else(|e| panic!("{e}"));
-            assert_eq!(stage.stack_name(name), format!("thumbstack-{name}"));
+            assert_eq!((stage.id.stage(), stage.id.stack()), (name, stack));
         }
     }
 
@@ -544,7 +522,7 @@ mod tests {
         let e = error_of(&dev_with("owner: null", "owner: al-ice"));
         assert!(e.contains("no dashes"), "{e}");
         let alice = Stage::parse(Path::new("x.yaml"), &dev_with("owner: null", "owner: alice")).unwrap();
-        assert_eq!(alice.stack_name("dev"), "alice-thumbstack-dev");
+        assert_eq!(alice.id.stack(), "alice-thumbstack-x");
     }
 
     #[test]

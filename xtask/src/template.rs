@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, Result, bail};
 use serde_norway::{Mapping, Value};
 
-use crate::stage::{OnDelete, Stage};
+use crate::stage::{OnDelete, STACK_TAG, Stage};
 
 /// Resource types that hold data: they follow the stage's `retention.on_delete`. The key goes
 /// with them, since a retained table or log group is unreadable without it.
@@ -58,7 +58,8 @@ pub fn write(rendered: &Rendered, out: &Path) -> Result<Vec<PathBuf>> {
 
 /// The stage's own stack (and its us-east-1 certificate stack): what deploy, policy and local need.
 /// `render::render` adds the CI pipeline stack, whose deploy policy is computed from this.
-pub fn render_stack(infra: &Path, name: &str, stage: &Stage) -> Result<Rendered> {
+pub fn render_stack(infra: &Path, stage: &Stage) -> Result<Rendered> {
+    let name = stage.id.stage();
     let source = infra.join("template.yaml");
     let text = std::fs::read_to_string(&source).with_context(|| format!("reading {}", source.display()))?;
     let mut template: Value = serde_norway::from_str(&text).with_context(|| format!("parsing {}", source.display()))?;
@@ -66,9 +67,9 @@ pub fn render_stack(infra: &Path, name: &str, stage: &Stage) -> Result<Rendered>
         template.get_mut("Resources").and_then(Value::as_mapping_mut).context("infra/template.yaml has no Resources")?;
     apply_retention(resources, stage.retention.on_delete);
     add_email_subscriptions(resources, stage)?;
-    let values = parameters(name, stage);
+    let values = parameters(stage);
     check_parameters(&template, &values)?;
-    let tags = tags(name, stage);
+    let tags = tags(stage);
 
     let header = |from: &str| header(name, from);
     let mut certificate_parameters = None;
@@ -86,7 +87,7 @@ pub fn render_stack(infra: &Path, name: &str, stage: &Stage) -> Result<Rendered>
         certificate_parameters = Some(params);
     }
     Ok(Rendered {
-        stack_name: stage.stack_name(name),
+        stack_name: stage.id.stack().to_string(),
         files,
         parameters: values,
         tags,
@@ -121,10 +122,10 @@ pub fn header(name: &str, from: &str) -> String {
 
 /// Parameter values from the stage file. `ArtifactsBucket`, the code keys and, for a domain
 /// without a given certificate, `CertificateArn` are known only at deploy time.
-pub fn parameters(name: &str, stage: &Stage) -> BTreeMap<&'static str, String> {
+pub fn parameters(stage: &Stage) -> BTreeMap<&'static str, String> {
     let (t, a, api) = (&stage.functions.thumbnail, &stage.functions.avatar, &stage.functions.api);
     let mut p = BTreeMap::from([
-        ("Stage", name.to_string()),
+        ("Stage", stage.id.stage().to_string()),
         ("OnAws", stage.emulator.is_none().to_string()),
         ("Architecture", stage.functions.architecture.name().to_string()),
         ("MaxUploadBytes", stage.limits.max_upload_bytes.get().to_string()),
@@ -168,16 +169,11 @@ pub fn parameters(name: &str, stage: &Stage) -> BTreeMap<&'static str, String> {
     p
 }
 
-/// The tag whose value, the stack name, scopes the grants IAM cannot scope by name (keys,
-/// distributions, APIs, certificates: `policy.rs`).
-pub const STACK_TAG: &str = "thumbstack:stack";
-
-/// The stage's tags plus `thumbstack:stage` and [`STACK_TAG`]; CloudFormation copies stack tags
-/// to the resources.
-pub fn tags(name: &str, stage: &Stage) -> BTreeMap<String, String> {
+/// The stage's tags plus its stage and stack tags (`StageId::tags`); CloudFormation copies stack
+/// tags to the resources.
+pub fn tags(stage: &Stage) -> BTreeMap<String, String> {
     let mut tags: BTreeMap<String, String> = stage.tags.iter().map(|(k, v)| (k.to_string(), v.clone())).collect();
-    tags.insert("thumbstack:stage".into(), name.into());
-    tags.insert(STACK_TAG.into(), stage.stack_name(name));
+    tags.extend(stage.id.tags(stage.id.stack()).map(|(k, v)| (k.to_string(), v)));
     tags
 }
 
@@ -262,16 +258,9 @@ fn insert_after(mapping: &mut Mapping, key: &str, entries: Vec<(Value, Value)>) 
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
+mod tests;
 
-    #[test]
-    fn a_parameter_typo_is_caught() {
-        let template: Value = serde_norway::from_str("Parameters:\n  Stage: {Type: String}\n").unwrap();
-        let values = BTreeMap::from([("Stag", "dev".to_string())]);
-        let e = check_parameters(&template, &values).unwrap_err().to_string();
-        assert!(e.contains("Stag,"), "{e}");
-        let e = check_parameters(&template, &BTreeMap::new()).unwrap_err().to_string();
-        assert!(e.contains("parameter Stage, which neither"), "{e}");
-    }
-}
+/// The rendered `local` stage against moto: its bootstrap stack, then its stack through a change
+/// set as deploy will use it.
+#[cfg(test)]
+mod emulator_tests;

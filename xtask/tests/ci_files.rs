@@ -48,13 +48,13 @@ fn xtask_commands(text: &str) -> Vec<Vec<String>> {
 
 #[test]
 fn the_ci_files_parse_and_run_only_real_verbs_and_flags() {
-    let buildspec: serde_norway::Value = serde_norway::from_str(&read("ci/buildspec.yml")).unwrap();
+    let buildspec: serde_norway::Value = serde_norway::from_str(&read("dev/ci/buildspec.yml")).unwrap();
     assert_eq!(buildspec["version"].as_f64(), Some(0.2));
     assert_eq!(buildspec["artifacts"]["files"][0].as_str(), Some("deploy-report.json"));
     let workflow: serde_norway::Value = serde_norway::from_str(&read(".github/workflows/deploy.yml")).unwrap();
     assert!(workflow["jobs"]["test"]["steps"].as_sequence().unwrap().iter().any(|s| s["run"].as_str() == Some("bash .ci/run")));
     let mut seen = 0;
-    for file in ["ci/buildspec.yml", ".github/workflows/deploy.yml", "Jenkinsfile"] {
+    for file in ["dev/ci/buildspec.yml", ".github/workflows/deploy.yml", "Jenkinsfile"] {
         let text = read(file);
         assert!(text.contains("bash .ci/run"), "{file} does not run the tests");
         for words in xtask_commands(&text) {
@@ -75,7 +75,7 @@ fn the_ci_files_parse_and_run_only_real_verbs_and_flags() {
 /// first build: in each GitHub job (a fresh runner each), and once in the others (one machine).
 #[test]
 fn every_ci_recipe_installs_nasm_before_it_builds() {
-    const INSTALL: &str = "bash scripts/install-build-deps.sh";
+    const INSTALL: &str = "bash dev/scripts/install-build-deps.sh";
     // The first line that is not a comment and runs the tests or a verb.
     let builds = |text: &str| {
         let mut at = 0;
@@ -86,7 +86,7 @@ fn every_ci_recipe_installs_nasm_before_it_builds() {
             (code && (line.contains("bash .ci/run") || line.contains("cargo xtask "))).then_some(here)
         })
     };
-    for file in ["ci/buildspec.yml", "Jenkinsfile"] {
+    for file in ["dev/ci/buildspec.yml", "Jenkinsfile"] {
         let text = read(file);
         let (install, build) = (text.find(INSTALL), builds(&text).unwrap());
         assert!(install.is_some_and(|i| i < build), "{file}: no `{INSTALL}` before its first build");
@@ -190,7 +190,7 @@ async fn policy_asks_sts_for_the_account_and_pipeline_needs_a_source() {
     assert_eq!((status["stack"].as_str(), &status["status"]), (Some("thumbstack-local"), &Value::Null));
 }
 
-/// `.ci/run`'s `scripts/ci-mtimes.py`, on a clone of its own: a second clone's unchanged files get
+/// `.ci/run`'s `dev/scripts/ci-mtimes.py`, on a clone of its own: a second clone's unchanged files get
 /// the time their content was first seen (so cargo reuses the earlier build), a changed file gets
 /// the current time (so what depends on it is rebuilt).
 #[test]
@@ -207,7 +207,7 @@ fn ci_mtimes_keep_the_first_seen_time_of_unchanged_content_only() {
     std::fs::write(repo.join("same.rs"), "fn same() {}").unwrap();
     std::fs::write(repo.join("edited.rs"), "fn before() {}").unwrap();
     git(&["add", "."]);
-    let script = root().join("scripts/ci-mtimes.py");
+    let script = root().join("dev/scripts/ci-mtimes.py");
     let run = || {
         let out = Command::new("python3").current_dir(&repo).arg(&script).arg(&target).output().unwrap();
         assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));

@@ -376,8 +376,8 @@ fn uploads_become_thumbnails_failures_and_avatars_and_ctrl_c_stops_everything() 
 fn browser(base: &str) {
     let root = std::path::PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").expect("run by cargo")).join("..");
     let target = std::env::var_os("CARGO_TARGET_DIR").map(std::path::PathBuf::from).unwrap_or_else(|| root.join("target"));
-    let status = Command::new("bash").arg(root.join("scripts/install-browser.sh")).status().unwrap();
-    assert!(status.success(), "scripts/install-browser.sh failed");
+    let status = Command::new("bash").arg(root.join("dev/scripts/install-browser.sh")).status().unwrap();
+    assert!(status.success(), "dev/scripts/install-browser.sh failed");
     let shots = target.join("browser");
     std::fs::create_dir_all(&shots).unwrap();
     let out = Command::new("node")

@@ -1,6 +1,6 @@
 //! Who is asking: the `sub` claim of a verified sign-in token. On AWS, API Gateway's JWT
 //! authorizer verifies it (issuer and audience from the stage's user pool); on `local`, the
-//! local server does the same checks against the emulator's pool (`local/runtime` `auth.rs`).
+//! local server does the same checks against the emulator's pool (`dev/local/runtime` `auth.rs`).
 //! Nothing here trusts an id the client sends.
 
 use crate::http::{ApiError, Request};

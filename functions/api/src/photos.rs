@@ -11,13 +11,13 @@ pub async fn delete(api: &Api, user: &str, request: &Request) -> Result<Response
     if !shared::key::valid_id(id) {
         return Err(ApiError::field("id", format!("{id:?} is not an upload id")));
     }
-    let pk = format!("IMG#{id}");
+    let pk = shared::table::image_pk(id);
     let table = &api.config.catalog_table;
     let got = api
         .dynamodb
         .get_item()
         .table_name(table)
-        .key("pk", AttributeValue::S(pk.clone()))
+        .key(shared::table::PK, AttributeValue::S(pk.clone()))
         .consistent_read(true)
         .send()
         .await
@@ -42,9 +42,9 @@ pub async fn delete(api: &Api, user: &str, request: &Request) -> Result<Response
     api.dynamodb
         .delete_item()
         .table_name(table)
-        .key("pk", AttributeValue::S(pk))
+        .key(shared::table::PK, AttributeValue::S(pk))
         .condition_expression("#o = :o")
-        .expression_attribute_names("#o", "owner")
+        .expression_attribute_names("#o", shared::table::OWNER)
         .expression_attribute_values(":o", AttributeValue::S(user.to_string()))
         .send()
         .await

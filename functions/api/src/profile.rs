@@ -7,7 +7,8 @@ use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use chrono::{SecondsFormat, Utc};
 use serde::Serialize;
 use serde_json::{Map, Value};
-use shared::key::{avatar_output_key, profile_pk};
+use shared::key::avatar_output_key;
+use shared::table::{PK, profile_pk};
 
 use crate::Api;
 use crate::http::{ApiError, Response};
@@ -75,7 +76,7 @@ pub async fn get(api: &Api, user: &str) -> Result<Response, ApiError> {
         .dynamodb
         .get_item()
         .table_name(&api.config.catalog_table)
-        .key("pk", AttributeValue::S(profile_pk(user)))
+        .key(PK, AttributeValue::S(profile_pk(user)))
         .consistent_read(true)
         .send()
         .await
@@ -89,7 +90,7 @@ pub async fn put(api: &Api, user: &str, update: ProfileUpdate) -> Result<Respons
         .dynamodb
         .update_item()
         .table_name(&api.config.catalog_table)
-        .key("pk", AttributeValue::S(profile_pk(user)))
+        .key(PK, AttributeValue::S(profile_pk(user)))
         .update_expression("SET display_name = :n, bio = :b, profile_updated_at = :t")
         .expression_attribute_values(":n", AttributeValue::S(update.display_name))
         .expression_attribute_values(":b", AttributeValue::S(update.bio))

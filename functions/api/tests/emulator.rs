@@ -230,7 +230,7 @@ async fn the_catalog_pages_in_order_without_gaps_or_repeats() {
     dynamodb
         .put_item()
         .table_name(TABLE)
-        .item("pk", aws_sdk_dynamodb::types::AttributeValue::S(format!("USER#{USER}")))
+        .item("pk", aws_sdk_dynamodb::types::AttributeValue::S(shared::table::profile_pk(USER)))
         .send()
         .await
         .unwrap();
@@ -340,7 +340,7 @@ async fn a_photo_is_deleted_by_its_owner_alone_original_thumbnail_and_row() {
     let row_exists = |id: String| {
         let dynamodb = dynamodb.clone();
         async move {
-            let key = aws_sdk_dynamodb::types::AttributeValue::S(format!("IMG#{id}"));
+            let key = aws_sdk_dynamodb::types::AttributeValue::S(shared::table::image_pk(&id));
             dynamodb.get_item().table_name(TABLE).key("pk", key).send().await.unwrap().item().is_some()
         }
     };

@@ -9,7 +9,8 @@ use aws_sdk_s3::primitives::ByteStream;
 use chrono::SecondsFormat;
 use shared::Failure;
 use shared::event::ObjectCreated;
-use shared::key::{AvatarKey, avatar_output_key as avatar_key, parse_avatar_key, profile_pk};
+use shared::key::{AvatarKey, avatar_output_key as avatar_key, parse_avatar_key};
+use shared::table::{PK, profile_pk};
 use worker::Limits;
 use worker::batch::{self, Context, Invocation, Process};
 use worker::config::Config;
@@ -37,7 +38,7 @@ impl Handler {
             .dynamodb
             .get_item()
             .table_name(&self.cx.config.catalog_table)
-            .key("pk", AttributeValue::S(profile_pk(user)))
+            .key(PK, AttributeValue::S(profile_pk(user)))
             .consistent_read(true)
             .projection_expression("avatar_uploaded_at")
             .send()
@@ -53,7 +54,7 @@ impl Handler {
             .dynamodb
             .update_item()
             .table_name(&self.cx.config.catalog_table)
-            .key("pk", AttributeValue::S(profile_pk(&upload.user)))
+            .key(PK, AttributeValue::S(profile_pk(&upload.user)))
             .update_expression("SET avatar_key = :k, avatar_version = :v, avatar_uploaded_at = :t")
             .condition_expression("attribute_not_exists(avatar_uploaded_at) OR avatar_uploaded_at <= :t")
             .expression_attribute_values(":k", AttributeValue::S(avatar_key(&upload.user)))

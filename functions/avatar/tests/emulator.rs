@@ -40,7 +40,14 @@ async fn upload(w: &World, key: &str, body: Vec<u8>) -> aws_lambda_events::sqs::
 }
 
 async fn profile(w: &World, user: &str) -> HashMap<String, AttributeValue> {
-    let got = w.dynamodb.get_item().table_name(TABLE).key("pk", AttributeValue::S(format!("USER#{user}"))).send().await.unwrap();
+    let got = w
+        .dynamodb
+        .get_item()
+        .table_name(TABLE)
+        .key("pk", AttributeValue::S(shared::table::profile_pk(user)))
+        .send()
+        .await
+        .unwrap();
     got.item().cloned().unwrap_or_default()
 }
 

@@ -39,7 +39,7 @@ impl Handler {
             .put_item()
             .table_name(&self.cx.config.catalog_table)
             .set_item(Some(shared::catalog::to_item(row)))
-            .condition_expression("attribute_not_exists(pk)")
+            .condition_expression(shared::table::IF_NEW)
             .send()
             .await;
         match result {

@@ -83,7 +83,7 @@ async fn photo_becomes_thumbnail_and_row_text_file_becomes_a_recorded_rejection(
         .dynamodb
         .get_item()
         .table_name(TABLE)
-        .key("pk", AttributeValue::S("IMG#photo1".into()))
+        .key("pk", AttributeValue::S(shared::table::image_pk("photo1")))
         .send()
         .await
         .unwrap()
@@ -114,7 +114,7 @@ async fn photo_becomes_thumbnail_and_row_text_file_becomes_a_recorded_rejection(
         .send()
         .await
         .unwrap();
-    assert_eq!(smallest.items().iter().filter(|i| s(i, "pk") == "IMG#photo1").count(), 1);
+    assert_eq!(smallest.items().iter().filter(|i| s(i, "pk") == shared::table::image_pk("photo1")).count(), 1);
 
     // The rejection: a failure record, an SNS message, no thumbnail, no row.
     let date = event_time.format("%Y/%m/%d");
@@ -190,7 +190,7 @@ async fn keys_outside_the_input_prefix_and_test_events_are_acknowledged_untouche
 
 async fn rows(w: &World) -> Vec<std::collections::HashMap<String, AttributeValue>> {
     let items = w.dynamodb.scan().table_name(TABLE).send().await.unwrap().items.unwrap_or_default();
-    items.into_iter().filter(|i| s(i, "pk").starts_with("IMG#")).collect()
+    items.into_iter().filter(|i| s(i, "pk").starts_with(shared::table::Kind::Image.prefix())).collect()
 }
 
 async fn versioned(w: &World) {

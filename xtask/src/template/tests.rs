@@ -1,0 +1,289 @@
+//! The rendered files of every stage in the repo: golden files, determinism, and the claims
+//! the templates make (encryption, boundaries, sign-in, architecture).
+
+use super::*;
+use crate::companions::render;
+
+fn rendered(name: &str) -> Rendered {
+    let infra = crate::paths::infra();
+    let stage = Stage::load(&infra, name).unwrap();
+    render(&infra, &stage).unwrap()
+}
+
+fn file<'a>(r: &'a Rendered, name: &str) -> &'a str {
+    &r.files.iter().find(|(n, _)| *n == name).unwrap_or_else(|| panic!("no {name}")).1
+}
+
+/// Golden files: `UPDATE_EXPECT=1 cargo test -p xtask golden` rewrites them; review the diff.
+#[test]
+fn golden_dev_and_prod() {
+    let dev = rendered("dev");
+    expect_test::expect_file!["../../tests/golden/dev/template.yaml"].assert_eq(file(&dev, "template.yaml"));
+    expect_test::expect_file!["../../tests/golden/dev/parameters.json"].assert_eq(file(&dev, "parameters.json"));
+    expect_test::expect_file!["../../tests/golden/dev/pipeline.yaml"].assert_eq(file(&dev, "pipeline.yaml"));
+    expect_test::expect_file!["../../tests/golden/dev/pipeline-parameters.json"]
+        .assert_eq(file(&dev, "pipeline-parameters.json"));
+    expect_test::expect_file!["../../tests/golden/dev/bootstrap.yaml"].assert_eq(file(&dev, "bootstrap.yaml"));
+    let prod = rendered("prod");
+    expect_test::expect_file!["../../tests/golden/prod/parameters.json"].assert_eq(file(&prod, "parameters.json"));
+    expect_test::expect_file!["../../tests/golden/prod/certificate.yaml"].assert_eq(file(&prod, "certificate.yaml"));
+}
+
+#[test]
+fn rendering_is_deterministic() {
+    let (a, b) = (rendered("prod"), rendered("prod"));
+    assert_eq!(a.files, b.files);
+}
+
+#[test]
+fn stage_values_reach_the_template() {
+    let dev = rendered("dev");
+    let t: Value = serde_norway::from_str(file(&dev, "template.yaml")).unwrap();
+    let r = &t["Resources"];
+    assert_eq!(r["CatalogTable"]["DeletionPolicy"], Value::from("Delete"));
+    assert_eq!(r["AlarmEmail1"]["Properties"]["Endpoint"], Value::from("thumbstack-dev-alarms@example.com"));
+    assert!(r.get("AlarmEmail2").is_none());
+    let prod = rendered("prod");
+    let t: Value = serde_norway::from_str(file(&prod, "template.yaml")).unwrap();
+    for id in ["UploadsBucket", "AssetsBucket", "LogBucket", "CatalogTable", "ThumbnailLogGroup", "DataKey"] {
+        assert_eq!(t["Resources"][id]["DeletionPolicy"], Value::from("Retain"), "{id}");
+        assert_eq!(t["Resources"][id]["UpdateReplacePolicy"], Value::from("Retain"), "{id}");
+    }
+    assert!(t["Resources"]["ThumbnailQueue"].get("DeletionPolicy").is_none());
+    assert!(t["Resources"]["AlarmEmail2"].is_mapping());
+    let params: serde_json::Value = serde_json::from_str(file(&prod, "parameters.json")).unwrap();
+    assert_eq!(params["Parameters"]["ThumbnailVisibilityTimeout"], "180");
+    assert_eq!(params["Parameters"]["DomainName"], "example.com");
+    assert_eq!(params["Tags"]["thumbstack:stage"], "prod");
+}
+
+/// The stage's `functions.architecture` is what every function runs on; unset, x86_64.
+#[test]
+fn every_function_runs_on_the_stages_architecture() {
+    let infra = crate::paths::infra();
+    let mut stage = Stage::load(&infra, "dev").unwrap();
+    for (arch, name) in [(crate::stage::Architecture::X86_64, "x86_64"), (crate::stage::Architecture::Arm64, "arm64")] {
+        stage.functions.architecture = arch;
+        let r = render(&infra, &stage).unwrap();
+        let params: serde_json::Value = serde_json::from_str(file(&r, "parameters.json")).unwrap();
+        assert_eq!(params["Parameters"]["Architecture"], name);
+        let t: Value = serde_norway::from_str(file(&r, "template.yaml")).unwrap();
+        let allowed = t["Parameters"]["Architecture"]["AllowedValues"].as_sequence().unwrap();
+        assert!(allowed.contains(&Value::from(name)), "{allowed:?}");
+        for function in ["ThumbnailFunction", "AvatarFunction", "ApiFunction"] {
+            let set = serde_norway::to_string(&t["Resources"][function]["Properties"]["Architectures"]).unwrap();
+            assert_eq!(set.trim(), "- !Ref Architecture", "{function}");
+        }
+    }
+    let yaml = std::fs::read_to_string(infra.join("stages/local.yaml")).unwrap();
+    assert!(!yaml.contains("architecture"), "local leaves it unset");
+    assert_eq!(Stage::load(&infra, "local").unwrap().functions.architecture, crate::stage::Architecture::X86_64);
+}
+
+#[test]
+fn intrinsic_tags_survive() {
+    let dev = rendered("dev");
+    let t = file(&dev, "template.yaml");
+    assert!(t.contains("!Ref AlarmTopic") && t.contains("!GetAtt ThumbnailQueue.Arn") && t.contains("!Sub "), "{t}");
+    assert!(!t.contains("Fn::"), "long-form intrinsics crept in");
+}
+
+/// CloudFront keys `avatars/*` on the version the api puts in the avatar's URL, so a new avatar
+/// is never served stale from the edge (the managed CachingOptimized policy dropped the query).
+#[test]
+fn the_avatar_cache_key_holds_the_version_the_api_puts_in_its_url() {
+    let dev = rendered("dev");
+    let t: Value = serde_norway::from_str(file(&dev, "template.yaml")).unwrap();
+    let r = &t["Resources"];
+    let behaviors = r["Distribution"]["Properties"]["DistributionConfig"]["CacheBehaviors"].as_sequence().unwrap();
+    let avatars = behaviors.iter().find(|b| b["PathPattern"] == "avatars/*").unwrap();
+    let policy = serde_norway::to_string(&avatars["CachePolicyId"]).unwrap();
+    assert_eq!(policy.trim(), "!Ref AvatarCache");
+    let key = &r["AvatarCache"]["Properties"]["CachePolicyConfig"]["ParametersInCacheKeyAndForwardedToOrigin"];
+    assert_eq!(key["QueryStringsConfig"]["QueryStringBehavior"], Value::from("whitelist"));
+    assert_eq!(key["QueryStringsConfig"]["QueryStrings"], Value::from(vec![shared::key::AVATAR_VERSION_PARAM]));
+    // Old avatar uploads (inputs only) expire; the replaced picture's versions with the rest.
+    let rules = r["UploadsBucket"]["Properties"]["LifecycleConfiguration"]["Rules"].as_sequence().unwrap();
+    let avatars = rules.iter().find(|r| r["Id"] == "avatar-uploads").expect("an avatar-uploads rule");
+    assert_eq!((&avatars["Prefix"], &avatars["ExpirationInDays"]), (&Value::from("avatars/"), &Value::from(7)));
+}
+
+/// Each AWS stage signs its users in with a pool of its own, and API Gateway's authorizer
+/// takes issuer and audience from it: e-mail sign-up, the code grant with PKCE only, a public
+/// client whose only callback is the site; an external issuer replaces the pool.
+#[test]
+fn aws_stages_sign_in_through_their_own_user_pool() {
+    for stage in ["dev", "prod"] {
+        let out = rendered(stage);
+        let t: Value = serde_norway::from_str(file(&out, "template.yaml")).unwrap();
+        let r = &t["Resources"];
+        let yaml = |v: &Value| serde_norway::to_string(v).unwrap();
+        for (id, kind) in [
+            ("UserPool", "AWS::Cognito::UserPool"),
+            ("UserPoolClient", "AWS::Cognito::UserPoolClient"),
+            ("UserPoolDomain", "AWS::Cognito::UserPoolDomain"),
+        ] {
+            assert_eq!(r[id]["Type"], Value::from(kind), "{stage} {id}");
+            assert_eq!(r[id]["Condition"], Value::from("OwnUserPool"), "{stage} {id}");
+        }
+        let pool = &r["UserPool"]["Properties"];
+        assert_eq!(pool["UsernameAttributes"], Value::from(vec!["email"]));
+        assert_eq!(pool["AutoVerifiedAttributes"], Value::from(vec!["email"]));
+        assert_eq!(pool["MfaConfiguration"], Value::from("OPTIONAL"));
+        assert_eq!(pool["EnabledMfas"], Value::from(vec!["SOFTWARE_TOKEN_MFA"]));
+        assert_eq!(pool["Policies"]["PasswordPolicy"]["MinimumLength"], Value::from(12));
+        assert_eq!(pool["AccountRecoverySetting"]["RecoveryMechanisms"][0]["Name"], Value::from("verified_email"));
+        let client = &r["UserPoolClient"]["Properties"];
+        assert_eq!(client["GenerateSecret"], Value::from(false));
+        assert_eq!(client["AllowedOAuthFlows"], Value::from(vec!["code"]), "{stage}: no implicit flow");
+        assert_eq!(
+            client["ExplicitAuthFlows"],
+            Value::from(vec!["ALLOW_REFRESH_TOKEN_AUTH"]),
+            "{stage}: no password through our code"
+        );
+        assert!(yaml(&client["CallbackURLs"]).contains("Distribution.DomainName"), "{stage}");
+        let lifetimes =
+            (&client["AccessTokenValidity"], &client["RefreshTokenValidity"], &client["TokenValidityUnits"]["RefreshToken"]);
+        assert_eq!(lifetimes, (&Value::from(15), &Value::from(12), &Value::from("hours")), "{stage}");
+        let jwt = yaml(&r["ApiAuthorizer"]["Properties"]["JwtConfiguration"]);
+        assert!(jwt.contains("UserPool.ProviderURL") && jwt.contains("!Ref UserPoolClient"), "{stage}: {jwt}");
+        let params: serde_json::Value = serde_json::from_str(file(&out, "parameters.json")).unwrap();
+        assert!(params["Parameters"].get("JwtIssuer").is_none(), "{stage}: the own pool is the default");
+        let csp = yaml(&r["SecurityHeaders"]["Properties"]["ResponseHeadersPolicyConfig"]["SecurityHeadersConfig"]);
+        assert!(csp.contains(".auth.${AWS::Region}.amazoncognito.com"), "{stage}: the site may reach the token endpoint");
+        assert!(t["Outputs"]["SignInUrl"].is_mapping() && t["Outputs"]["UserPoolClientId"].is_mapping(), "{stage}");
+    }
+    let text = std::fs::read_to_string(crate::paths::infra().join("stages/dev.yaml")).unwrap();
+    let external = text.replace("queues:", "  jwt:\n    issuer: https://login.example.com/\n    audience: [site]\nqueues:");
+    let stage = Stage::parse(Path::new("dev.yaml"), &external).unwrap();
+    let out = render_stack(&crate::paths::infra(), &stage).unwrap();
+    let params: serde_json::Value = serde_json::from_str(file(&out, "parameters.json")).unwrap();
+    assert_eq!(params["Parameters"]["JwtIssuer"], "https://login.example.com/", "an external issuer leaves OwnUserPool false");
+}
+
+/// SECURITY.md's encryption claims, read from the rendered template.
+#[test]
+fn the_security_claims_about_encryption_hold() {
+    let dev = rendered("dev");
+    let t: Value = serde_norway::from_str(file(&dev, "template.yaml")).unwrap();
+    let r = &t["Resources"];
+    let data_key = |v: &Value| serde_norway::to_string(v).unwrap().contains("DataKey");
+    assert!(data_key(&r["CatalogTable"]["Properties"]["SSESpecification"]["KMSMasterKeyId"]));
+    assert!(data_key(&r["AlarmTopic"]["Properties"]["KmsMasterKeyId"]));
+    for (id, body) in r.as_mapping().unwrap() {
+        match body["Type"].as_str() {
+            Some("AWS::Logs::LogGroup") => assert!(data_key(&body["Properties"]["KmsKeyId"]), "{id:?}"),
+            Some("AWS::SQS::Queue") => assert_eq!(body["Properties"]["SqsManagedSseEnabled"], Value::from(true), "{id:?}"),
+            _ => {}
+        }
+    }
+}
+
+/// The catalog table the template makes is the one `shared::table` lays out (the functions, testkit
+/// and the bench build keys and tables from it): attributes, key, indexes, expiry, and every
+/// `dynamodb:LeadingKeys` grant is one item kind's prefix.
+#[test]
+fn the_catalog_table_is_the_shared_layout() {
+    use shared::table::{self, Kind, Scalar};
+    let dev = rendered("dev");
+    let t: Value = serde_norway::from_str(file(&dev, "template.yaml")).unwrap();
+    let p = &t["Resources"]["CatalogTable"]["Properties"];
+    let pairs = |list: &Value, a: &str, b: &str| -> Vec<(String, String)> {
+        list.as_sequence()
+            .unwrap()
+            .iter()
+            .map(|e| (e[a].as_str().unwrap().to_string(), e[b].as_str().unwrap().to_string()))
+            .collect()
+    };
+    let attributes: Vec<(String, String)> = table::ATTRIBUTES
+        .iter()
+        .map(|(name, scalar)| (name.to_string(), if *scalar == Scalar::N { "N" } else { "S" }.to_string()))
+        .collect();
+    assert_eq!(pairs(&p["AttributeDefinitions"], "AttributeName", "AttributeType"), attributes);
+    assert_eq!(pairs(&p["KeySchema"], "AttributeName", "KeyType"), [(table::PK.to_string(), "HASH".to_string())]);
+    type IndexShape = (String, Vec<(String, String)>, String);
+    let indexes: Vec<IndexShape> = p["GlobalSecondaryIndexes"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .map(|i| {
+            let name = i["IndexName"].as_str().unwrap().to_string();
+            (name, pairs(&i["KeySchema"], "AttributeName", "KeyType"), i["Projection"]["ProjectionType"].as_str().unwrap().into())
+        })
+        .collect();
+    let expected: Vec<IndexShape> = table::INDEXES
+        .iter()
+        .map(|i| {
+            let keys = vec![(i.partition.to_string(), "HASH".to_string()), (i.sort.to_string(), "RANGE".to_string())];
+            (i.name.to_string(), keys, "ALL".to_string())
+        })
+        .collect();
+    assert_eq!(indexes, expected);
+    assert_eq!(p["TimeToLiveSpecification"]["AttributeName"].as_str(), Some(table::EXPIRES_AT));
+    fn leading_keys(v: &Value, out: &mut std::collections::BTreeSet<String>) {
+        match v {
+            Value::Mapping(m) => {
+                for (k, v) in m {
+                    if k.as_str() == Some("dynamodb:LeadingKeys") {
+                        out.extend(v.as_sequence().unwrap().iter().map(|p| p.as_str().unwrap().to_string()));
+                    } else {
+                        leading_keys(v, out);
+                    }
+                }
+            }
+            Value::Sequence(items) => items.iter().for_each(|v| leading_keys(v, out)),
+            Value::Tagged(t) => leading_keys(&t.value, out),
+            _ => {}
+        }
+    }
+    let mut granted = std::collections::BTreeSet::new();
+    leading_keys(&t, &mut granted);
+    let prefixes: std::collections::BTreeSet<String> = Kind::ALL.iter().map(|k| format!("{}*", k.prefix())).collect();
+    assert_eq!(granted, prefixes, "LeadingKeys");
+}
+
+/// Every role carries the stage's boundary, the bootstrap's execution role excepted (it
+/// enforces the boundary); the stack's roles live under its role path.
+#[test]
+fn every_role_carries_the_boundary() {
+    let infra = crate::paths::infra();
+    for name in ["dev", "prod", "local"] {
+        let stage = Stage::load(&infra, name).unwrap();
+        let rendered = render(&infra, &stage).unwrap();
+        for (file, text) in rendered.files.iter().filter(|(f, _)| f.ends_with(".yaml")) {
+            let template: Value = serde_norway::from_str(text).unwrap();
+            for (id, r) in template["Resources"].as_mapping().unwrap() {
+                if r["Type"].as_str() != Some("AWS::IAM::Role") {
+                    continue;
+                }
+                let id = id.as_str().unwrap();
+                let boundary = r["Properties"].get("PermissionsBoundary");
+                if (*file, id) == ("bootstrap.yaml", "ExecutionRole") {
+                    // The one exemption, with its reason in the template: it enforces the boundary.
+                    assert!(boundary.is_none());
+                    let source = std::fs::read_to_string(infra.join("bootstrap.yaml")).unwrap();
+                    assert!(source.contains("The one role here without a permissions boundary"));
+                    continue;
+                }
+                assert!(boundary.is_some(), "{name} {file}: {id} has no PermissionsBoundary");
+                if *file == "template.yaml" {
+                    assert_eq!(
+                        serde_norway::to_string(&r["Properties"]["Path"]).unwrap().trim(),
+                        r#"!Sub /${AWS::StackName}/"#,
+                        "{id}"
+                    );
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn a_parameter_typo_is_caught() {
+    let template: Value = serde_norway::from_str("Parameters:\n  Stage: {Type: String}\n").unwrap();
+    let values = BTreeMap::from([("Stag", "dev".to_string())]);
+    let e = check_parameters(&template, &values).unwrap_err().to_string();
+    assert!(e.contains("Stag,"), "{e}");
+    let e = check_parameters(&template, &BTreeMap::new()).unwrap_err().to_string();
+    assert!(e.contains("parameter Stage, which neither"), "{e}");
+}

@@ -1,0 +1,306 @@
+//! `cargo xtask deploy <stage>` and `cargo xtask diff <stage>`: render, package, upload the
+//! zips, a change set shown as a table, then (deploy only) execute it with live events, upload
+//! `site/` and invalidate CloudFront. Every run ends with one report; its exit code says how
+//! far it got (see `exit::Exit`).
+
+use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, Result};
+use serde_norway::Value;
+
+use crate::aws::Aws;
+use crate::cdn::AVATARS;
+use crate::cfn::artifacts::{self, TEMPLATE_BODY_LIMIT};
+use crate::cfn::{Mode, Opened, Report, StackSpec, Template, apply, finish, stack};
+use crate::exit::{Exit, Stop};
+use crate::flags::{DeployArgs, DiffArgs, StageArgs};
+use crate::site::Synced;
+
+pub fn run(args: &DeployArgs) -> Result<Exit> {
+    let mode = Mode::execute(args.yes);
+    let invalidation = (!args.no_invalidate).then(|| Duration::from_secs(args.invalidation_wait));
+    finish(&args.target.stage, "deploy", args.json, async |report| deploy(&args.target, mode, invalidation, report).await)
+}
+
+pub fn diff(args: &DiffArgs) -> Result<Exit> {
+    finish(&args.target.stage, "diff", args.json, async |report| deploy(&args.target, Mode::plan(), None, report).await)
+}
+
+/// `invalidation`: how long to wait for CloudFront after the deploy; `None` skips it.
+async fn deploy(target: &StageArgs, mode: Mode, invalidation: Option<Duration>, report: &mut Report) -> Result<Exit> {
+    let name = &target.stage;
+    let stage = target.load()?;
+    let rendered = timed(report, "render", || crate::companions::render(&target.infra_dir(), &stage))?;
+    let opened = Opened::open(stage).await?;
+    opened.start(report, &rendered.stack_name);
+    let (stage, aws, account) = (&opened.stage, &opened.aws, &opened.account);
+    let poll = stack::poll_interval(aws);
+    let template = rendered.file("template.yaml").context("render wrote no template.yaml")?;
+    // A template small enough to send inline is checked at once; a larger one once it is in the
+    // artifacts bucket, still before any build.
+    if template.len() <= TEMPLATE_BODY_LIMIT {
+        validate_once(aws, &Template::Body(template.to_string()), template, report).await?;
+    }
+
+    // Every change set runs as the stage's execution role; without bootstrap there is none.
+    let path = opened.deploy_path(Some(&rendered)).await?;
+    let s3 = aws.s3();
+    let bucket = opened.names().artifacts_bucket();
+    if !artifacts::exists(&s3, &bucket, account).await? {
+        return Err(Stop::new(
+            Exit::Usage,
+            format!("the artifacts bucket {bucket} does not exist; `cargo xtask bootstrap {name}` creates it (README, \"Deploying from CI\")"),
+        )
+        .into());
+    }
+    let body = if template.len() > TEMPLATE_BODY_LIMIT {
+        let url = artifacts::upload_template(&s3, &bucket, account, &aws.region(), &stage.id, template).await?;
+        let body = Template::Url(url);
+        validate_once(aws, &body, template, report).await?;
+        body
+    } else {
+        Template::Body(template.to_string())
+    };
+    // An emulator stage's template leaves the functions out (`OnAws=false`): `local` runs the
+    // handlers in-process, so there is nothing to build, zip or upload.
+    let in_process = stage.emulator.is_some();
+    if in_process {
+        eprintln!("deploy: {name} runs the functions in-process: no release build, no zips (code keys marked {LOCAL_CODE})");
+    } else {
+        let packaged = timed(report, "package", || crate::build::package(stage.functions.architecture)).map_err(|e| {
+            if e.is::<crate::build::Incompatible>() { Stop::new(Exit::Incompatible, format!("{e:#}")).into() } else { e }
+        })?;
+        let phase = Instant::now();
+        report.artifacts = artifacts::upload(&s3, &bucket, account, &stage.id, &packaged.functions).await?;
+        for a in &report.artifacts {
+            let what = if a.uploaded { "uploaded" } else { "already there" };
+            eprintln!("deploy: {:<10} s3://{bucket}/{} version {} ({what})", a.function, a.key, a.version_id);
+        }
+        report.artifacts_bucket = Some(bucket.clone());
+        report.timings.insert("artifacts", phase.elapsed().as_secs_f64());
+    }
+
+    let mut parameters: Vec<(String, String)> = rendered.parameters.iter().map(|(k, v)| ((*k).to_string(), v.clone())).collect();
+    if let (Some(cert_template), Some(cert_parameters)) = (rendered.file("certificate.yaml"), &rendered.certificate_parameters) {
+        let us_east_1 = aws.in_region("us-east-1");
+        let spec = StackSpec {
+            name: stage.id.certificate_stack(),
+            template: Template::Body(cert_template.to_string()),
+            parameters: cert_parameters.iter().map(|(k, v)| ((*k).to_string(), v.clone())).collect(),
+            tags: rendered.tags.clone().into_iter().collect(),
+            role_arn: Some(path.execution_role.clone()),
+        };
+        report.certificate_stack = Some(spec.name.clone());
+        let cfn = us_east_1.cloudformation();
+        let phases = ("certificate_changeset", "certificate_execute");
+        apply(&cfn, &spec, mode, stack::poll_interval(&us_east_1), phases, report).await?;
+        let arn = match stack::describe(&cfn, &spec.name).await? {
+            Some(stack) => stack::outputs(&us_east_1, &stack)
+                .await?
+                .get("CertificateArn")
+                .cloned()
+                .with_context(|| format!("{} has no CertificateArn output", spec.name))?,
+            // A diff of a stage whose certificate stack does not exist yet: the main stack's
+            // diff then shows the certificate as to-be-set.
+            None => String::new(),
+        };
+        parameters.push(("CertificateArn".into(), arn));
+    }
+    let code_bucket = if in_process { LOCAL_CODE } else { bucket.as_str() };
+    parameters.extend(deploy_time_parameters(template, code_bucket, in_process, &report.artifacts)?);
+    parameters.push(("PermissionsBoundary".into(), path.boundary.clone()));
+    let spec = StackSpec {
+        name: rendered.stack_name.clone(),
+        template: body,
+        parameters,
+        tags: rendered.tags.clone().into_iter().collect(),
+        role_arn: Some(path.execution_role.clone()),
+    };
+
+    let cfn = aws.cloudformation();
+    let stack_changed =
+        apply(&cfn, &spec, mode, poll, ("changeset", "execute"), report).await?.record("deploy", &spec.name, report);
+    if !mode.execute {
+        return Ok(Exit::Success);
+    }
+    after_deploy(aws, &spec.name, stack_changed, invalidation, report).await
+}
+
+/// After the stack: outputs, the site, the invalidation. Their failures do not undo the deploy.
+async fn after_deploy(
+    aws: &Aws,
+    stack_name: &str,
+    stack_changed: bool,
+    invalidation: Option<Duration>,
+    report: &mut Report,
+) -> Result<Exit> {
+    let cfn = aws.cloudformation();
+    let stack = stack::describe(&cfn, stack_name).await?.context("the stack is gone after deploying")?;
+    report.status = Some(stack::status(&stack).to_string());
+    report.outputs = stack::outputs(aws, &stack).await?;
+    let post = |e: anyhow::Error, what: &str| -> anyhow::Error {
+        Stop::new(
+            Exit::PostDeployFailed,
+            format!("the stack is deployed, but {what} failed: {e:#}\n  next: fix the cause and deploy again (the stack part will be a no-op)"),
+        )
+        .into()
+    };
+    let phase = Instant::now();
+    let site_dir = crate::paths::root().join("site");
+    let synced = match report.outputs.get("AssetsBucketName") {
+        Some(bucket) if site_dir.is_dir() => {
+            let generated: BTreeMap<String, Vec<u8>> =
+                crate::site::auth_file(&report.outputs).map(|f| (crate::site::AUTH_FILE.to_string(), f)).into_iter().collect();
+            let synced =
+                crate::site::sync(&aws.s3(), bucket, &site_dir, &generated).await.map_err(|e| post(e, "uploading site/"))?;
+            eprintln!(
+                "deploy: site/ → s3://{bucket}/{}: {} uploaded, {} deleted, {} unchanged",
+                crate::site::PREFIX,
+                synced.uploaded.len(),
+                synced.deleted.len(),
+                synced.unchanged
+            );
+            Some(synced)
+        }
+        Some(_) => {
+            eprintln!("deploy: no site/ folder; nothing to upload");
+            None
+        }
+        None => return Err(post(anyhow::anyhow!("no AssetsBucketName output"), "finding the assets bucket")),
+    };
+    report.timings.insert("site", phase.elapsed().as_secs_f64());
+    let stale = synced.as_ref().map(Synced::stale_paths).unwrap_or_default();
+    report.site = synced;
+
+    let distribution = report.outputs.get("DistributionId").cloned();
+    let wanted = stack_changed || !stale.is_empty();
+    match (distribution, invalidation) {
+        (_, None) => eprintln!("deploy: invalidation skipped (--no-invalidate)"),
+        (None, _) => eprintln!("deploy: this stage has no CloudFront distribution; nothing to invalidate"),
+        (Some(_), _) if !wanted => eprintln!("deploy: nothing changed, so no invalidation"),
+        (Some(id), Some(wait)) => {
+            let phase = Instant::now();
+            let paths = std::iter::once(AVATARS.to_string()).chain(stale).collect();
+            let poll = crate::cdn::poll(aws);
+            let done = crate::cdn::invalidate(&aws.cloudfront(), &id, paths, wait, poll)
+                .await
+                .map_err(|e| post(e, "the CloudFront invalidation"))?;
+            report.timings.insert("invalidate", phase.elapsed().as_secs_f64());
+            let exit = crate::cdn::exit(&done);
+            report.invalidation = Some(done);
+            return Ok(exit);
+        }
+    }
+    Ok(Exit::Success)
+}
+
+/// `ValidateTemplate`, unless this endpoint and region already accepted this exact template.
+async fn validate_once(aws: &Aws, body: &Template, template: &str, report: &mut Report) -> Result<()> {
+    let phase = Instant::now();
+    let marker = validated_marker(aws, template);
+    if !marker.exists() {
+        crate::cfn::changeset::validate(&aws.cloudformation(), body).await?;
+        // Best effort: without the marker the next run validates again.
+        let _ = std::fs::create_dir_all(marker.parent().unwrap_or(&marker)).and_then(|()| std::fs::write(&marker, ""));
+    }
+    report.timings.insert("validate", phase.elapsed().as_secs_f64());
+    Ok(())
+}
+
+/// Remembers that this endpoint and region accepted this exact template, so an unchanged
+/// template is not sent to `ValidateTemplate` again (the change set still checks everything).
+/// Keyed by template and region, and by AWS or "an emulator": every `local` run starts moto on a
+/// new port, and the pinned moto judges a template the same on any of them.
+fn validated_marker(aws: &Aws, template: &str) -> std::path::PathBuf {
+    use sha2::{Digest, Sha256};
+    let target = if aws.endpoint.is_some() { "emulator" } else { "aws" };
+    let key = format!("{target}\n{}\n{template}", aws.region());
+    crate::paths::target_dir().join("infra/validated").join(hex::encode(Sha256::digest(key.as_bytes())))
+}
+
+/// What an in-process stage passes for the artifacts bucket and every code key and version: no
+/// zip exists.
+pub(crate) const LOCAL_CODE: &str = "local-in-process";
+
+/// `ArtifactsBucket` and each function's `<Function>CodeKey` and `<Function>CodeVersion`, for the
+/// parameters the template declares.
+fn deploy_time_parameters(
+    template: &str,
+    bucket: &str,
+    in_process: bool,
+    uploaded: &[artifacts::Uploaded],
+) -> Result<Vec<(String, String)>> {
+    let template: Value = serde_norway::from_str(template).context("parsing the rendered template")?;
+    let declared: Vec<&str> = template
+        .get("Parameters")
+        .and_then(Value::as_mapping)
+        .map(|m| m.keys().filter_map(Value::as_str).collect())
+        .unwrap_or_default();
+    let mut out = vec![("ArtifactsBucket".to_string(), bucket.to_string())];
+    for key in declared.iter().filter(|k| k.ends_with("CodeKey") || k.ends_with("CodeVersion")) {
+        if in_process {
+            out.push(((*key).to_string(), LOCAL_CODE.to_string()));
+            continue;
+        }
+        let zip = uploaded.iter().find_map(|u| {
+            if artifacts::code_key_parameter(&u.function) == *key {
+                Some(&u.key)
+            } else if artifacts::code_version_parameter(&u.function) == *key {
+                Some(&u.version_id)
+            } else {
+                None
+            }
+        });
+        let Some(value) = zip else {
+            anyhow::bail!("the template wants {key}, but no function crate under functions/ was packaged for it");
+        };
+        out.push(((*key).to_string(), value.clone()));
+    }
+    Ok(out)
+}
+
+fn timed<T>(report: &mut Report, phase: &'static str, f: impl FnOnce() -> Result<T>) -> Result<T> {
+    let started = Instant::now();
+    let out = f();
+    report.timings.insert(phase, started.elapsed().as_secs_f64());
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn deploy_time_parameters_follow_the_template() {
+        let template = "Parameters:\n  ArtifactsBucket: {Type: String}\n  ThumbnailCodeKey: {Type: String}\n  ThumbnailCodeVersion: {Type: String}\n";
+        let zip = |f: &str| artifacts::Uploaded {
+            function: f.into(),
+            key: format!("{f}/abc.zip"),
+            version_id: format!("v-{f}"),
+            sha256: "abc".into(),
+            bytes: 1,
+            uploaded: true,
+        };
+        let got = deploy_time_parameters(template, "b", false, &[zip("thumbnail"), zip("avatar")]).unwrap();
+        assert_eq!(
+            got,
+            [
+                ("ArtifactsBucket".into(), "b".into()),
+                ("ThumbnailCodeKey".into(), "thumbnail/abc.zip".into()),
+                ("ThumbnailCodeVersion".into(), "v-thumbnail".into())
+            ]
+        );
+        let e = deploy_time_parameters(template, "b", false, &[zip("avatar")]).unwrap_err().to_string();
+        assert!(e.contains("ThumbnailCodeKey"), "{e}");
+        let local = deploy_time_parameters(template, LOCAL_CODE, true, &[]).unwrap();
+        assert_eq!(
+            local,
+            [
+                ("ArtifactsBucket".into(), LOCAL_CODE.into()),
+                ("ThumbnailCodeKey".into(), LOCAL_CODE.into()),
+                ("ThumbnailCodeVersion".into(), LOCAL_CODE.into())
+            ]
+        );
+    }
+}
