@@ -1,5 +1,6 @@
 //! The build is no heavier than the product: the deployer links no handler, codec or Lambda
-//! runtime; the api links neither the imaging core nor SNS; the fuzz targets build no AWS SDK.
+//! runtime; the api links neither the imaging core nor SNS; the fuzz targets build no AWS SDK;
+//! the local runtime links no test harness.
 
 use std::process::Command;
 
@@ -43,4 +44,11 @@ fn the_fuzz_targets_build_no_aws_sdk() {
     assert!(names.iter().any(|n| n == "imaging"), "{names:?}");
     let sdk: Vec<&String> = names.iter().filter(|n| n.starts_with("aws-")).collect();
     assert!(sdk.is_empty(), "the fuzz build compiles {sdk:?}");
+}
+
+/// The local runtime is what `cargo xtask local` ships to a laptop: no test harness in it. The
+/// bench and the fault-accounting test bring testkit themselves.
+#[test]
+fn the_local_runtime_links_no_test_harness() {
+    assert_lacks("thumbstack-local", &["testkit"]);
 }

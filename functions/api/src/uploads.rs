@@ -108,8 +108,8 @@ fn is_invisible_or_bidi(c: char) -> bool {
 /// The key this upload may write, and nothing else.
 pub fn key_for(request: &UploadRequest, user: &str, upload_id: &str) -> String {
     match request.kind {
-        UploadKind::Image => shared::key::image_key("images/", user, upload_id, &request.file_name),
-        UploadKind::Avatar => format!("avatars/{user}/{upload_id}"),
+        UploadKind::Image => shared::key::image_key(shared::key::IMAGES, user, upload_id, &request.file_name),
+        UploadKind::Avatar => shared::key::avatar_key(user, upload_id),
     }
 }
 

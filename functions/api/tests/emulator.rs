@@ -15,7 +15,7 @@ use shared::catalog::to_item;
 use shared::record::CatalogRow;
 use testkit::corpus_file;
 use testkit::queue::{ASSETS, LOGS, Pipeline, TABLE, UPLOADS, failed_ids, receive, sqs_event};
-use worker::config::{Config, Kind};
+use worker::config::Config;
 
 const USER: &str = "user-a";
 const OTHER: &str = "user-b";
@@ -53,7 +53,7 @@ async fn call(api: &Api, method: &str, path_and_query: &str, body: Option<Value>
 async fn an_avatar_uploaded_through_the_presigned_post_reaches_the_profile() {
     let p = Pipeline::start("avatars", "avatars/").await;
     testkit::queue::create_catalog(&p.sdk).await;
-    let avatar = AvatarHandler::new(Config::from_lookup(Kind::Avatar, p.env("avatar")).unwrap(), &p.sdk);
+    let avatar = AvatarHandler::new(Config::from_lookup(&avatar::DEFAULTS, p.env("avatar")).unwrap(), &p.sdk);
     let api = Api::new(api_config(&p, "26214400"), &p.sdk);
     let photo = corpus_file("photos/m1_eveningglow_2560x1600.jpg");
 

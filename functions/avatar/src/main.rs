@@ -7,14 +7,14 @@ use avatar::handler::Handler;
 use aws_lambda_events::sqs::SqsEvent;
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use worker::batch::Invocation;
-use worker::config::{Config, Kind};
+use worker::config::Config;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     shared::build_info::answer_if_asked(|| Some(imaging::jpeg_simd()));
     // One JSON object per line with fields at the top level, for the `image_rejected` metric filter.
     tracing_subscriber::fmt().json().flatten_event(true).with_target(false).with_current_span(false).without_time().init();
-    let config = Config::from_env(Kind::Avatar).unwrap_or_else(|e| {
+    let config = Config::from_env(&avatar::DEFAULTS).unwrap_or_else(|e| {
         eprintln!("avatar: configuration error: {e}");
         std::process::exit(1)
     });

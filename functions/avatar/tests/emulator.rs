@@ -8,7 +8,7 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use testkit::queue::{ASSETS, LOGS, Pipeline, TABLE, UPLOADS, failed_ids, receive, sqs_event};
 use testkit::{Moto, corpus_file};
 use worker::batch::Process;
-use worker::config::{Config, Kind};
+use worker::config::Config;
 
 struct World {
     _moto: Moto,
@@ -22,7 +22,7 @@ struct World {
 
 async fn world() -> World {
     let p = Pipeline::start("avatars", "avatars/").await;
-    let config = Config::from_lookup(Kind::Avatar, p.env("avatar")).unwrap();
+    let config = Config::from_lookup(&avatar::DEFAULTS, p.env("avatar")).unwrap();
     let Pipeline { moto, sdk, s3, sqs, queue_url, inbox_url, .. } = p;
     let dynamodb = testkit::queue::create_catalog(&sdk).await;
     let handler = Handler::new(config, &sdk);

@@ -2,3 +2,10 @@
 //! the pure `imaging` core.
 
 pub mod handler;
+
+use imaging::Fit;
+use worker::config::Defaults;
+
+/// `images/` → fit inside a 256 px square, keeping the aspect ratio and real transparency (PNG).
+pub const DEFAULTS: Defaults =
+    Defaults { input_prefix: shared::key::IMAGES, max_edge: 256, output: |edge| (Fit::Inside { max_edge: edge }, true) };

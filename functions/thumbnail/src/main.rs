@@ -7,7 +7,7 @@ use aws_lambda_events::sqs::SqsEvent;
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use thumbnail::handler::Handler;
 use worker::batch::Invocation;
-use worker::config::{Config, Kind};
+use worker::config::Config;
 
 #[tokio::main]
 async fn main() -> Result<(), Error> {
@@ -15,7 +15,7 @@ async fn main() -> Result<(), Error> {
     // One JSON object per line, fields at the top level, so the `image_rejected` metric filter
     // can match `{ $.event = "image_rejected" }`.
     tracing_subscriber::fmt().json().flatten_event(true).with_target(false).with_current_span(false).without_time().init();
-    let config = Config::from_env(Kind::Thumbnail).unwrap_or_else(|e| {
+    let config = Config::from_env(&thumbnail::DEFAULTS).unwrap_or_else(|e| {
         eprintln!("thumbnail: configuration error: {e}");
         std::process::exit(1)
     });

@@ -9,7 +9,7 @@ use testkit::queue::{ASSETS, LOGS, Pipeline, TABLE, UPLOADS, failed_ids, receive
 use testkit::{Moto, corpus_file};
 use thumbnail::handler::{Handler, THUMBNAIL_CACHE_CONTROL};
 use worker::batch::Process;
-use worker::config::{Config, Kind};
+use worker::config::Config;
 
 struct World {
     _moto: Moto,
@@ -31,7 +31,7 @@ async fn world_with(batch_concurrency: Option<usize>) -> World {
     let _ = tracing_subscriber::fmt().with_test_writer().try_init();
     let p = Pipeline::start("thumbnails", "images/").await;
     let env = p.env("thumbnail");
-    let config = Config::from_lookup(Kind::Thumbnail, move |name| match name {
+    let config = Config::from_lookup(&thumbnail::DEFAULTS, move |name| match name {
         "BATCH_CONCURRENCY" => batch_concurrency.map(|n| n.to_string()),
         _ => env(name),
     })

@@ -1,5 +1,6 @@
 //! `cargo xtask ci`: the README's test command and what `.ci/run` calls. Installs the pinned
-//! test tools, runs every test in the workspace (unit, corpus, emulator, fault accounting),
+//! test tools, checks formatting, runs every test in the workspace (unit, corpus, emulator, fault
+//! accounting), holds the workspace to clippy with warnings denied,
 //! lints the rendered `dev` and `prod` templates, checks the zips are reproducible, then a short
 //! fuzz run and a `bench --quick` smoke run.
 
@@ -23,9 +24,14 @@ pub fn run() -> Result<Exit> {
         ("the browser test's tools", vec!["dev/scripts/install-browser.sh"]),
         ("cargo-fuzz", vec!["dev/scripts/fuzz.sh", "--install"]),
     ])?;
+    // Seconds, and the cheapest way to fail: before anything compiles.
+    step("cargo fmt --check", Command::new(cargo()).current_dir(&root).args(["fmt", "--all", "--check"]))?;
     let mut test = Command::new(cargo());
     test.current_dir(&root).args(["test", "--workspace", "--locked"]);
     let totals = tests("cargo test", &mut test)?;
+    // Every target of every member, as the tests built them; any warning fails the run.
+    let clippy = ["clippy", "--workspace", "--all-targets", "--locked", "--", "-D", "warnings"];
+    step("cargo clippy", Command::new(cargo()).current_dir(&root).args(clippy))?;
     installs.wait()?;
     for stage in ["dev", "prod"] {
         check_template(stage)?;

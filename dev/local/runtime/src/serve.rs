@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use anyhow::{Context, Result};
 use local_spec::Spec;
-use worker::config::{Config, Kind};
+use worker::config::Config;
 
 use crate::Exit;
 use crate::{logs, server, workers};
@@ -29,8 +29,8 @@ async fn serve(spec: Spec, handle: tokio::runtime::Handle) -> Result<Exit> {
         move |name: &str| env.get(name).cloned()
     };
     let thumbnail =
-        Config::from_lookup(Kind::Thumbnail, lookup(&spec.thumbnail.function.env)).context("the thumbnail's environment")?;
-    let avatar = Config::from_lookup(Kind::Avatar, lookup(&spec.avatar.function.env)).context("the avatar's environment")?;
+        Config::from_lookup(&thumbnail::DEFAULTS, lookup(&spec.thumbnail.function.env)).context("the thumbnail's environment")?;
+    let avatar = Config::from_lookup(&avatar::DEFAULTS, lookup(&spec.avatar.function.env)).context("the avatar's environment")?;
     let api_config = api::config::ApiConfig::from_lookup(lookup(&spec.api.env)).context("the api's environment")?;
     let lambda = |f: &local_spec::QueueFunction, config: &Config| workers::Lambda {
         timeout: Some(std::time::Duration::from_secs(f.timeout_s)),

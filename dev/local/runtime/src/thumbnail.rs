@@ -8,7 +8,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, Result, bail};
-use imaging::{Deadline, Fit, Limits, Rendition, Spec};
+use imaging::{Deadline, Limits, Rendition, Spec};
 use serde_json::{Value, json};
 
 use crate::{Exit, ImageKind, ThumbnailArgs};
@@ -57,13 +57,12 @@ fn isolated(args: &ThumbnailArgs, file: &Path) -> Result<Value> {
 }
 
 fn one(args: &ThumbnailArgs, file: &Path) -> Result<Value> {
-    let (fit, keep_alpha) = match args.kind {
-        ImageKind::Thumbnail => (Fit::Inside { max_edge: args.max_edge.unwrap_or(256) }, true),
-        ImageKind::Avatar => {
-            let edge = args.max_edge.unwrap_or(512);
-            (Fit::Cover { width: edge, height: edge }, false)
-        }
+    // The functions' own defaults, so this verb shows what they would make.
+    let function = match args.kind {
+        ImageKind::Thumbnail => &thumbnail::DEFAULTS,
+        ImageKind::Avatar => &avatar::DEFAULTS,
     };
+    let (fit, keep_alpha) = (function.output)(args.max_edge.unwrap_or(function.max_edge));
     let spec = Spec { fit, jpeg_quality: args.quality, keep_alpha };
     let defaults = Limits::default();
     let span = Duration::try_from_secs_f64(args.seconds).context("--seconds")?;

@@ -5,6 +5,12 @@
 use crate::Failure;
 use crate::event::ObjectCreated;
 
+/// Where the api grants photo uploads in the uploads bucket (`<IMAGES><owner>/<id>/<name>`); the
+/// template's notification and the thumbnail function's `INPUT_PREFIX` say the same.
+pub const IMAGES: &str = "images/";
+/// Where it grants avatar uploads (`<AVATARS><owner>/<id>`), read by the avatar function.
+pub const AVATARS: &str = "avatars/";
+
 /// S3 caps keys at 1024 bytes; anything near that is not from our presigned uploads.
 pub const MAX_KEY_BYTES: usize = 1024;
 
@@ -14,6 +20,11 @@ pub struct UploadKey {
     pub owner: Option<String>,
     pub id: String,
     pub file_name: String,
+}
+
+/// The key a granted avatar upload may write, and nothing else.
+pub fn avatar_key(owner: &str, upload_id: &str) -> String {
+    format!("{AVATARS}{owner}/{upload_id}")
 }
 
 /// The key a granted image upload may write, and nothing else.

@@ -1,17 +1,20 @@
 //! Every setting an image function reads, by environment variable name, in one place.
-//! The template sets them from the stage config; the two functions differ only in defaults.
+//! The template sets them from the stage config; each function gives its own defaults.
 
 use imaging::{Fit, Limits, Spec};
 
 use crate::concurrency::{Concurrency, share};
 
-/// Which function reads the config: it decides the defaults for `INPUT_PREFIX` and the output.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
-    /// `images/` → fit inside `MAX_EDGE` (256), transparency kept as PNG.
-    Thumbnail,
-    /// `avatars/` → a `MAX_EDGE` (512) square, centre-cropped, always JPEG.
-    Avatar,
+/// What one image function does where its environment says nothing; each function gives its own
+/// (`thumbnail::DEFAULTS`, `avatar::DEFAULTS`).
+#[derive(Debug, Clone, Copy)]
+pub struct Defaults {
+    /// `INPUT_PREFIX`: the only keys it processes.
+    pub input_prefix: &'static str,
+    /// `MAX_EDGE`.
+    pub max_edge: u32,
+    /// How the output frames the source at that edge, and whether real transparency is kept.
+    pub output: fn(u32) -> (Fit, bool),
 }
 
 #[derive(Debug, Clone)]
@@ -40,31 +43,25 @@ pub struct Config {
 pub use shared::config::ConfigError;
 
 impl Config {
-    pub fn from_env(kind: Kind) -> Result<Self, ConfigError> {
-        Self::from_lookup(kind, |name| std::env::var(name).ok())
+    pub fn from_env(defaults: &Defaults) -> Result<Self, ConfigError> {
+        Self::from_lookup(defaults, |name| std::env::var(name).ok())
     }
 
-    pub fn from_lookup(kind: Kind, get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+    pub fn from_lookup(defaults: &Defaults, get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let required = |name: &'static str| get(name).filter(|v| !v.is_empty()).ok_or(ConfigError::Missing(name));
+        let function = defaults;
         let defaults = Limits::default();
         let spec = Spec::default();
-        let (prefix, edge) = match kind {
-            Kind::Thumbnail => ("images/", 256u32),
-            Kind::Avatar => ("avatars/", 512),
-        };
-        let edge = number(&get, "MAX_EDGE", edge)?;
+        let edge = number(&get, "MAX_EDGE", function.max_edge)?;
         let max_bytes = number(&get, "MAX_BYTES", defaults.max_bytes)?;
         let memory_mb = memory_size(&get)?;
-        let (fit, keep_alpha) = match kind {
-            Kind::Thumbnail => (Fit::Inside { max_edge: edge }, true),
-            Kind::Avatar => (Fit::Cover { width: edge, height: edge }, false),
-        };
+        let (fit, keep_alpha) = (function.output)(edge);
         Ok(Config {
             assets_bucket: required("ASSETS_BUCKET")?,
             log_bucket: required("LOG_BUCKET")?,
             catalog_table: required("CATALOG_TABLE")?,
             alarm_topic_arn: required("ALARM_TOPIC_ARN")?,
-            input_prefix: get("INPUT_PREFIX").unwrap_or_else(|| prefix.into()),
+            input_prefix: get("INPUT_PREFIX").unwrap_or_else(|| function.input_prefix.into()),
             limits: Limits {
                 max_bytes,
                 max_pixels: number(&get, "MAX_PIXELS", defaults.max_pixels)?,
@@ -119,17 +116,22 @@ fn number<T: std::str::FromStr>(get: &impl Fn(&str) -> Option<String>, name: &'s
 mod tests {
     use super::*;
 
+    const THUMBNAIL: Defaults =
+        Defaults { input_prefix: "images/", max_edge: 256, output: |edge| (Fit::Inside { max_edge: edge }, true) };
+    const AVATAR: Defaults =
+        Defaults { input_prefix: "avatars/", max_edge: 512, output: |edge| (Fit::Cover { width: edge, height: edge }, false) };
+
     #[test]
     fn reads_required_and_defaults() {
         let env = |pairs: &'static [(&'static str, &'static str)]| {
             move |k: &str| pairs.iter().find(|(n, _)| *n == k).map(|(_, v)| v.to_string())
         };
         let base = [("ASSETS_BUCKET", "a"), ("LOG_BUCKET", "l"), ("CATALOG_TABLE", "t"), ("ALARM_TOPIC_ARN", "arn")];
-        let c = Config::from_lookup(Kind::Thumbnail, env(Box::leak(Box::new(base)))).unwrap();
+        let c = Config::from_lookup(&THUMBNAIL, env(Box::leak(Box::new(base)))).unwrap();
         assert_eq!(c.input_prefix, "images/");
         assert_eq!(c.spec.fit, Fit::Inside { max_edge: 256 });
         assert!(c.spec.keep_alpha);
-        let a = Config::from_lookup(Kind::Avatar, env(Box::leak(Box::new(base)))).unwrap();
+        let a = Config::from_lookup(&AVATAR, env(Box::leak(Box::new(base)))).unwrap();
         assert_eq!(a.input_prefix, "avatars/");
         assert_eq!(a.spec.fit, Fit::Cover { width: 512, height: 512 });
         assert!(!a.spec.keep_alpha);
@@ -141,11 +143,11 @@ mod tests {
             ("ALARM_TOPIC_ARN", "arn"),
             ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "1024"),
         ];
-        let c = Config::from_lookup(Kind::Thumbnail, env(Box::leak(Box::new(lambda)))).unwrap();
+        let c = Config::from_lookup(&THUMBNAIL, env(Box::leak(Box::new(lambda)))).unwrap();
         assert_eq!(c.limits.max_memory, 409_600_000);
         // 50 MiB uploads (the default): 7 fit in 40 % of 1,024 MB.
         assert_eq!(c.concurrency, Concurrency { messages: 7, renders: 1 });
-        assert!(matches!(Config::from_lookup(Kind::Thumbnail, env(&[])), Err(ConfigError::Missing("ASSETS_BUCKET"))));
+        assert!(matches!(Config::from_lookup(&THUMBNAIL, env(&[])), Err(ConfigError::Missing("ASSETS_BUCKET"))));
         let bad = [
             ("ASSETS_BUCKET", "a"),
             ("LOG_BUCKET", "l"),
@@ -154,7 +156,7 @@ mod tests {
             ("MAX_EDGE", "big"),
         ];
         assert!(matches!(
-            Config::from_lookup(Kind::Thumbnail, env(Box::leak(Box::new(bad)))),
+            Config::from_lookup(&THUMBNAIL, env(Box::leak(Box::new(bad)))),
             Err(ConfigError::Invalid { name: "MAX_EDGE", .. })
         ));
     }

@@ -12,7 +12,11 @@ use shared::key::{UploadKey, parse_upload_key};
 use testkit::queue::{LOGS, Pipeline, failed_ids};
 use worker::Limits;
 use worker::batch::{self, Context, Invocation, Process, RESERVE};
-use worker::config::{Config, Kind};
+use worker::config::{Config, Defaults};
+
+/// A thumbnail function's defaults (the worker cannot link the function crate that gives them).
+const THUMBNAIL: Defaults =
+    Defaults { input_prefix: "images/", max_edge: 256, output: |edge| (imaging::Fit::Inside { max_edge: edge }, true) };
 
 /// Takes `work` for every object, as a slow decode would, and does nothing else.
 struct Slow {
@@ -57,7 +61,7 @@ fn event(messages: Vec<SqsMessage>) -> SqsEvent {
 /// The function's config with `BATCH_CONCURRENCY` set: messages in flight at once.
 fn slow(pipeline: &Pipeline, at_once: usize) -> Slow {
     let env = pipeline.env("thumbnail");
-    let config = Config::from_lookup(Kind::Thumbnail, move |name| match name {
+    let config = Config::from_lookup(&THUMBNAIL, move |name| match name {
         "BATCH_CONCURRENCY" => Some(at_once.to_string()),
         _ => env(name),
     })

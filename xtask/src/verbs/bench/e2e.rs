@@ -1,4 +1,4 @@
-//! The end-to-end figure: `thumbstack-local e2e` sends the medium and large photos through S3 →
+//! The end-to-end figure: `thumbstack-bench e2e` sends the medium and large photos through S3 →
 //! SQS → the release `bootstrap` of the thumbnail function on a moto of its own, with every S3
 //! GetObject and PutObject held for a fixed time, one message at a time against the function's
 //! default concurrent batch. Here its CPU-ms and durations become GB-seconds and dollars per
@@ -51,7 +51,7 @@ pub fn measure(photos: &[Photo], uploads: usize, core: usize) -> Result<EndToEnd
     let function = &stage.functions.thumbnail;
     let (memory_mb, batch_size, timeout_s) = (function.memory_mb.get(), function.batch_size.get(), function.timeout_s.get());
     let bootstrap = crate::build::binary(Architecture::X86_64, "thumbnail");
-    let runtime = crate::verbs::runtime::build()?;
+    let runtime = crate::verbs::runtime::build_package(crate::verbs::runtime::BENCH)?;
     // The photos themselves, not their twins: uploads are what phones and cameras write.
     let corpus = crate::paths::corpus();
     let chosen: Vec<&Photo> = photos.iter().filter(|p| p.group != Group::Small && p.path.starts_with(&corpus)).collect();
@@ -64,11 +64,11 @@ pub fn measure(photos: &[Photo], uploads: usize, core: usize) -> Result<EndToEnd
         .args(["--batch-size", &batch_size.to_string(), "--memory-mb", &memory_mb.to_string()])
         .args(["--timeout-s", &timeout_s.to_string(), "--core", &core.to_string()])
         .args(chosen.iter().map(|p| &p.path));
-    let out = cmd.stderr(std::process::Stdio::inherit()).output().context("running thumbstack-local e2e")?;
+    let out = cmd.stderr(std::process::Stdio::inherit()).output().context("running thumbstack-bench e2e")?;
     if !out.status.success() {
-        bail!("thumbstack-local e2e failed ({})", out.status);
+        bail!("thumbstack-bench e2e failed ({})", out.status);
     }
-    let figures: Figures = serde_json::from_slice(&out.stdout).context("reading thumbstack-local e2e's figures")?;
+    let figures: Figures = serde_json::from_slice(&out.stdout).context("reading thumbstack-bench e2e's figures")?;
     Ok(EndToEnd::new(figures))
 }
 
@@ -110,7 +110,7 @@ impl EndToEnd {
 
     pub fn markdown(&self) -> String {
         let mut md = format!(
-            "End to end (`thumbstack-local e2e`): the release thumbnail `bootstrap`, one core, fed batches of {} through a \
+            "End to end (`thumbstack-bench e2e`): the release thumbnail `bootstrap`, one core, fed batches of {} through a \
              stub of the runtime API from a real queue on moto, S3 GetObject/PutObject held {} ms each; priced at the `{}` \
              stage's {} MB, where Lambda gives {:.2} vCPU (the CPU part of each duration stretched to that share). \
              arm64 is priced on the same durations: its speed cannot be measured here.\n\n",

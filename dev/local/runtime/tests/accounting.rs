@@ -13,9 +13,9 @@ use aws_sdk_sqs::types::QueueAttributeName;
 use testkit::faults::{Plan, Proxy};
 use testkit::queue::{ASSETS, LOGS, Pipeline, TABLE, UPLOADS};
 use worker::batch::Invocation;
-use worker::config::{Config, Kind};
+use worker::config::Config;
 
-use crate::workers::{Function, Lambda, poll};
+use thumbstack_local::workers::{Function, Lambda, poll};
 
 const UPLOADS_N: usize = 500;
 const MAX_RECEIVE: u32 = 3;
@@ -127,8 +127,11 @@ async fn every_upload_is_accounted_for_exactly_once_under_injected_faults() {
     // (the rate has its own test: thumbnail's `a_burst_of_rejections_...`).
     let env = pipeline.env("thumbnail");
     let config =
-        Config::from_lookup(Kind::Thumbnail, |name| if name == "REJECTION_EMAILS" { Some("100000".into()) } else { env(name) })
-            .unwrap();
+        Config::from_lookup(
+            &thumbnail::DEFAULTS,
+            |name| if name == "REJECTION_EMAILS" { Some("100000".into()) } else { env(name) },
+        )
+        .unwrap();
     let function = Arc::new(Recording { handler: thumbnail::handler::Handler::new(config, &faulty), bodies: Mutex::default() });
 
     let started = Instant::now();

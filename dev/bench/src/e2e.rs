@@ -1,4 +1,4 @@
-//! `thumbstack-local e2e`: the bench's end-to-end figure. Uploads take the real path on a moto of
+//! `thumbstack-bench e2e`: the bench's end-to-end figure. Uploads take the real path on a moto of
 //! their own (S3 notification → SQS → the release `bootstrap` of the thumbnail function → S3 and
 //! DynamoDB), with every S3 GetObject and PutObject held for a fixed time by testkit's proxy, as
 //! a real bucket's round trip takes. This process plays Lambda for one instance: it feeds the
@@ -50,7 +50,7 @@ pub struct E2eArgs {
     pub also: Vec<usize>,
 }
 
-pub fn run(args: &E2eArgs) -> Result<crate::Exit> {
+pub fn run(args: &E2eArgs) -> Result<()> {
     let rt = tokio::runtime::Runtime::new()?;
     let pipeline = rt.block_on(Pipeline::start("bench-thumbnails", "images/"));
     rt.block_on(testkit::queue::create_catalog(&pipeline.sdk));
@@ -75,7 +75,7 @@ pub fn run(args: &E2eArgs) -> Result<crate::Exit> {
     }
     let figures = Figures { s3_latency_ms: args.s3_latency_ms, batch_size: args.batch_size, memory_mb: args.memory_mb, runs };
     println!("{}", serde_json::to_string_pretty(&figures)?);
-    Ok(crate::Exit::Success)
+    Ok(())
 }
 
 async fn upload(pipeline: &Pipeline, photos: &[(String, Vec<u8>)], n: usize) -> Result<()> {
@@ -157,7 +157,7 @@ impl Lambda {
                 first.get_or_insert_with(|| (Instant::now(), cpu_ticks(pid).unwrap_or(0)));
                 invocations += 1;
                 let id = format!("bench-{invocations}");
-                let body = crate::workers::lambda_event(&messages).to_string();
+                let body = thumbstack_local::workers::lambda_event(&messages).to_string();
                 open.insert(id.clone(), (messages, Instant::now()));
                 let deadline = SystemTime::now().duration_since(UNIX_EPOCH)?.as_millis() + u128::from(args.timeout_s) * 1000;
                 let response = Response::from_string(body)

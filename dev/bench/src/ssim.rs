@@ -14,11 +14,9 @@ use image::{DynamicImage, ImageDecoder, RgbImage};
 
 use imaging::ssim;
 
-use crate::Exit;
-
 /// `thumbstack-local ssim PHOTO OUTPUT...`: one JSON line per output, `{"output", "ssim"}`; the
 /// reference is made once per photo and output size.
-pub fn run(photo: &Path, outputs: &[PathBuf]) -> Result<Exit> {
+pub fn run(photo: &Path, outputs: &[PathBuf]) -> Result<()> {
     let mut references: HashMap<(u32, u32), Vec<f32>> = HashMap::new();
     // The full-size float image, made once and resampled to each output size seen.
     let mut full = None;
@@ -40,7 +38,7 @@ pub fn run(photo: &Path, outputs: &[PathBuf]) -> Result<Exit> {
         let score = ssim(reference, &got, size.0 as usize, size.1 as usize);
         println!("{}", serde_json::json!({ "output": output, "ssim": score }));
     }
-    Ok(Exit::Success)
+    Ok(())
 }
 
 fn luma(r: f32, g: f32, b: f32) -> f32 {
