@@ -2,6 +2,7 @@
 //! `imaging` core. The batch loop and the bad-input path are `worker::batch`, as for thumbnails.
 
 pub mod handler;
+pub mod process;
 
 use imaging::Fit;
 use worker::config::Defaults;

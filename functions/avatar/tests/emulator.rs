@@ -3,7 +3,8 @@
 
 use std::collections::HashMap;
 
-use avatar::handler::{AVATAR_CACHE_CONTROL, Handler};
+use avatar::handler::Handler;
+use avatar::process::AVATAR_CACHE_CONTROL;
 use aws_sdk_dynamodb::types::AttributeValue;
 use testkit::queue::{ASSETS, LOGS, Pipeline, TABLE, UPLOADS, failed_ids, receive, sqs_event};
 use testkit::{Moto, corpus_file};

@@ -2,6 +2,7 @@
 //! the pure `imaging` core.
 
 pub mod handler;
+pub mod process;
 
 use imaging::Fit;
 use worker::config::Defaults;

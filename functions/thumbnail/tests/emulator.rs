@@ -7,7 +7,8 @@ use aws_sdk_s3::primitives::ByteStream;
 use aws_sdk_sqs::types::Message;
 use testkit::queue::{ASSETS, LOGS, Pipeline, TABLE, UPLOADS, failed_ids, receive, sqs_event};
 use testkit::{Moto, corpus_file};
-use thumbnail::handler::{Handler, THUMBNAIL_CACHE_CONTROL};
+use thumbnail::handler::Handler;
+use thumbnail::process::THUMBNAIL_CACHE_CONTROL;
 use worker::batch::Process;
 use worker::config::Config;
 

@@ -4,6 +4,7 @@
 pub mod batch;
 pub mod concurrency;
 pub mod config;
+pub mod context;
 pub mod mail_rate;
 pub mod report;
 

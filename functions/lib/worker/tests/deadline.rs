@@ -11,8 +11,9 @@ use shared::event::ObjectCreated;
 use shared::key::{UploadKey, parse_upload_key};
 use testkit::queue::{LOGS, Pipeline, failed_ids};
 use worker::Limits;
-use worker::batch::{self, Context, Invocation, Process, RESERVE};
+use worker::batch::{self, Invocation, Process, RESERVE};
 use worker::config::{Config, Defaults};
+use worker::context::Context;
 
 /// A thumbnail function's defaults (the worker cannot link the function crate that gives them).
 const THUMBNAIL: Defaults =
