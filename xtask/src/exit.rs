@@ -1,9 +1,9 @@
-//! How a verb ends: the process exit codes every verb shares (the README's table lists the same),
+//! How a verb ends: the process exit codes every verb shares (docs/exit-codes.md lists the same),
 //! and [`Stop`], the error that ends a verb with one of them.
 
 use std::process::ExitCode;
 
-/// Process exit codes shared by every verb; the README's table lists the same.
+/// Process exit codes shared by every verb; docs/exit-codes.md lists the same.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Exit {

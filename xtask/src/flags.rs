@@ -329,6 +329,9 @@ pub struct RenderArgs {
 }
 
 #[cfg(test)]
+mod docs;
+
+#[cfg(test)]
 mod tests {
     #[test]
     fn ages_read_as_people_write_them() {

@@ -111,7 +111,7 @@ fn execution(types: &BTreeSet<String>, stage: &Stage, names: &Names) -> Result<V
     for t in types {
         let rows: Vec<_> = PERMISSIONS.iter().filter(|(pt, _, _)| pt == t).collect();
         if rows.is_empty() {
-            bail!("xtask/src/policy/permissions.rs has no permissions for {t}, which the template uses: add them to PERMISSIONS");
+            bail!("xtask/src/iam/permissions.rs has no permissions for {t}, which the template uses: add them to PERMISSIONS");
         }
         for (_, scope, actions) in rows {
             by_scope.entry(*scope).or_default().extend(actions.iter().copied());

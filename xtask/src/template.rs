@@ -25,7 +25,7 @@ pub struct Rendered {
     pub certificate_parameters: Option<BTreeMap<&'static str, String>>,
     /// The CI pipeline stack's parameters, when the stage has a `pipeline` (`pipeline.yaml`).
     pub pipeline_parameters: Option<BTreeMap<&'static str, String>>,
-    /// The bootstrap stack's parameters (`bootstrap.yaml`, from `render::render`).
+    /// The bootstrap stack's parameters (`bootstrap.yaml`, from `companions::render`).
     pub bootstrap_parameters: Option<BTreeMap<&'static str, String>>,
 }
 
@@ -57,7 +57,7 @@ pub fn write(rendered: &Rendered, out: &Path) -> Result<Vec<PathBuf>> {
 }
 
 /// The stage's own stack (and its us-east-1 certificate stack): what deploy, policy and local need.
-/// `render::render` adds the CI pipeline stack, whose deploy policy is computed from this.
+/// `companions::render` adds the CI pipeline stack, whose deploy policy is computed from this.
 pub fn render_stack(infra: &Path, stage: &Stage) -> Result<Rendered> {
     let name = stage.id.stage();
     let source = infra.join("template.yaml");

@@ -1,5 +1,5 @@
 //! The CI files (CodeBuild buildspec, GitHub workflow, Jenkinsfile) run only verbs and flags
-//! xtask has, and `policy` / `pipeline` behave as the README says, run as CI runs them.
+//! xtask has, and `policy` / `pipeline` behave as docs/pipeline.md says, run as CI runs them.
 
 use std::process::{Command, Stdio};
 

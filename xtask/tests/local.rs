@@ -351,7 +351,7 @@ fn uploads_become_thumbnails_failures_and_avatars_and_ctrl_c_stops_everything() 
     assert!(err.contains("not running") && err.contains("cargo xtask local"), "says how to start it: {err}");
 
     // Started again: the photos, their thumbnails and the avatar are still there. The accounts
-    // are not: moto keeps its user pool in memory, so a new `local` has a new pool (README).
+    // are not: moto keeps its user pool in memory, so a new `local` has a new pool (docs/local.md).
     let mut again = local(&[]);
     let errors = again.0.stderr.take().unwrap();
     let said = std::thread::spawn(move || BufReader::new(errors).lines().map_while(Result::ok).collect::<Vec<_>>().join("\n"));

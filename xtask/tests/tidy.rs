@@ -312,3 +312,70 @@ fn stage_names_are_derived_in_one_place() {
     }
     assert!(offenders.is_empty(), "derive these from StageId (xtask/src/stage/id.rs):\n{}", offenders.join("\n"));
 }
+
+/// The repository paths a Markdown file names (in backticks, or as a link), each with the folder it
+/// is relative to: backticked paths start at a top-level folder of the repository, links at the
+/// file's own folder. Paths in generated places (`target/`) and S3 keys are not repository paths.
+fn named_paths(root: &Path, file: &str) -> Vec<(String, PathBuf)> {
+    let text = std::fs::read_to_string(root.join(file)).unwrap();
+    let top: BTreeSet<String> =
+        tracked_files(root).iter().filter_map(|p| p.split_once('/').map(|(top, _)| top.to_string())).collect();
+    let mut out = Vec::new();
+    for quoted in text.split('`').skip(1).step_by(2) {
+        let plain = quoted.chars().all(|c| c.is_ascii_alphanumeric() || "_-./".contains(c));
+        if plain && quoted.split('/').next().is_some_and(|first| top.contains(first)) {
+            out.push((quoted.to_string(), root.to_path_buf()));
+        }
+    }
+    let here = root.join(file).parent().unwrap().to_path_buf();
+    for link in text.split("](").skip(1) {
+        let target = link.split([')', '#']).next().unwrap_or_default();
+        if !target.is_empty() && !target.contains("://") {
+            out.push((target.to_string(), here.clone()));
+        }
+    }
+    out
+}
+
+/// What `page` names that does not exist.
+fn missing_paths(root: &Path, page: &str) -> Vec<String> {
+    named_paths(root, page)
+        .into_iter()
+        .filter(|(path, base)| !base.join(path).exists())
+        .map(|(path, _)| format!("{page}: {path}"))
+        .collect()
+}
+
+/// Every path README.md, ARCHITECTURE.md, SECURITY.md and docs/ name exists: the map is the
+/// territory's, and a moved file cannot leave a page pointing at nothing.
+#[test]
+fn every_path_the_architecture_names_exists() {
+    let root = testkit::repo_root();
+    let pages: Vec<String> = tracked_files(&root)
+        .into_iter()
+        .filter(|p| {
+            ["README.md", "ARCHITECTURE.md", "SECURITY.md"].contains(&p.as_str())
+                || (p.starts_with("docs/") && p.ends_with(".md"))
+        })
+        .collect();
+    assert!(pages.len() > 10, "{pages:?}");
+    let named = named_paths(&root, "ARCHITECTURE.md");
+    assert!(named.len() > 20 && named.iter().any(|(p, _)| p == "xtask/src/cfn/apply.rs"), "ARCHITECTURE.md names only {named:?}");
+    let missing: Vec<String> = pages.iter().flat_map(|page| missing_paths(&root, page)).collect();
+    assert!(missing.is_empty(), "paths that do not exist:\n{}", missing.join("\n"));
+}
+
+/// The check finds a moved file and a broken link, and leaves generated places and keys alone.
+#[test]
+fn a_path_that_does_not_exist_is_found() {
+    let root = testkit::repo_root();
+    let dir = format!("target/tidy-paths-{}", std::process::id());
+    std::fs::create_dir_all(root.join(&dir)).unwrap();
+    let page = format!("{dir}/page.md");
+    let text =
+        "`xtask/src/main.rs`, `xtask/src/deploy.rs`, `target/local/moto.json`, `images/<owner>`, [a](gone.md), [b](page.md)";
+    std::fs::write(root.join(&page), text).unwrap();
+    let missing = missing_paths(&root, &page);
+    std::fs::remove_dir_all(root.join(&dir)).unwrap();
+    assert_eq!(missing, [format!("{page}: xtask/src/deploy.rs"), format!("{page}: gone.md")]);
+}

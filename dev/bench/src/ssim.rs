@@ -14,7 +14,7 @@ use image::{DynamicImage, ImageDecoder, RgbImage};
 
 use imaging::ssim;
 
-/// `thumbstack-local ssim PHOTO OUTPUT...`: one JSON line per output, `{"output", "ssim"}`; the
+/// `thumbstack-bench ssim PHOTO OUTPUT...`: one JSON line per output, `{"output", "ssim"}`; the
 /// reference is made once per photo and output size.
 pub fn run(photo: &Path, outputs: &[PathBuf]) -> Result<()> {
     let mut references: HashMap<(u32, u32), Vec<f32>> = HashMap::new();

@@ -26,7 +26,7 @@ pub async fn read(aws: &Aws, names: &Names<'_>, expected: Option<&str>) -> Resul
             format!(
                 "{what}: this stage's deploy path is not set up. Run `cargo xtask bootstrap <stage>` once with administrator \
                  credentials (it creates the execution role every change set runs as, the roles' permissions boundary \
-                 and the deploy policy; README, \"Deploying from CI\"), then deploy again"
+                 and the deploy policy; docs/pipeline.md), then deploy again"
             ),
         )
         .into()

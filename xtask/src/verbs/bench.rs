@@ -3,7 +3,7 @@
 //! twins, one tool at a time in its own process pinned to one core; then the function's
 //! cold-start proxy, the end-to-end figure (uploads through the pipeline, sequential against
 //! concurrent batches, and what they cost) and the deploy figures. Writes
-//! `<out>/report.json` and `<out>/report.md`; the README's Performance section reproduces the table.
+//! `<out>/report.json` and `<out>/report.md`; docs/bench.md reproduces the table.
 
 pub(crate) mod coldstart;
 mod deploy;

@@ -50,7 +50,7 @@ async fn deploy(target: &StageArgs, mode: Mode, invalidation: Option<Duration>, 
     if !artifacts::exists(&s3, &bucket, account).await? {
         return Err(Stop::new(
             Exit::Usage,
-            format!("the artifacts bucket {bucket} does not exist; `cargo xtask bootstrap {name}` creates it (README, \"Deploying from CI\")"),
+            format!("the artifacts bucket {bucket} does not exist; `cargo xtask bootstrap {name}` creates it (docs/pipeline.md)"),
         )
         .into());
     }

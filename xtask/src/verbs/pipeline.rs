@@ -19,7 +19,7 @@ async fn deploy(args: &AdminStackArgs, mode: Mode, report: &mut Report) -> Resul
     let stage = args.target.load()?;
     if stage.pipeline.is_none() {
         let why = format!(
-            "stage {name} has no `pipeline` section: name a repository connection or an S3 source in infra/stages/{name}.yaml (see README, \"Deploying from CI\")"
+            "stage {name} has no `pipeline` section: name a repository connection or an S3 source in infra/stages/{name}.yaml (see docs/pipeline.md)"
         );
         return Err(Stop::new(Exit::Usage, why).into());
     }

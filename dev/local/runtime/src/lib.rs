@@ -74,7 +74,7 @@ enum ImageKind {
     Avatar,
 }
 
-/// The exit codes of xtask's table (README) that these verbs can end with.
+/// The exit codes of xtask's table (docs/exit-codes.md) that these verbs can end with.
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum Exit {
     Success = 0,

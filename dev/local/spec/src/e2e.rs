@@ -1,4 +1,4 @@
-//! What `thumbstack-local e2e` prints for `cargo xtask bench`: the end-to-end figures of one run;
+//! What `thumbstack-bench e2e` prints for `cargo xtask bench`: the end-to-end figures of one run;
 //! and what both it and the bench's cold start give a release `bootstrap`: Lambda's environment,
 //! and the peak memory they read of it.
 

@@ -1,7 +1,7 @@
 //! The contract between `cargo xtask local` (the deployer, which knows the stack) and
 //! `thumbstack-local` (the runtime, which links the handlers): one JSON file. Also the one place
 //! a function's environment is derived from the template, for `local` and for `testkit`, so
-//! neither writes it out again; and the figures `thumbstack-local e2e` hands the bench (`e2e`).
+//! neither writes it out again; and the figures `thumbstack-bench e2e` hands the bench (`e2e`).
 
 pub mod e2e;
 
