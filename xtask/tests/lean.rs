@@ -52,3 +52,12 @@ fn the_fuzz_targets_build_no_aws_sdk() {
 fn the_local_runtime_links_no_test_harness() {
     assert_lacks("thumbstack-local", &["testkit"]);
 }
+
+/// The bench's Rust worker is timed against the peers: it carries the imaging core and nothing
+/// else, so its release build is the functions' own image path.
+#[test]
+fn the_bench_worker_links_the_imaging_core_alone() {
+    let names = tree("bench-worker");
+    assert!(names.iter().any(|n| n == "imaging"), "{names:?}");
+    assert_lacks("bench-worker", &["aws-config", "testkit", "worker", "shared", "tokio"]);
+}

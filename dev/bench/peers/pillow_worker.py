@@ -1,5 +1,5 @@
 """Pillow doing the functions' work, for `cargo xtask bench`; the protocol is the Rust worker's
-(functions/lib/imaging/examples/bench_worker.rs):
+(dev/bench/worker/src/main.rs):
     python pillow_worker.py <thumbnail|avatar> <out_dir> <budget_ms> <min_runs> <file>...
 Written as a careful Python thumbnailer would: draft() (DCT-scaled JPEG decode) before resizing,
 EXIF orientation applied to the small result."""

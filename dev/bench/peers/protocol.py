@@ -1,4 +1,4 @@
-"""The bench workers' stopping rule (functions/lib/imaging/examples/bench_worker.rs has the same), shared
+"""The bench workers' stopping rule (dev/bench/worker/src/main.rs has the same), shared
 by the Python workers: enough runs, and the median no longer moves by more than 1 % (or the time
 budget is spent)."""
 

@@ -1,5 +1,5 @@
 // sharp (libvips) doing the functions' work, for `cargo xtask bench`; the protocol is the Rust
-// worker's (functions/lib/imaging/examples/bench_worker.rs):
+// worker's (dev/bench/worker/src/main.rs):
 //   node sharp_worker.mjs <thumbnail|avatar> <out_dir> <budget_ms> <min_runs> <file>...
 import { readFileSync, writeFileSync } from 'node:fs';
 import { basename, extname } from 'node:path';

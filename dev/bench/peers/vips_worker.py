@@ -1,5 +1,5 @@
 """Debian's vipsthumbnail (libvips-tools) doing the functions' work, for `cargo xtask bench`; the
-protocol is the Rust worker's (functions/lib/imaging/examples/bench_worker.rs):
+protocol is the Rust worker's (dev/bench/worker/src/main.rs):
     python vips_worker.py <thumbnail|avatar> <out_dir> <budget_ms> <min_runs> <file>...
 vipsthumbnail is a program, not a library, so every run is a process of its own that reads the file
 from disk and writes its output: the times here include process start and file I/O, which the

@@ -1,4 +1,4 @@
-//! The tools under test and how each is run. Every worker — `functions/lib/imaging/examples/bench_worker.rs`,
+//! The tools under test and how each is run. Every worker — `dev/bench/worker/src/main.rs`,
 //! `dev/bench/peers/sharp_worker.mjs`, `dev/bench/peers/pillow_worker.py`, `dev/bench/peers/vips_worker.py` — takes
 //! `<thumbnail|avatar> <out_dir> <budget_ms> <min_runs> <file>...`, reads each file into memory,
 //! renders it once untimed, then repeats until the median moves < 1 % (or the budget is spent),
@@ -79,13 +79,13 @@ pub fn prepare() -> Result<(Vec<Tool>, Vec<Skipped>)> {
     eprintln!("bench: building the imaging core's worker (release, as the functions are built)");
     let status = Command::new(cargo())
         .current_dir(root())
-        .args(["build", "--release", "--locked", "--target", crate::build::TARGET, "-p", "imaging", "--example", "bench_worker"])
+        .args(["build", "--release", "--locked", "--target", crate::build::TARGET, "-p", "bench-worker"])
         .status()
         .context("running cargo build")?;
     if !status.success() {
         bail!("building the bench worker failed ({status})");
     }
-    let worker = target_dir().join(crate::build::TARGET).join("release/examples/bench_worker");
+    let worker = target_dir().join(crate::build::TARGET).join("release/bench-worker");
     let rust = Tool { name: "thumbstack", version: rust_versions()?, program: worker, prefix: vec![] };
 
     let status = Command::new("bash").arg(root().join("dev/scripts/install-bench.sh")).status()?;

@@ -1,8 +1,8 @@
 //! The Rust side of `cargo xtask bench`: the functions' own `imaging::render`, on photos already in
 //! memory. Every bench worker (this one, `dev/bench/peers/sharp_worker.mjs`, `dev/bench/peers/pillow_worker.py`)
-//! speaks the same protocol, described in `xtask/src/bench/tools.rs`:
+//! speaks the same protocol, described in `xtask/src/verbs/bench/tools.rs`:
 //!
-//! `bench_worker <thumbnail|avatar> <out_dir> <budget_ms> <min_runs> <file>...`
+//! `bench-worker <thumbnail|avatar> <out_dir> <budget_ms> <min_runs> <file>...`
 //! prints one JSON line per file, then `{"peak_rss_kib": N, "jpeg_simd": bool}` (the bench refuses
 //! to time a libjpeg-turbo built without its SIMD).
 
@@ -13,7 +13,7 @@ use imaging::{Fit, Limits, Spec, render};
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let [op, out_dir, budget_ms, min_runs, files @ ..] = args.as_slice() else {
-        eprintln!("usage: bench_worker <thumbnail|avatar> <out_dir> <budget_ms> <min_runs> <file>...");
+        eprintln!("usage: bench-worker <thumbnail|avatar> <out_dir> <budget_ms> <min_runs> <file>...");
         std::process::exit(2);
     };
     // The functions' settings (shared::config): thumbnails keep real alpha, avatars are JPEG.
@@ -21,7 +21,7 @@ fn main() {
         "thumbnail" => Spec { fit: Fit::Inside { max_edge: 256 }, jpeg_quality: 80, keep_alpha: true },
         "avatar" => Spec { fit: Fit::Cover { width: 512, height: 512 }, jpeg_quality: 80, keep_alpha: false },
         other => {
-            eprintln!("bench_worker: unknown operation {other}");
+            eprintln!("bench-worker: unknown operation {other}");
             std::process::exit(2);
         }
     };
