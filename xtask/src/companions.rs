@@ -22,7 +22,7 @@ pub fn render(infra: &Path, stage: &Stage) -> Result<Rendered> {
     let (name, stack) = (stage.id.stage(), stage.id.stack());
     let mut rendered = render_stack(infra, stage)?;
     // `${AWS::AccountId}` in the ARNs, substituted by CloudFormation in the stage's account.
-    let names = stage.id.at(&stage.region.0, "${AWS::AccountId}");
+    let names = stage.names("${AWS::AccountId}");
     let documents = crate::iam::documents(&rendered, stage, &names)?;
 
     let mut bootstrap = read(infra, "bootstrap.yaml")?;

@@ -252,7 +252,7 @@ fn grants(scope: Scope, stage: &Stage, n: &Names) -> Vec<(&'static str, Vec<Stri
 }
 
 fn artifacts_objects(n: &Names) -> String {
-    format!("arn:aws:s3:::{}/{}*", crate::stage::artifacts_bucket(n.account, n.region), n.id.artifacts_prefix())
+    format!("arn:aws:s3:::{}/{}*", n.artifacts_bucket(), n.id.artifacts_prefix())
 }
 
 /// What the deploy identity calls itself: change sets on the stage's stacks under the execution
@@ -264,7 +264,7 @@ fn deploy(rendered: &Rendered, n: &Names) -> Value {
     if rendered.file("certificate.yaml").is_some() {
         stacks.push(n.stack_arn("us-east-1", &n.id.certificate_stack()));
     }
-    let bucket = format!("arn:aws:s3:::{}", crate::stage::artifacts_bucket(account, region));
+    let bucket = format!("arn:aws:s3:::{}", n.artifacts_bucket());
     let mut through_role = statement(
         "ChangesRunAsTheExecutionRole",
         ["cloudformation:CreateChangeSet", "cloudformation:DeleteStack"].into(),

@@ -238,6 +238,11 @@ impl Stage {
         Ok(stage)
     }
 
+    /// The stage's names as ARNs in `account` (which may be `${AWS::AccountId}`), in its region.
+    pub fn names<'a>(&'a self, account: &'a str) -> Names<'a> {
+        self.id.at(&self.region.0, account)
+    }
+
     /// Parses a stage file; the stage is named after the file (`<name>.yaml`).
     pub fn parse(path: &Path, text: &str) -> Result<Stage, StageError> {
         let mut stage: Stage =

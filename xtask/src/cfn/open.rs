@@ -27,7 +27,7 @@ impl Opened {
 
     /// The stage's names as ARNs in its account.
     pub fn names(&self) -> Names<'_> {
-        self.stage.id.at(&self.stage.region.0, &self.account)
+        self.stage.names(&self.account)
     }
 
     /// What `bootstrap` made, checked against the IAM documents `rendered` carries: a stage

@@ -22,7 +22,7 @@ fn stage_text(name: &str, owner: Option<&str>) -> (String, Stage) {
 fn documents_for(name: &str, owner: Option<&str>) -> (StageId, Documents) {
     let (_, stage) = stage_text(name, owner);
     let rendered = crate::template::render_stack(&crate::paths::infra(), &stage).unwrap();
-    let names = stage.id.at(&stage.region.0, ACCOUNT);
+    let names = stage.names(ACCOUNT);
     (stage.id.clone(), documents(&rendered, &stage, &names).unwrap())
 }
 
@@ -315,7 +315,7 @@ fn the_boundary_allows_everything_the_functions_do() {
         let (stack, d) = documents_for(stage_name, owner);
         let (_, stage) = stage_text(stage_name, owner);
         let rendered = crate::template::render_stack(&crate::paths::infra(), &stage).unwrap();
-        let n = stage.id.at(&stage.region.0, ACCOUNT);
+        let n = stage.names(ACCOUNT);
         let roles = function_roles(rendered.file("template.yaml").unwrap(), &n).unwrap();
         assert_eq!(roles.len(), 3, "{stack}");
         for (role, doc) in roles {

@@ -14,7 +14,7 @@ pub fn run(args: &PolicyArgs) -> Result<Exit> {
         Some(account) => account.clone(),
         None => crate::aws::block_on(async { crate::aws::Aws::connect(&stage).await?.account().await })?,
     };
-    let names = stage.id.at(&stage.region.0, &account);
+    let names = stage.names(&account);
     let documents = documents(&rendered, &stage, &names)?;
     let (document, what, limit) = match args.document {
         Document::Deploy => (&documents.deploy, "the CI role's or user's (the managed policy bootstrap creates)", MANAGED_LIMIT),

@@ -53,7 +53,7 @@ struct ParliamentFinding {
 
 /// `(name, document)` for every IAM document of the stage.
 pub fn documents(rendered: &Rendered, stage: &Stage) -> Result<Vec<(String, Value)>> {
-    let names = stage.id.at(&stage.region.0, EXAMPLE_ACCOUNT);
+    let names = stage.names(EXAMPLE_ACCOUNT);
     let d = crate::iam::documents(rendered, stage, &names)?;
     let mut all = vec![("deploy".to_string(), d.deploy), ("execution".into(), d.execution), ("boundary".into(), d.boundary)];
     let template = rendered.file("template.yaml").context("no template.yaml")?;
