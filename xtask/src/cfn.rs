@@ -12,6 +12,7 @@ pub mod changeset;
 pub mod deploy_path;
 pub mod execute;
 pub mod open;
+pub mod protection;
 pub mod report;
 pub mod stack;
 

@@ -26,10 +26,13 @@ pub fn render(infra: &Path, stage: &Stage) -> Result<Rendered> {
     let documents = crate::iam::documents(&rendered, stage, &names)?;
 
     let mut bootstrap = read(infra, "bootstrap.yaml")?;
-    for (resource, document) in [("Boundary", &documents.boundary), ("DeployPolicy", &documents.deploy)] {
+    let (inline, more) = crate::iam::split_execution(&documents.execution);
+    for (resource, document) in
+        [("Boundary", &documents.boundary), ("DeployPolicy", &documents.deploy), ("ExecutionPolicy", &more)]
+    {
         *slot(&mut bootstrap, resource, "infra/bootstrap.yaml")? = with_sub(document);
     }
-    *execution_slot(&mut bootstrap)? = with_sub(&documents.execution);
+    *execution_slot(&mut bootstrap)? = with_sub(&inline);
     // Deploy compares it with the bootstrap stack's, to say when bootstrap must run again.
     let hashed = serde_json::to_string(&[&documents.boundary, &documents.deploy, &documents.execution])?;
     let hash = hex::encode(&sha2::Sha256::digest(hashed.as_bytes())[..8]);
@@ -37,6 +40,7 @@ pub fn render(infra: &Path, stage: &Stage) -> Result<Rendered> {
         (DOCUMENTS_HASH, hash),
         ("StackName", stack.to_string()),
         ("ExecutionRoleName", names.id.execution_role_name()),
+        ("ExecutionPolicyName", names.id.execution_policy_name()),
         ("BootstrapRolePath", crate::stage::BOOTSTRAP_ROLE_PATH.to_string()),
         ("BoundaryName", names.id.boundary_name()),
         ("DeployPolicyName", names.id.deploy_policy_name()),

@@ -92,6 +92,9 @@ pub struct DeployArgs {
     /// Wait at most this long for the invalidation to complete (0: do not wait).
     #[arg(long, value_name = "SECS", default_value_t = 300)]
     pub invalidation_wait: u64,
+    /// A stage that will be torn down after its checks (a CI branch's): refused for a protected stage.
+    #[arg(long)]
+    pub ephemeral: bool,
 }
 
 #[derive(Args)]
@@ -255,6 +258,10 @@ pub struct TeardownArgs {
     /// Also the stage's bootstrap stack and its zips in the artifacts bucket (administrator rights).
     #[arg(long)]
     pub all: bool,
+    /// A protected stage's name, typed again: without it (or the name typed at the prompt), a
+    /// protected stage is not torn down, `--yes` or not.
+    #[arg(long, value_name = "STAGE")]
+    pub confirm_protected: Option<String>,
     /// Print the report as JSON on stdout.
     #[arg(long)]
     pub json: bool,

@@ -71,6 +71,29 @@ pub struct Documents {
 pub const MANAGED_LIMIT: usize = 6_144;
 pub const INLINE_LIMIT: usize = 10_240;
 
+/// The execution document as IAM can hold it: the allows that fit in the role's inline policy, and
+/// a managed policy with the guards (so it is never empty) and every allow after the first that
+/// did not fit. Over both limits, the caller's size check fails.
+pub fn split_execution(execution: &Value) -> (Value, Value) {
+    let document = |statements: Vec<Value>| json!({ "Version": "2012-10-17", "Statement": statements });
+    let all = execution["Statement"].as_array().cloned().unwrap_or_default();
+    let (denies, allows): (Vec<Value>, Vec<Value>) = all.into_iter().partition(|s| s["Effect"] == "Deny");
+    let mut inline = Vec::new();
+    let mut more = denies;
+    let mut full = false;
+    for s in allows {
+        let mut with = inline.clone();
+        with.push(s.clone());
+        if !full && minified_len(&document(with.clone())) <= INLINE_LIMIT {
+            inline = with;
+        } else {
+            full = true;
+            more.push(s);
+        }
+    }
+    (document(inline), document(more))
+}
+
 /// IAM counts a policy's characters without whitespace.
 pub fn minified_len(document: &Value) -> usize {
     serde_json::to_string(document).map_or(0, |s| s.len())
@@ -134,8 +157,13 @@ fn execution(types: &BTreeSet<String>, stage: &Stage, names: &Names) -> Result<V
         vec![artifacts_objects(names)],
     ));
     if types.contains("AWS::IAM::Role") {
-        let mut pass = statement("PassStackRolesToLambda", ["iam:PassRole"].into(), vec![names.stack_roles()]);
-        pass["Condition"] = json!({ "StringEquals": { "iam:PassedToService": "lambda.amazonaws.com" } });
+        // The functions' roles to Lambda, and the deployment groups' to CodeDeploy.
+        let mut services = vec!["lambda.amazonaws.com"];
+        if types.contains("AWS::CodeDeploy::DeploymentGroup") {
+            services.push("codedeploy.amazonaws.com");
+        }
+        let mut pass = statement("PassStackRoles", ["iam:PassRole"].into(), vec![names.stack_roles()]);
+        pass["Condition"] = json!({ "StringEquals": { "iam:PassedToService": services } });
         statements.push(pass);
     }
     statements.extend(guards(names));
@@ -213,6 +241,13 @@ fn grants(scope: Scope, stage: &Stage, n: &Names) -> Vec<(&'static str, Vec<Stri
         )],
         Scope::LogGroups => one(n.log_groups().into()),
         Scope::Topics => one(vec![n.topics()]),
+        Scope::Releases => one(vec![
+            format!("arn:aws:codedeploy:{region}:{account}:application:{stack}"),
+            format!("arn:aws:codedeploy:{region}:{account}:deploymentgroup:{stack}/{stack}-*"),
+        ]),
+        Scope::RolloutConfig => {
+            one(vec![format!("arn:aws:codedeploy:{region}:{account}:deploymentconfig:{}", stage.rollout().config_name())])
+        }
         Scope::Alarms => one(vec![format!("arn:aws:cloudwatch:{region}:{account}:alarm:{stack}-*")]),
         Scope::Distributions => {
             vec![("", vec![format!("arn:aws:cloudfront::{account}:distribution/*")], tagged("ResourceTag"))]
@@ -265,6 +300,9 @@ fn deploy(rendered: &Rendered, n: &Names) -> Value {
         stacks.push(n.stack_arn("us-east-1", &n.id.certificate_stack()));
     }
     let bucket = format!("arn:aws:s3:::{}", n.artifacts_bucket());
+    // A protected stage's stacks get their stack policy and termination protection after each
+    // change set, and lose the protection only in a teardown its operator confirmed by name.
+    let protected = rendered.file(crate::template::STACK_POLICY).is_some();
     let mut through_role = statement(
         "ChangesRunAsTheExecutionRole",
         ["cloudformation:CreateChangeSet", "cloudformation:DeleteStack"].into(),
@@ -297,7 +335,14 @@ fn deploy(rendered: &Rendered, n: &Names) -> Value {
                 "cloudformation:ListStackResources",
                 "cloudformation:GetTemplate",
             ]
-            .into(),
+            .into_iter()
+            .chain(
+                protected
+                    .then_some(["cloudformation:SetStackPolicy", "cloudformation:UpdateTerminationProtection"])
+                    .into_iter()
+                    .flatten(),
+            )
+            .collect(),
             stacks,
         ),
         statement("ReadTheStageStacks", ["cloudformation:DescribeStacks"].into(), readable),
@@ -356,6 +401,11 @@ fn boundary(rendered: &Rendered, n: &Names) -> Result<Value> {
             "sns" => (vec![n.topics()], None),
             "logs" => (vec![n.log_groups()[1].clone()], None),
             "kms" => (vec![n.keys()], Some(n.tagged("ResourceTag"))),
+            // CodeDeploy's role moves the stack's aliases and reads its alarms.
+            "lambda" => (vec![format!("arn:aws:lambda:{}:{}:function:{}", n.region, n.account, n.id.resources())], None),
+            "cloudwatch" => (vec![format!("arn:aws:cloudwatch:{}:{}:alarm:{}", n.region, n.account, n.id.resources())], None),
+            // X-Ray's two telemetry writes take no resource.
+            "xray" => (vec!["*".into()], None),
             other => bail!("a function role uses {other}:…, which the boundary has no stage scope for: add it in policy.rs"),
         };
         let mut s =

@@ -35,6 +35,11 @@ pub struct Stage {
     /// `cargo xtask pipeline <stage>`: where CodePipeline takes the source from.
     #[serde(default)]
     pub pipeline: Option<Pipeline>,
+    /// A stage people depend on (prod): its stacks have termination protection and a stack policy
+    /// that keeps its data, teardown asks for the stage's name, hotswap is refused, and its
+    /// functions roll out as a canary unless `functions.rollout` says otherwise.
+    #[serde(default)]
+    pub protected: bool,
 }
 
 /// Exactly one source.
@@ -110,9 +115,52 @@ pub struct Functions {
     /// What all three run on; `package` builds for it and the template sets it.
     #[serde(default)]
     pub architecture: Architecture,
+    /// How CodeDeploy moves each function's `live` alias to a new version [default: a canary on a
+    /// protected stage, all at once elsewhere].
+    #[serde(default)]
+    pub rollout: Option<Rollout>,
+    /// X-Ray active tracing of the three functions [default: on].
+    #[serde(default = "yes")]
+    pub tracing: bool,
     pub thumbnail: QueueFunction,
     pub avatar: QueueFunction,
     pub api: ApiFunction,
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// CodeDeploy's predefined Lambda configurations, by their names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Rollout {
+    /// Every invocation moves to the new version at once (still watched by the alarms).
+    AllAtOnce,
+    /// 10 % of invocations for five minutes, then the rest.
+    #[serde(rename = "canary_10_percent_5_minutes")]
+    Canary10Percent5Minutes,
+    /// 10 % more every minute.
+    #[serde(rename = "linear_10_percent_every_minute")]
+    Linear10PercentEveryMinute,
+}
+
+impl Rollout {
+    /// CodeDeploy's name for it.
+    pub const fn config_name(self) -> &'static str {
+        match self {
+            Rollout::AllAtOnce => "CodeDeployDefault.LambdaAllAtOnce",
+            Rollout::Canary10Percent5Minutes => "CodeDeployDefault.LambdaCanary10Percent5Minutes",
+            Rollout::Linear10PercentEveryMinute => "CodeDeployDefault.LambdaLinear10PercentEvery1Minute",
+        }
+    }
+}
+
+impl Stage {
+    /// The stage's rollout: as written, else a canary where people depend on the stage.
+    pub fn rollout(&self) -> Rollout {
+        self.functions.rollout.unwrap_or(if self.protected { Rollout::Canary10Percent5Minutes } else { Rollout::AllAtOnce })
+    }
 }
 
 /// Lambda's two processors: `x86_64` (the default), or `arm64` (Graviton: about 20 % less per
@@ -271,6 +319,9 @@ impl Stage {
             if pipeline.connection.is_some() == pipeline.s3.is_some() {
                 return Err("pipeline: name exactly one source, `connection` or `s3`".into());
             }
+        }
+        if self.protected && self.emulator.is_some() {
+            return Err("a stage with `emulator` cannot be `protected`: the emulator has no termination protection".into());
         }
         if self.alarms.emails.is_empty() {
             return Err("alarms.emails is empty: name at least one address, or alarms go nowhere".into());
@@ -539,7 +590,7 @@ mod tests {
     #[test]
     fn wrong_type_names_file_line_column() {
         let e = error_of(&dev_with("memory_mb: 1024", "memory_mb: lots"));
-        assert!(e.starts_with("infra/stages/x.yaml:23:16: functions.thumbnail.memory_mb: invalid type: string \"lots\""), "{e}");
+        assert!(e.starts_with("infra/stages/x.yaml:26:16: functions.thumbnail.memory_mb: invalid type: string \"lots\""), "{e}");
     }
 
     #[test]

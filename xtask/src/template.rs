@@ -14,6 +14,12 @@ use crate::stage::{OnDelete, STACK_TAG, Stage};
 const DATA_TYPES: [&str; 5] =
     ["AWS::S3::Bucket", "AWS::DynamoDB::Table", "AWS::Logs::LogGroup", "AWS::KMS::Key", "AWS::Cognito::UserPool"];
 
+/// The alias every caller of a function invokes, and what a release moves.
+pub const LIVE_ALIAS: &str = "live";
+
+/// A protected stage's stack policy, beside its template.
+pub const STACK_POLICY: &str = "stack-policy.json";
+
 /// One stage's rendered files, in the order they are written.
 pub struct Rendered {
     pub stack_name: String,
@@ -68,6 +74,7 @@ pub fn render_stack(infra: &Path, stage: &Stage) -> Result<Rendered> {
     apply_retention(resources, stage.retention.on_delete);
     add_email_subscriptions(resources, stage)?;
     let values = parameters(stage);
+    describe_versions(resources, &values)?;
     check_parameters(&template, &values)?;
     let tags = tags(stage);
 
@@ -77,6 +84,10 @@ pub fn render_stack(infra: &Path, stage: &Stage) -> Result<Rendered> {
         ("template.yaml", header("infra/template.yaml") + &yaml(&template)?),
         ("parameters.json", template_configuration(&values, &tags)?),
     ];
+    if stage.protected {
+        let policy = serde_json::to_string_pretty(&stack_policy(resources_of(&template)?))? + "\n";
+        files.push((STACK_POLICY, policy));
+    }
     if let Some(domain) = stage.domain.as_ref().filter(|d| d.certificate_arn.is_none()) {
         let cert = std::fs::read_to_string(infra.join("certificate.yaml")).context("reading infra/certificate.yaml")?;
         let cert: Value = serde_norway::from_str(&cert).context("parsing infra/certificate.yaml")?;
@@ -94,6 +105,22 @@ pub fn render_stack(infra: &Path, stage: &Stage) -> Result<Rendered> {
         certificate_parameters,
         pipeline_parameters: None,
         bootstrap_parameters: None,
+    })
+}
+
+/// The stack policy of a template: any update, but no replacement or deletion of a resource that
+/// holds data (`DATA_TYPES`), whatever a later template says.
+fn stack_policy(resources: &Mapping) -> serde_json::Value {
+    let kept: Vec<String> = resources
+        .iter()
+        .filter(|(_, r)| r.get("Type").and_then(Value::as_str).is_some_and(|t| DATA_TYPES.contains(&t)))
+        .filter_map(|(id, _)| Some(format!("LogicalResourceId/{}", id.as_str()?)))
+        .collect();
+    serde_json::json!({
+        "Statement": [
+            { "Effect": "Allow", "Principal": "*", "Action": "Update:*", "Resource": "*" },
+            { "Effect": "Deny", "Principal": "*", "Action": ["Update:Replace", "Update:Delete"], "Resource": kept },
+        ]
     })
 }
 
@@ -128,6 +155,8 @@ pub fn parameters(stage: &Stage) -> BTreeMap<&'static str, String> {
         ("Stage", stage.id.stage().to_string()),
         ("OnAws", stage.emulator.is_none().to_string()),
         ("Architecture", stage.functions.architecture.name().to_string()),
+        ("Rollout", stage.rollout().config_name().to_string()),
+        ("Tracing", if stage.functions.tracing { "Active" } else { "PassThrough" }.to_string()),
         ("MaxUploadBytes", stage.limits.max_upload_bytes.get().to_string()),
         ("MaxPixels", stage.limits.max_pixels.get().to_string()),
         ("ThumbnailEdge", stage.images.thumbnail_edge.get().to_string()),
@@ -191,6 +220,7 @@ fn check_parameters(template: &Value, values: &BTreeMap<&'static str, String>) -
         ["ArtifactsBucket", "CertificateArn", "PermissionsBoundary"].contains(&key)
             || key.ends_with("CodeKey")
             || key.ends_with("CodeVersion")
+            || key.ends_with("CodeSha256")
     };
     let declared = template.get("Parameters").and_then(Value::as_mapping).context("infra/template.yaml has no Parameters")?;
     for key in values.keys() {
@@ -205,6 +235,66 @@ fn check_parameters(template: &Value, values: &BTreeMap<&'static str, String>) -
         }
     }
     Ok(())
+}
+
+/// Each `AWS::Lambda::Version`'s description becomes the hash of its function's configuration: the
+/// function's properties and the stage's values of the parameters they name. A changed setting
+/// replaces the version resource, so Lambda publishes a new version; the code's own change comes
+/// in through `CodeSha256` at deploy time.
+fn describe_versions(resources: &mut Mapping, values: &BTreeMap<&'static str, String>) -> Result<()> {
+    use sha2::{Digest, Sha256};
+    let mut hashes = Vec::new();
+    for (id, resource) in resources.iter() {
+        if resource.get("Type").and_then(Value::as_str) != Some("AWS::Lambda::Version") {
+            continue;
+        }
+        let id = id.as_str().unwrap_or_default();
+        let function = resource
+            .get("Properties")
+            .and_then(|p| p.get("FunctionName"))
+            .and_then(|f| match f {
+                Value::Tagged(t) if t.tag.to_string().trim_start_matches('!') == "Ref" => t.value.as_str(),
+                _ => None,
+            })
+            .with_context(|| format!("{id}: FunctionName must be a !Ref to the function"))?;
+        let properties =
+            resources.get(function).and_then(|f| f.get("Properties")).with_context(|| format!("{id}: no function {function}"))?;
+        let text = serde_norway::to_string(properties)?;
+        let mut hash = Sha256::new();
+        hash.update(text.as_bytes());
+        for (name, value) in values.iter().filter(|(name, _)| names_parameter(&text, name)) {
+            hash.update(format!("\n{name}={value}").as_bytes());
+        }
+        hashes.push((id.to_string(), hex::encode(&hash.finalize()[..8])));
+    }
+    for (id, resource) in resources.iter() {
+        let alias = resource.get("Type").and_then(Value::as_str) == Some("AWS::Lambda::Alias");
+        let name = resource.get("Properties").and_then(|p| p.get("Name")).and_then(Value::as_str);
+        if alias && name != Some(LIVE_ALIAS) {
+            bail!("{}: every function alias is `{LIVE_ALIAS}`, the one xtask moves and reads", id.as_str().unwrap_or_default());
+        }
+    }
+    for (id, hash) in hashes {
+        let properties = resources.get_mut(id.as_str()).and_then(|r| r.get_mut("Properties")).and_then(Value::as_mapping_mut);
+        if let Some(properties) = properties {
+            properties.insert("Description".into(), format!("configuration {hash}").into());
+        }
+    }
+    Ok(())
+}
+
+/// Whether a resource's YAML names a parameter: `!Ref Name` or `${Name}`.
+fn names_parameter(text: &str, name: &str) -> bool {
+    text.contains(&format!("${{{name}}}"))
+        || text.match_indices(name).any(|(at, _)| {
+            let before = &text[..at];
+            let after = text[at + name.len()..].chars().next();
+            before.ends_with("!Ref ") && !after.is_some_and(|c| c.is_ascii_alphanumeric())
+        })
+}
+
+fn resources_of(template: &Value) -> Result<&Mapping> {
+    template.get("Resources").and_then(Value::as_mapping).context("infra/template.yaml has no Resources")
 }
 
 fn apply_retention(resources: &mut Mapping, on_delete: OnDelete) {

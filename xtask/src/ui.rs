@@ -21,6 +21,15 @@ pub fn confirm(question: &str) -> bool {
     matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes")
 }
 
+/// Asks for a line on stderr; the answer without surrounding whitespace (empty when none).
+pub fn answer(question: &str) -> String {
+    eprint!("{question} ");
+    let _ = std::io::stderr().flush();
+    let mut answer = String::new();
+    let _ = std::io::stdin().lock().read_line(&mut answer);
+    answer.trim().to_string()
+}
+
 /// `[ 3/21]  12.4 s  ...` on one rewritten line on a terminal; in a log, only the lines that
 /// carry news are printed.
 pub struct Progress {

@@ -71,6 +71,34 @@ fn the_ci_files_parse_and_run_only_real_verbs_and_flags() {
     assert!(root().join(".ci/run").exists());
 }
 
+/// No CI recipe can tear down or ephemerally deploy a protected stage: none passes
+/// `--confirm-protected`, every deploy of a stage it tears down says `--ephemeral`, and xtask
+/// refuses both for prod, before any call (the endpoint answers nothing).
+#[test]
+fn no_ci_recipe_can_tear_down_or_ephemerally_deploy_a_protected_stage() {
+    for file in ["dev/ci/buildspec.yml", ".github/workflows/deploy.yml", "Jenkinsfile"] {
+        let commands = xtask_commands(&read(file));
+        assert!(!commands.iter().flatten().any(|w| w == "--confirm-protected"), "{file} confirms a protected teardown");
+        let torn_down: Vec<&String> = commands.iter().filter(|w| w[0] == "teardown").map(|w| &w[1]).collect();
+        for stage in torn_down {
+            let deploys = commands.iter().filter(|w| w[0] == "deploy" && &w[1] == stage);
+            for deploy in deploys {
+                assert!(deploy.contains(&"--ephemeral".to_string()), "{file}: {deploy:?} deploys a stage it tears down");
+            }
+        }
+    }
+    let endpoint = Some("http://127.0.0.1:9");
+    let deploy = xtask(&["deploy", "prod", "--ephemeral", "--yes"], endpoint);
+    assert_eq!(deploy.code, 2, "{}", deploy.stderr);
+    assert!(
+        deploy.stderr.contains("prod is a protected stage") && deploy.stderr.contains("nothing was deployed"),
+        "{}",
+        deploy.stderr
+    );
+    let teardown = xtask(&["teardown", "prod", "--yes"], endpoint);
+    assert_eq!(teardown.code, 2, "{}", teardown.stderr);
+}
+
 /// `package` refuses a JPEG decoder built without nasm, so every recipe installs it before its
 /// first build: in each GitHub job (a fresh runner each), and once in the others (one machine).
 #[test]

@@ -271,6 +271,25 @@ fn a_template_cloudformation_refuses_exits_6_and_says_why() {
     std::fs::remove_dir_all(infra).unwrap();
 }
 
+/// A protected stage (prod) is not torn down by `--yes`: CI cannot type its name, so the run stops
+/// with a usage error before any call (the endpoint here answers nothing; any call would fail
+/// differently), and names the flag that would.
+#[test]
+fn teardown_of_a_protected_stage_stops_before_any_call() {
+    for args in [&["teardown", "prod"][..], &["teardown", "prod", "--yes"], &["teardown", "prod", "--yes", "--all"]] {
+        let run = xtask("http://127.0.0.1:9", args);
+        assert_eq!(run.code, 2, "{args:?}: {}", run.stderr);
+        assert!(
+            run.stderr.contains("prod is a protected stage") && run.stderr.contains("--confirm-protected prod"),
+            "{}",
+            run.stderr
+        );
+    }
+    let wrong = xtask("http://127.0.0.1:9", &["teardown", "prod", "--confirm-protected", "dev"]);
+    assert_eq!(wrong.code, 2, "{}", wrong.stderr);
+    assert!(wrong.stderr.contains("does not name this stage"), "{}", wrong.stderr);
+}
+
 #[test]
 fn bad_input_is_a_usage_error() {
     let run = xtask("http://127.0.0.1:9", &["deploy", "nosuchstage"]);

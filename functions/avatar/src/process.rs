@@ -100,7 +100,7 @@ impl Process for Handler {
             .map_err(|e| Failure::transient("writing the avatar", e))?;
         // The picture is written before the version, so a page never asks for a version that is not there yet.
         if self.record_version(upload, &uploaded_at).await? {
-            tracing::info!(event = "avatar_written", key = %object.key, avatar = %key, bytes = size);
+            tracing::info!(event = "avatar_written", version = %self.cx.config.version, key = %object.key, avatar = %key, bytes = size);
         } else {
             tracing::info!(event = "avatar_stale", key = %object.key, "a newer avatar arrived meanwhile");
         }

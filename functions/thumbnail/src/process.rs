@@ -93,7 +93,7 @@ impl Process for Handler {
             thumbnail_format: rendition.format.extension().to_string(),
         };
         self.put_row(&row).await?;
-        tracing::info!(event = "thumbnail_written", key = %object.key, thumbnail = %row.thumbnail_key, bytes = thumbnail_size);
+        tracing::info!(event = "thumbnail_written", version = %self.cx.config.version, key = %object.key, thumbnail = %row.thumbnail_key, bytes = thumbnail_size);
         Ok(())
     }
 }

@@ -115,7 +115,14 @@ pub async fn apply(
     let phase = Instant::now();
     let planned = changeset::create(cfn, spec, poll).await?;
     report.timings.insert(phases.0, phase.elapsed().as_secs_f64());
-    let Some(set) = planned else { return Ok(Applied::Unchanged) };
+    let Some(set) = planned else {
+        if mode.execute
+            && let Some(protection) = &spec.protection
+        {
+            super::protection::protect(cfn, &spec.name, protection).await?;
+        }
+        return Ok(Applied::Unchanged);
+    };
     eprint!("{}", changeset::render(&spec.name, &set.changes));
     if !mode.execute {
         changeset::delete(cfn, &set.stack_id, &set.name).await?;
@@ -128,7 +135,12 @@ pub async fn apply(
     let status = super::stack::status(&done.stack).to_string();
     let plan = Plan(set.kind.as_str().to_string(), set.changes);
     let (exit, outcome) = match done.settled {
-        Settled::Done | Settled::Running => return Ok(Applied::Deployed(plan, status)),
+        Settled::Done | Settled::Running => {
+            if let Some(protection) = &spec.protection {
+                super::protection::protect(cfn, &spec.name, protection).await?;
+            }
+            return Ok(Applied::Deployed(plan, status));
+        }
         Settled::RolledBack => (Exit::RolledBack, "rolled_back"),
         Settled::Failed => (Exit::DeployFailed, "failed"),
     };

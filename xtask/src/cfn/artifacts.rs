@@ -202,6 +202,21 @@ pub fn code_key_parameter(function: &str) -> String {
     local_spec::logical_id(function, "CodeKey")
 }
 
+/// `thumbnail` → `ThumbnailCodeSha256`: the zip's digest as Lambda reports it, which the
+/// function's `AWS::Lambda::Version` requires of the code it publishes.
+pub fn code_sha256_parameter(function: &str) -> String {
+    local_spec::logical_id(function, "CodeSha256")
+}
+
+impl Uploaded {
+    /// The zip's SHA-256 as Lambda writes it (`CodeSha256`): base64 of the digest, not hex.
+    pub fn lambda_sha256(&self) -> Result<String> {
+        use base64::Engine;
+        let digest = hex::decode(&self.sha256).with_context(|| format!("{}'s sha256 is not hex", self.function))?;
+        Ok(base64::engine::general_purpose::STANDARD.encode(digest))
+    }
+}
+
 /// `thumbnail` → `ThumbnailCodeVersion`, the one that pins its version.
 pub fn code_version_parameter(function: &str) -> String {
     local_spec::logical_id(function, "CodeVersion")

@@ -32,6 +32,8 @@ pub struct StackSpec {
     /// The role CloudFormation acts as (the stage's execution role); `None` for the stacks an
     /// administrator deploys with their own rights (bootstrap, pipeline).
     pub role_arn: Option<String>,
+    /// A protected stage's: set after every change set, and on an unchanged stack too.
+    pub protection: Option<super::protection::Protection>,
 }
 
 pub enum Template {

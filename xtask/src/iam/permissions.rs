@@ -25,6 +25,10 @@ pub(super) enum Scope {
     EventSourceMappings,
     NewEventSourceMappings,
     LogGroups,
+    /// The stack's CodeDeploy application and its deployment groups.
+    Releases,
+    /// The predefined configuration the stage rolls out with: AWS's, the same for every stage, read only.
+    RolloutConfig,
     Topics,
     Alarms,
     Distributions,
@@ -154,6 +158,34 @@ pub(super) const PERMISSIONS: &[(&str, Scope, &[&str])] = &[
         ],
     ),
     ("AWS::Lambda::Permission", Scope::Functions, &["lambda:AddPermission", "lambda:RemovePermission"]),
+    ("AWS::Lambda::Version", Scope::Functions, &["lambda:PublishVersion", "lambda:ListVersionsByFunction"]),
+    // CloudFormation hands an alias with `CodeDeployLambdaAliasUpdate` to CodeDeploy.
+    (
+        "AWS::Lambda::Alias",
+        Scope::Functions,
+        &["lambda:CreateAlias", "lambda:UpdateAlias", "lambda:DeleteAlias", "lambda:GetAlias"],
+    ),
+    (
+        "AWS::Lambda::Alias",
+        Scope::Releases,
+        &["codedeploy:CreateDeployment", "codedeploy:GetDeployment", "codedeploy:RegisterApplicationRevision"],
+    ),
+    ("AWS::Lambda::Alias", Scope::RolloutConfig, &["codedeploy:GetDeploymentConfig"]),
+    (
+        "AWS::CodeDeploy::Application",
+        Scope::Releases,
+        &["codedeploy:CreateApplication", "codedeploy:DeleteApplication", "codedeploy:GetApplication"],
+    ),
+    (
+        "AWS::CodeDeploy::DeploymentGroup",
+        Scope::Releases,
+        &[
+            "codedeploy:CreateDeploymentGroup",
+            "codedeploy:DeleteDeploymentGroup",
+            "codedeploy:GetDeploymentGroup",
+            "codedeploy:UpdateDeploymentGroup",
+        ],
+    ),
     (
         "AWS::Lambda::EventSourceMapping",
         Scope::EventSourceMappings,

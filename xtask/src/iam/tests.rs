@@ -85,8 +85,9 @@ fn every_iam_write_held_by_the_boundary(doc: &Value, n: &Names) -> Result<(), St
         for a in strings(&s["Action"]).into_iter().filter(|a| iam_write(a)) {
             let bounded = s["Condition"]["ArnEquals"]["iam:PermissionsBoundary"] == n.boundary().as_str();
             let on_the_path = strings(&s["Resource"]).iter().all(|r| *r == n.stack_roles());
-            let pass_to_lambda =
-                a != "iam:PassRole" || s["Condition"]["StringEquals"]["iam:PassedToService"] == "lambda.amazonaws.com";
+            let to = strings(&s["Condition"]["StringEquals"]["iam:PassedToService"]);
+            let pass_to_lambda = a != "iam:PassRole"
+                || (!to.is_empty() && to.iter().all(|s| ["lambda.amazonaws.com", "codedeploy.amazonaws.com"].contains(s)));
             let creates = ["iam:CreateRole", "iam:PutRolePolicy", "iam:PutRolePermissionsBoundary", "iam:AttachRolePolicy"];
             let ok = on_the_path && pass_to_lambda && (bounded || !creates.contains(&a));
             if !ok {
@@ -99,7 +100,7 @@ fn every_iam_write_held_by_the_boundary(doc: &Value, n: &Names) -> Result<(), St
 
 /// Calls IAM cannot scope to a resource or condition at all: reads, and three writes of little
 /// reach (SECURITY.md, "What IAM cannot scope").
-const UNSCOPABLE: [&str; 7] = [
+const UNSCOPABLE: [&str; 9] = [
     "cloudformation:ValidateTemplate",
     "sts:GetCallerIdentity",
     "logs:DescribeLogGroups",
@@ -107,6 +108,8 @@ const UNSCOPABLE: [&str; 7] = [
     "sns:GetSubscriptionAttributes",
     "sns:Unsubscribe",
     "cloudfront:CreateOriginAccessControl",
+    "xray:PutTraceSegments",
+    "xray:PutTelemetryRecords",
 ];
 
 /// No allow on an account-wide pattern without a tag or ARN condition.
@@ -164,16 +167,22 @@ fn name_patterns(d: &Documents) -> Vec<String> {
         // are per stage.
         .filter(|r| r != "*" && (r.contains('/') || !r.starts_with("arn:aws:s3:::thumbstack-artifacts-")))
         .filter(|r| !SHARED_BY_EVERY_STAGE.iter().any(|p| r.ends_with(p)))
+        // AWS's predefined rollout configurations: the same for everyone, and only read.
+        .filter(|r| !r.contains(":deploymentconfig:CodeDeployDefault."))
         .collect()
 }
 
 #[test]
 fn every_document_is_valid_iam_json_without_wildcard_actions() {
     for (stack, d) in all() {
+        // The execution role's document as bootstrap attaches it: inline, and the managed rest.
+        let (inline, more) = split_execution(&d.execution);
+        assert_eq!(statements(&inline).count() + statements(&more).count(), statements(&d.execution).count(), "{stack}");
         for (which, doc, limit) in [
             ("deploy", &d.deploy, MANAGED_LIMIT),
             ("boundary", &d.boundary, MANAGED_LIMIT),
-            ("execution", &d.execution, INLINE_LIMIT),
+            ("execution", &inline, INLINE_LIMIT),
+            ("execution's managed rest", &more, MANAGED_LIMIT),
         ] {
             assert_eq!(doc["Version"], "2012-10-17");
             let mut sids = BTreeSet::new();
@@ -317,7 +326,8 @@ fn the_boundary_allows_everything_the_functions_do() {
         let rendered = crate::template::render_stack(&crate::paths::infra(), &stage).unwrap();
         let n = stage.names(ACCOUNT);
         let roles = function_roles(rendered.file("template.yaml").unwrap(), &n).unwrap();
-        assert_eq!(roles.len(), 3, "{stack}");
+        // The three functions' and CodeDeploy's.
+        assert_eq!(roles.len(), 4, "{stack}");
         for (role, doc) in roles {
             for s in allows(&doc) {
                 for action in strings(&s["Action"]) {

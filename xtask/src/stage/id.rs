@@ -65,6 +65,10 @@ impl StageId {
     pub fn execution_role_name(&self) -> String {
         self.suffixed("cfn-exec")
     }
+    /// The execution role's second document: what its inline policy has no room for.
+    pub fn execution_policy_name(&self) -> String {
+        self.suffixed("cfn-exec-more")
+    }
     pub fn boundary_name(&self) -> String {
         self.suffixed("boundary")
     }

@@ -53,6 +53,9 @@ async fn the_local_stack_deploys_on_the_emulator() {
         "ThumbnailCodeVersion",
         "AvatarCodeVersion",
         "ApiCodeVersion",
+        "ThumbnailCodeSha256",
+        "AvatarCodeSha256",
+        "ApiCodeSha256",
     ];
     let deploy_time = code.map(|k| (k, "unused".to_string())).into_iter().chain([("PermissionsBoundary", boundary.clone())]);
     let stack = &rendered.stack_name;
@@ -62,6 +65,7 @@ async fn the_local_stack_deploys_on_the_emulator() {
         parameters: parameters(&stage).into_iter().chain(deploy_time).map(|(k, v)| (k.to_string(), v)).collect(),
         tags: Vec::new(),
         role_arn: None,
+        protection: None,
     };
     // Through the core's own change-set path, as deploy takes it.
     let poll = std::time::Duration::from_millis(100);

@@ -27,6 +27,92 @@ fn golden_dev_and_prod() {
     let prod = rendered("prod");
     expect_test::expect_file!["../../tests/golden/prod/parameters.json"].assert_eq(file(&prod, "parameters.json"));
     expect_test::expect_file!["../../tests/golden/prod/certificate.yaml"].assert_eq(file(&prod, "certificate.yaml"));
+    expect_test::expect_file!["../../tests/golden/prod/stack-policy.json"].assert_eq(file(&prod, STACK_POLICY));
+}
+
+/// Every function publishes versions and is called only through its `live` alias, which CodeDeploy
+/// moves at the stage's pace and rolls back on the group's alarms; nothing invokes `$LATEST`.
+#[test]
+fn every_caller_invokes_the_live_alias_that_codedeploy_moves() {
+    let prod = rendered("prod");
+    let t: Value = serde_norway::from_str(file(&prod, "template.yaml")).unwrap();
+    let r = t["Resources"].as_mapping().unwrap();
+    let of_type = |ty: &'static str| r.iter().filter(move |(_, v)| v["Type"] == ty).map(|(k, v)| (k.as_str().unwrap(), v));
+    let tagged = |v: &Value| match v {
+        Value::Tagged(t) => {
+            (t.tag.to_string().trim_start_matches('!').to_string(), t.value.as_str().unwrap_or_default().to_string())
+        }
+        other => panic!("not an intrinsic: {other:?}"),
+    };
+    let functions: Vec<&str> = of_type("AWS::Lambda::Function").map(|(id, _)| id).collect();
+    assert_eq!(functions.len(), 3);
+    for function in &functions {
+        let name = function.strip_suffix("Function").unwrap();
+        let version = &r[format!("{name}Version").as_str()];
+        assert_eq!(version["DeletionPolicy"], Value::from("Retain"), "{name}: a rollback needs the old version");
+        assert_eq!(tagged(&version["Properties"]["FunctionName"]), ("Ref".into(), function.to_string()));
+        assert_eq!(tagged(&version["Properties"]["CodeSha256"]), ("Ref".into(), format!("{name}CodeSha256")));
+        let described = version["Properties"]["Description"].as_str().unwrap();
+        assert!(described.starts_with("configuration ") && described.len() == "configuration ".len() + 16, "{described}");
+        let alias = &r[format!("{name}Live").as_str()];
+        assert_eq!(alias["Properties"]["Name"], Value::from(crate::template::LIVE_ALIAS));
+        assert_eq!(tagged(&alias["Properties"]["FunctionVersion"]), ("GetAtt".into(), format!("{name}Version.Version")));
+        let update = &alias["UpdatePolicy"]["CodeDeployLambdaAliasUpdate"];
+        assert_eq!(tagged(&update["DeploymentGroupName"]), ("Ref".into(), format!("{name}Releases")));
+        let group = &r[format!("{name}Releases").as_str()]["Properties"];
+        assert_eq!(tagged(&group["DeploymentConfigName"]), ("Ref".into(), "Rollout".into()));
+        assert_eq!(
+            group["AutoRollbackConfiguration"]["Events"],
+            serde_norway::from_str::<Value>("[DEPLOYMENT_FAILURE, DEPLOYMENT_STOP_ON_ALARM]").unwrap()
+        );
+        let alarms: Vec<String> =
+            group["AlarmConfiguration"]["Alarms"].as_sequence().unwrap().iter().map(|a| tagged(&a["Name"]).1).collect();
+        assert!(alarms.contains(&format!("{name}ErrorsAlarm")), "{name}: {alarms:?}");
+        if name != "Api" {
+            assert!(
+                alarms.contains(&format!("{name}DeadLettersAlarm"))
+                    && alarms.contains(&format!("{name}NewVersionRejectionsAlarm")),
+                "{name}: {alarms:?}"
+            );
+        }
+    }
+    // Every caller names an alias, never the function (which is `$LATEST`).
+    let aliases: Vec<String> = of_type("AWS::Lambda::Alias").map(|(id, _)| id.to_string()).collect();
+    for (id, mapping) in of_type("AWS::Lambda::EventSourceMapping") {
+        let (_, target) = tagged(&mapping["Properties"]["FunctionName"]);
+        assert!(aliases.contains(&target), "{id} invokes {target}");
+    }
+    for (id, permission) in of_type("AWS::Lambda::Permission") {
+        let (_, target) = tagged(&permission["Properties"]["FunctionName"]);
+        assert!(aliases.contains(&target), "{id} allows {target}");
+    }
+    for (id, integration) in of_type("AWS::ApiGatewayV2::Integration") {
+        assert_eq!(tagged(&integration["Properties"]["IntegrationUri"]), ("Ref".into(), "ApiLive".into()), "{id}");
+    }
+    assert_eq!(prod.parameters["Rollout"], "CodeDeployDefault.LambdaCanary10Percent5Minutes", "prod defaults to a canary");
+    assert_eq!(rendered("dev").parameters["Rollout"], "CodeDeployDefault.LambdaAllAtOnce");
+    assert_eq!(prod.parameters["Tracing"], "Active");
+}
+
+/// A changed setting of one function (its memory) publishes a new version of it alone; a setting
+/// no function reads publishes none.
+#[test]
+fn a_version_is_published_when_its_functions_configuration_changes() {
+    let description = |stage: &Stage, id: &str| {
+        let rendered = crate::template::render_stack(&crate::paths::infra(), stage).unwrap();
+        let t: Value = serde_norway::from_str(file(&rendered, "template.yaml")).unwrap();
+        t["Resources"][id]["Properties"]["Description"].as_str().unwrap().to_string()
+    };
+    let infra = crate::paths::infra();
+    let dev = Stage::load(&infra, "dev").unwrap();
+    let text = std::fs::read_to_string(infra.join("stages/dev.yaml")).unwrap();
+    let more_memory = Stage::parse(Path::new("dev.yaml"), &text.replacen("memory_mb: 1024", "memory_mb: 2048", 1)).unwrap();
+    assert_ne!(description(&dev, "ThumbnailVersion"), description(&more_memory, "ThumbnailVersion"));
+    assert_eq!(description(&dev, "AvatarVersion"), description(&more_memory, "AvatarVersion"));
+    let alarm = Stage::parse(Path::new("dev.yaml"), &text.replacen("dlq_messages: 1", "dlq_messages: 2", 1)).unwrap();
+    for id in ["ThumbnailVersion", "AvatarVersion", "ApiVersion"] {
+        assert_eq!(description(&dev, id), description(&alarm, id), "{id}");
+    }
 }
 
 #[test]

@@ -5,6 +5,7 @@
 
 use anyhow::{Context, Result};
 
+use crate::cfn::protection::Protection;
 use crate::cfn::{Mode, Opened, Report, StackSpec, Template, apply, artifacts, finish, stack};
 use crate::exit::Exit;
 use crate::flags::AdminStackArgs;
@@ -39,6 +40,7 @@ async fn bootstrap(args: &AdminStackArgs, mode: Mode, report: &mut Report) -> Re
             .collect(),
         tags: rendered.tags_for(&stack).into_iter().collect(),
         role_arn: None,
+        protection: Protection::of(&opened.stage, None),
     };
     opened.start(report, &stack);
     let poll = stack::poll_interval(aws);

@@ -12,15 +12,30 @@ use serde_norway::Value;
 use crate::aws::Aws;
 use crate::cdn::AVATARS;
 use crate::cfn::artifacts::{self, TEMPLATE_BODY_LIMIT};
+use crate::cfn::protection::Protection;
 use crate::cfn::{Mode, Opened, Report, StackSpec, Template, apply, finish, stack};
 use crate::exit::{Exit, Stop};
 use crate::flags::{DeployArgs, DiffArgs, StageArgs};
 use crate::site::Synced;
+use crate::template::STACK_POLICY;
 
 pub fn run(args: &DeployArgs) -> Result<Exit> {
     let mode = Mode::execute(args.yes);
     let invalidation = (!args.no_invalidate).then(|| Duration::from_secs(args.invalidation_wait));
-    finish(&args.target.stage, "deploy", args.json, async |report| deploy(&args.target, mode, invalidation, report).await)
+    finish(&args.target.stage, "deploy", args.json, async |report| {
+        if args.ephemeral && args.target.load()?.protected {
+            return Err(Stop::new(
+                Exit::Usage,
+                format!(
+                    "{} is a protected stage, and --ephemeral says it will be torn down after its checks: nothing was \
+                     deployed. Ephemeral stages are a branch's own (infra/stages/<branch>.yaml)",
+                    args.target.stage
+                ),
+            )
+            .into());
+        }
+        deploy(&args.target, mode, invalidation, report).await
+    })
 }
 
 pub fn diff(args: &DiffArgs) -> Result<Exit> {
@@ -90,6 +105,7 @@ async fn deploy(target: &StageArgs, mode: Mode, invalidation: Option<Duration>, 
             parameters: cert_parameters.iter().map(|(k, v)| ((*k).to_string(), v.clone())).collect(),
             tags: rendered.tags.clone().into_iter().collect(),
             role_arn: Some(path.execution_role.clone()),
+            protection: Protection::of(stage, None),
         };
         report.certificate_stack = Some(spec.name.clone());
         let cfn = us_east_1.cloudformation();
@@ -116,6 +132,7 @@ async fn deploy(target: &StageArgs, mode: Mode, invalidation: Option<Duration>, 
         parameters,
         tags: rendered.tags.clone().into_iter().collect(),
         role_arn: Some(path.execution_role.clone()),
+        protection: Protection::of(stage, rendered.file(STACK_POLICY)),
     };
 
     let cfn = aws.cloudformation();
@@ -238,16 +255,18 @@ fn deploy_time_parameters(
         .map(|m| m.keys().filter_map(Value::as_str).collect())
         .unwrap_or_default();
     let mut out = vec![("ArtifactsBucket".to_string(), bucket.to_string())];
-    for key in declared.iter().filter(|k| k.ends_with("CodeKey") || k.ends_with("CodeVersion")) {
+    for key in declared.iter().filter(|k| k.ends_with("CodeKey") || k.ends_with("CodeVersion") || k.ends_with("CodeSha256")) {
         if in_process {
             out.push(((*key).to_string(), LOCAL_CODE.to_string()));
             continue;
         }
         let zip = uploaded.iter().find_map(|u| {
             if artifacts::code_key_parameter(&u.function) == *key {
-                Some(&u.key)
+                Some(Ok(u.key.clone()))
             } else if artifacts::code_version_parameter(&u.function) == *key {
-                Some(&u.version_id)
+                Some(Ok(u.version_id.clone()))
+            } else if artifacts::code_sha256_parameter(&u.function) == *key {
+                Some(u.lambda_sha256())
             } else {
                 None
             }
@@ -255,7 +274,7 @@ fn deploy_time_parameters(
         let Some(value) = zip else {
             anyhow::bail!("the template wants {key}, but no function crate under functions/ was packaged for it");
         };
-        out.push(((*key).to_string(), value.clone()));
+        out.push(((*key).to_string(), value?));
     }
     Ok(out)
 }
@@ -273,12 +292,12 @@ mod tests {
 
     #[test]
     fn deploy_time_parameters_follow_the_template() {
-        let template = "Parameters:\n  ArtifactsBucket: {Type: String}\n  ThumbnailCodeKey: {Type: String}\n  ThumbnailCodeVersion: {Type: String}\n";
+        let template = "Parameters:\n  ArtifactsBucket: {Type: String}\n  ThumbnailCodeKey: {Type: String}\n  ThumbnailCodeVersion: {Type: String}\n  ThumbnailCodeSha256: {Type: String}\n";
         let zip = |f: &str| artifacts::Uploaded {
             function: f.into(),
             key: format!("{f}/abc.zip"),
             version_id: format!("v-{f}"),
-            sha256: "abc".into(),
+            sha256: "00ff".into(),
             bytes: 1,
             uploaded: true,
         };
@@ -288,7 +307,9 @@ mod tests {
             [
                 ("ArtifactsBucket".into(), "b".into()),
                 ("ThumbnailCodeKey".into(), "thumbnail/abc.zip".into()),
-                ("ThumbnailCodeVersion".into(), "v-thumbnail".into())
+                ("ThumbnailCodeVersion".into(), "v-thumbnail".into()),
+                // Lambda's CodeSha256 is base64 of the digest.
+                ("ThumbnailCodeSha256".into(), "AP8=".into())
             ]
         );
         let e = deploy_time_parameters(template, "b", false, &[zip("avatar")]).unwrap_err().to_string();
@@ -299,7 +320,8 @@ mod tests {
             [
                 ("ArtifactsBucket".into(), LOCAL_CODE.into()),
                 ("ThumbnailCodeKey".into(), LOCAL_CODE.into()),
-                ("ThumbnailCodeVersion".into(), LOCAL_CODE.into())
+                ("ThumbnailCodeVersion".into(), LOCAL_CODE.into()),
+                ("ThumbnailCodeSha256".into(), LOCAL_CODE.into())
             ]
         );
     }

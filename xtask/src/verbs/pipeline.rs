@@ -6,6 +6,7 @@
 use anyhow::{Context, Result, bail};
 
 use crate::cfn::artifacts::TEMPLATE_BODY_LIMIT;
+use crate::cfn::protection::Protection;
 use crate::cfn::{Mode, Opened, Report, StackSpec, Template, apply, finish, stack};
 use crate::exit::{Exit, Stop};
 use crate::flags::AdminStackArgs;
@@ -40,6 +41,7 @@ async fn deploy(args: &AdminStackArgs, mode: Mode, report: &mut Report) -> Resul
         parameters,
         tags: rendered.tags_for(&stack).into_iter().collect(),
         role_arn: None,
+        protection: Protection::of(&opened.stage, None),
     };
     opened.start(report, &stack);
     let poll = stack::poll_interval(&opened.aws);

@@ -43,6 +43,10 @@ pub struct Report {
 pub fn run(args: &TeardownArgs) -> Result<Exit> {
     let name = &args.target.stage;
     let stage = args.target.load()?;
+    // Before any call: a protected stage goes only when the operator names it.
+    crate::cfn::protection::confirm_teardown(&stage, args.confirm_protected.as_deref())?;
+    // Naming the stage says more than --yes; its stacks' termination protection comes off.
+    let (yes, unprotect) = (args.yes || stage.protected, stage.protected);
     let started = Instant::now();
     crate::aws::block_on(async {
         let opened = Opened::open(stage).await?;
@@ -53,23 +57,23 @@ pub fn run(args: &TeardownArgs) -> Result<Exit> {
         let bootstrapped = opened.deploy_path(None).await.ok();
         let role = bootstrapped.as_ref().map(|p| p.execution_role.clone());
         let mut report = Report { stack: stack_name.clone(), ..Report::default() };
-        teardown(aws, &mut report, args.yes, role.as_deref()).await?;
+        teardown(aws, &mut report, yes, role.as_deref(), unprotect).await?;
         // The certificate stack goes after the stack that uses its certificate.
         if stage.domain.as_ref().is_some_and(|d| d.certificate_arn.is_none()) {
             let mut cert = Report { stack: stage.id.certificate_stack(), ..Report::default() };
-            teardown(&aws.in_region("us-east-1"), &mut cert, args.yes || report.existed, role.as_deref()).await?;
+            teardown(&aws.in_region("us-east-1"), &mut cert, yes || report.existed, role.as_deref(), unprotect).await?;
             report.also.push(cert);
         }
         // An administrator made the pipeline and bootstrap stacks, with their own rights.
         let mut pipeline = Report { stack: stage.id.pipeline_stack(), ..Report::default() };
-        teardown(aws, &mut pipeline, args.yes, None).await?;
+        teardown(aws, &mut pipeline, yes, None, unprotect).await?;
         report.also.push(pipeline);
         let bucket = opened.names().artifacts_bucket();
         if args.all {
             let removed = empty_prefix(&aws.s3(), &bucket, &stage.id.artifacts_prefix()).await?;
             eprintln!("teardown: removed {removed} object versions under s3://{bucket}/{}", stage.id.artifacts_prefix());
             let mut bootstrap = Report { stack: stage.id.bootstrap_stack(), ..Report::default() };
-            teardown(aws, &mut bootstrap, args.yes, None).await?;
+            teardown(aws, &mut bootstrap, yes, None, unprotect).await?;
             report.also.push(bootstrap);
         } else if bootstrapped.is_some() {
             report.remains.push(format!(
@@ -159,7 +163,9 @@ async fn artifacts_remain(s3: &Client, bucket: &str, account: &str, all: bool, s
     }])
 }
 
-pub async fn teardown(aws: &Aws, report: &mut Report, yes: bool, role: Option<&str>) -> Result<()> {
+/// `unprotect`: the stage is protected and its operator named it, so termination protection
+/// comes off before the deletion.
+pub async fn teardown(aws: &Aws, report: &mut Report, yes: bool, role: Option<&str>, unprotect: bool) -> Result<()> {
     let cfn = aws.cloudformation();
     let Some(found) = stack::describe(&cfn, &report.stack).await? else {
         eprintln!("teardown: there is no stack {}; nothing to do", report.stack);
@@ -196,6 +202,10 @@ pub async fn teardown(aws: &Aws, report: &mut Report, yes: bool, role: Option<&s
         if !crate::ui::confirm(&question) {
             return Err(Stop::new(Exit::Declined, "declined; nothing was deleted").into());
         }
+    }
+    if unprotect && found.enable_termination_protection() == Some(true) {
+        crate::cfn::protection::unprotect(&cfn, &stack_id).await?;
+        eprintln!("teardown: switched off termination protection of {}", report.stack);
     }
     let s3 = aws.s3();
     for attempt in 1..=ATTEMPTS {

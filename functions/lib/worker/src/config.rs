@@ -38,6 +38,10 @@ pub struct Config {
     pub spec: Spec,
     /// Messages in flight and renders at once (`BATCH_CONCURRENCY`, else from the memory size).
     pub concurrency: Concurrency,
+    /// The version of the function this instance runs (`AWS_LAMBDA_FUNCTION_VERSION`, which Lambda
+    /// sets; `$LATEST` elsewhere). Every outcome's log line carries it, so the rollback alarm
+    /// counts the refusals of the version being rolled out.
+    pub version: String,
 }
 
 pub use shared::config::ConfigError;
@@ -62,6 +66,7 @@ impl Config {
             catalog_table: required("CATALOG_TABLE")?,
             alarm_topic_arn: required("ALARM_TOPIC_ARN")?,
             input_prefix: get("INPUT_PREFIX").unwrap_or_else(|| function.input_prefix.into()),
+            version: get("AWS_LAMBDA_FUNCTION_VERSION").unwrap_or_else(|| "$LATEST".into()),
             limits: Limits {
                 max_bytes,
                 max_pixels: number(&get, "MAX_PIXELS", defaults.max_pixels)?,

@@ -36,6 +36,7 @@ impl Context {
             log_bucket: config.log_bucket.clone(),
             topic_arn: config.alarm_topic_arn.clone(),
             function,
+            version: config.version.clone(),
             mail_rate: config.mail_rate,
         };
         let gate = Gate::new(config.concurrency, config.limits.max_memory);

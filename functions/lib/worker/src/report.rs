@@ -28,6 +28,8 @@ pub struct Reporter {
     pub log_bucket: String,
     pub topic_arn: String,
     pub function: &'static str,
+    /// The function version this instance runs (`Config::version`).
+    pub version: String,
     pub mail_rate: MailRate,
 }
 
@@ -44,7 +46,7 @@ impl Reporter {
         let file_name = upload.and_then(Upload::file_name);
         let owner = upload.and_then(Upload::owner);
         let key = FailureRecord::object_key(obj, upload.map(Upload::id), owner);
-        tracing::warn!(event = "image_rejected", function = self.function, key = %obj.key, code, reason, "upload rejected");
+        tracing::warn!(event = "image_rejected", function = self.function, version = %self.version, key = %obj.key, code, reason, "upload rejected");
         match self.s3.head_object().bucket(&self.log_bucket).key(&key).send().await {
             Ok(_) => return Ok(()),
             Err(e) if e.as_service_error().is_some_and(|s| s.is_not_found()) => {}
