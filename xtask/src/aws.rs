@@ -83,10 +83,15 @@ impl Aws {
 
     /// The account the credentials belong to (names the artifacts bucket).
     pub async fn account(&self) -> Result<String> {
+        Ok(self.caller().await?.0)
+    }
+
+    /// The caller's account and ARN, as STS says.
+    pub async fn caller(&self) -> Result<(String, String)> {
         let me = aws_sdk_sts::Client::new(&self.config).get_caller_identity().send().await.aws("asking STS who we are")?;
-        match me.account() {
-            Some(account) => Ok(account.to_string()),
-            None => bail!("STS returned no account id"),
+        match (me.account(), me.arn()) {
+            (Some(account), Some(arn)) => Ok((account.to_string(), arn.to_string())),
+            _ => bail!("STS returned no account id or ARN"),
         }
     }
 }

@@ -13,6 +13,7 @@ pub mod deploy_path;
 pub mod execute;
 pub mod open;
 pub mod protection;
+pub mod release;
 pub mod report;
 pub mod stack;
 

@@ -30,6 +30,10 @@ pub enum Verb {
     Diff(DiffArgs),
     /// Delete a stage: empty the buckets it owns (every version), delete the stack.
     Teardown(TeardownArgs),
+    /// List what each deploy, rollback and hotswap put on the stage, newest first.
+    Releases(ReleasesArgs),
+    /// Put an earlier release back: its exact template, parameters and zips, with no build.
+    Rollback(RollbackArgs),
     /// Invalidate paths on the stage's CloudFront distribution [default: /avatars/*].
     Invalidate(InvalidateArgs),
     /// Query the stage's catalog: the smallest thumbnails or the newest uploads.
@@ -263,6 +267,30 @@ pub struct TeardownArgs {
     #[arg(long, value_name = "STAGE")]
     pub confirm_protected: Option<String>,
     /// Print the report as JSON on stdout.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args)]
+pub struct ReleasesArgs {
+    #[command(flatten)]
+    pub target: StageArgs,
+    /// The records as a JSON array on stdout, newest first.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args)]
+pub struct RollbackArgs {
+    #[command(flatten)]
+    pub target: StageArgs,
+    /// The release to put back [default: the one before the newest].
+    #[arg(long, value_name = "N")]
+    pub to: Option<u32>,
+    /// Execute without asking, also when resources are replaced or removed (required for that in CI).
+    #[arg(long)]
+    pub yes: bool,
+    /// Print the final report as JSON on stdout.
     #[arg(long)]
     pub json: bool,
 }

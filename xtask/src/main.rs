@@ -37,6 +37,8 @@ fn main() -> ExitCode {
         flags::Verb::Deploy(args) => verbs::deploy::run(&args),
         flags::Verb::Diff(args) => verbs::deploy::diff(&args),
         flags::Verb::Teardown(args) => verbs::teardown::run(&args),
+        flags::Verb::Releases(args) => verbs::releases::list(&args),
+        flags::Verb::Rollback(args) => verbs::releases::rollback(&args),
         flags::Verb::Invalidate(args) => verbs::invalidate::run(&args),
         flags::Verb::Catalog(args) => verbs::catalog::run(&args),
         flags::Verb::Outputs(args) => verbs::outputs::outputs(&args),

@@ -17,6 +17,7 @@ pub mod outputs;
 pub mod package;
 pub mod pipeline;
 pub mod policy;
+pub mod releases;
 pub mod render;
 pub mod runtime;
 pub mod teardown;

@@ -271,6 +271,85 @@ fn a_template_cloudformation_refuses_exits_6_and_says_why() {
     std::fs::remove_dir_all(infra).unwrap();
 }
 
+/// Each deploy that changes the stack writes a release record; `rollback --to 1` puts release 1's
+/// exact template and parameters back through a change set (shown, then confirmed), and records
+/// that it did. On `local` the records hold no zips: its functions run in-process.
+#[tokio::test(flavor = "multi_thread")]
+async fn releases_are_recorded_and_rollback_puts_one_back() {
+    let moto = testkit::Moto::start();
+    let sdk = moto.sdk_config().await;
+    let endpoint = moto.endpoint.as_str();
+    bootstrapped_and_deployed(endpoint, &[]);
+    let none_new = xtask(endpoint, &["deploy", "local", "--yes", "--json"]);
+    assert_eq!(none_new.json()["release"], Value::Null, "an unchanged deploy records nothing: {}", none_new.stderr);
+    let infra = infra_copy("releases");
+    edit(
+        &infra.join("stages/local.yaml"),
+        "    - alarms@localhost.invalid\n",
+        "    - alarms@localhost.invalid\n    - oncall@localhost.invalid\n",
+    );
+    let infra_arg = infra.to_str().unwrap();
+    let second = xtask(endpoint, &["deploy", "local", "--infra", infra_arg, "--yes", "--json"]);
+    assert_eq!((second.code, second.json()["release"].as_u64()), (0, Some(2)), "{}", second.stderr);
+
+    let listed = xtask(endpoint, &["releases", "local", "--json"]);
+    assert_eq!(listed.code, 0, "{}", listed.stderr);
+    let records = listed.json();
+    let records = records.as_array().unwrap();
+    let numbers: Vec<u64> = records.iter().map(|r| r["number"].as_u64().unwrap()).collect();
+    assert_eq!(numbers, [2, 1], "newest first");
+    for r in records {
+        assert_eq!(r["kind"], "deploy");
+        assert_eq!(r["stack"], "thumbstack-local");
+        assert!(r["by"].as_str().unwrap().starts_with("arn:aws:"), "{r}");
+        assert_eq!(r["parameters"]["Stage"], "local");
+        assert!(r["template"]["key"].as_str().unwrap().starts_with("thumbstack-local/templates/"), "{r}");
+        assert!(r["commit"].as_str().is_some_and(|c| c.len() == 40), "this is a git checkout: {r}");
+    }
+    assert_ne!(records[0]["stage_file_sha256"], records[1]["stage_file_sha256"], "the stage file changed");
+    assert_ne!(records[0]["template"]["sha256"], records[1]["template"]["sha256"], "the template changed");
+
+    // Back to release 1: the second e-mail goes, which is destructive, so CI needs --yes.
+    let refused = xtask(endpoint, &["rollback", "local", "--to", "1", "--json"]);
+    assert_eq!((refused.code, refused.json()["outcome"].as_str()), (2, Some("needs_confirmation")), "{}", refused.stderr);
+    assert!(refused.stderr.contains("Remove  AlarmEmail2"), "the diff comes first: {}", refused.stderr);
+    let back = xtask(endpoint, &["rollback", "local", "--to", "1", "--yes", "--json"]);
+    assert_eq!(back.code, 0, "{}", back.stderr);
+    assert_eq!((back.json()["outcome"].as_str(), back.json()["release"].as_u64()), (Some("deployed"), Some(3)));
+    // The stack runs release 1's template again, byte for byte.
+    let cfn = aws_sdk_cloudformation::Client::new(&sdk);
+    let body = cfn.get_template().stack_name("thumbstack-local").send().await.unwrap().template_body.unwrap_or_default();
+    let sha = {
+        use sha2::Digest;
+        hex::encode(sha2::Sha256::digest(body.as_bytes()))
+    };
+    assert_eq!(sha, records[1]["template"]["sha256"].as_str().unwrap());
+    // And release 1's parameters (moto keeps the SNS subscriptions of an update loosely, so the
+    // template and parameters are what is compared).
+    let described = cfn.describe_stacks().stack_name("thumbstack-local").send().await.unwrap();
+    // (Those the template defaults are not in the record: the change set never got them.)
+    for p in described.stacks()[0].parameters() {
+        let key = p.parameter_key().unwrap();
+        if let Some(recorded) = records[1]["parameters"][key].as_str() {
+            assert_eq!(Some(recorded), p.parameter_value(), "{key}");
+        }
+    }
+    assert_eq!(
+        records[1]["parameters"]["PermissionsBoundary"].as_str().map(|b| b.ends_with("thumbstack-local-boundary")),
+        Some(true)
+    );
+    let table = xtask(endpoint, &["releases", "local"]);
+    let first_row = table.stdout.lines().nth(1).unwrap_or_default().to_string();
+    assert!(first_row.starts_with("3 ") && first_row.contains("rollback to 1"), "{}", table.stdout);
+    let again = xtask(endpoint, &["rollback", "local", "--to", "1", "--yes", "--json"]);
+    assert_eq!((again.code, again.json()["outcome"].as_str()), (0, Some("no_changes")), "{}", again.stderr);
+    assert!(again.stderr.contains("already is release 1"), "{}", again.stderr);
+    let missing = xtask(endpoint, &["rollback", "local", "--to", "9"]);
+    assert_eq!(missing.code, 2, "{}", missing.stderr);
+    assert!(missing.stderr.contains("there is no release 9; there are 3, 2, 1"), "{}", missing.stderr);
+    std::fs::remove_dir_all(infra).unwrap();
+}
+
 /// A protected stage (prod) is not torn down by `--yes`: CI cannot type its name, so the run stops
 /// with a usage error before any call (the endpoint here answers nothing; any call would fail
 /// differently), and names the flag that would.

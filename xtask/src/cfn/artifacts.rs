@@ -19,6 +19,7 @@ use sha2::{Digest, Sha256};
 
 use crate::aws::{AwsContext, code};
 use crate::build::Artifact;
+use crate::cfn::release::Stored;
 use crate::stage::StageId;
 
 /// CloudFormation takes a template body up to this size; larger ones go through the bucket.
@@ -188,13 +189,19 @@ async fn put_once(
     }
 }
 
-/// Puts a template too big for a request body in the bucket, under the stage's prefix; returns
-/// the URL CloudFormation reads (at that version).
-pub async fn upload_template(s3: &Client, bucket: &str, account: &str, region: &str, id: &StageId, body: &str) -> Result<String> {
-    let key = format!("{}templates/{}.yaml", id.artifacts_prefix(), hex::encode(Sha256::digest(body.as_bytes())));
+/// Puts the stage's template in the bucket, under the stage's prefix and named by its sha256, so
+/// a release record can name it (and a template too big for a request body can be read from it).
+pub async fn upload_template(s3: &Client, bucket: &str, account: &str, id: &StageId, body: &str) -> Result<Stored> {
+    let sha256 = hex::encode(Sha256::digest(body.as_bytes()));
+    let key = format!("{}templates/{sha256}.yaml", id.artifacts_prefix());
     let bytes = ByteStream::from(body.as_bytes().to_vec());
-    let (version, _) = put_once(s3, bucket, account, &key, bytes, "text/yaml").await.context("uploading the template")?;
-    Ok(format!("https://{bucket}.s3.{region}.amazonaws.com/{key}?versionId={version}"))
+    let (version_id, _) = put_once(s3, bucket, account, &key, bytes, "text/yaml").await.context("uploading the template")?;
+    Ok(Stored { key, version_id, sha256 })
+}
+
+/// The URL CloudFormation reads a stored template from, at its version.
+pub fn template_url(bucket: &str, region: &str, template: &Stored) -> String {
+    format!("https://{bucket}.s3.{region}.amazonaws.com/{}?versionId={}", template.key, template.version_id)
 }
 
 /// `thumbnail` → `ThumbnailCodeKey`, the template parameter that carries the zip's key.

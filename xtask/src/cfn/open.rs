@@ -15,14 +15,16 @@ pub struct Opened {
     pub stage: Stage,
     pub aws: Aws,
     pub account: String,
+    /// Who is calling (STS's ARN): the release records name them.
+    pub caller: String,
 }
 
 impl Opened {
     /// Connects to the stage's account (STS says which).
     pub async fn open(stage: Stage) -> Result<Opened> {
         let aws = Aws::connect(&stage).await?;
-        let account = aws.account().await?;
-        Ok(Opened { stage, aws, account })
+        let (account, caller) = aws.caller().await?;
+        Ok(Opened { stage, aws, account, caller })
     }
 
     /// The stage's names as ARNs in its account.

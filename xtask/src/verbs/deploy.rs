@@ -13,6 +13,7 @@ use crate::aws::Aws;
 use crate::cdn::AVATARS;
 use crate::cfn::artifacts::{self, TEMPLATE_BODY_LIMIT};
 use crate::cfn::protection::Protection;
+use crate::cfn::release::{self, Kind, Release, Zip};
 use crate::cfn::{Mode, Opened, Report, StackSpec, Template, apply, finish, stack};
 use crate::exit::{Exit, Stop};
 use crate::flags::{DeployArgs, DiffArgs, StageArgs};
@@ -69,9 +70,10 @@ async fn deploy(target: &StageArgs, mode: Mode, invalidation: Option<Duration>, 
         )
         .into());
     }
+    // Stored either way: the release record names it, and `rollback` replays it.
+    let stored = artifacts::upload_template(&s3, &bucket, account, &stage.id, template).await?;
     let body = if template.len() > TEMPLATE_BODY_LIMIT {
-        let url = artifacts::upload_template(&s3, &bucket, account, &aws.region(), &stage.id, template).await?;
-        let body = Template::Url(url);
+        let body = Template::Url(artifacts::template_url(&bucket, &aws.region(), &stored));
         validate_once(aws, &body, template, report).await?;
         body
     } else {
@@ -140,6 +142,35 @@ async fn deploy(target: &StageArgs, mode: Mode, invalidation: Option<Duration>, 
         apply(&cfn, &spec, mode, poll, ("changeset", "execute"), report).await?.record("deploy", &spec.name, report);
     if !mode.execute {
         return Ok(Exit::Success);
+    }
+    if stack_changed {
+        let (commit, dirty) = release::source();
+        let record = Release {
+            number: 0,
+            kind: Kind::Deploy,
+            rolled_back_to: None,
+            stack: spec.name.clone(),
+            at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            by: opened.caller.clone(),
+            commit,
+            dirty,
+            stage_file_sha256: release::stage_file_sha256(&target.infra_dir(), name)?,
+            template: stored,
+            parameters: spec.parameters.iter().cloned().collect(),
+            zips: report
+                .artifacts
+                .iter()
+                .map(|a| Zip {
+                    function: a.function.clone(),
+                    key: a.key.clone(),
+                    version_id: a.version_id.clone(),
+                    sha256: a.sha256.clone(),
+                })
+                .collect(),
+        };
+        let written = release::write(&s3, &bucket, account, &stage.id, record).await?;
+        eprintln!("deploy: release {} of {} (`cargo xtask releases {name}`)", written.number, spec.name);
+        report.release = Some(written.number);
     }
     after_deploy(aws, &spec.name, stack_changed, invalidation, report).await
 }
