@@ -77,6 +77,10 @@ impl Aws {
         aws_sdk_dynamodb::Client::new(&self.config)
     }
 
+    pub fn lambda(&self) -> aws_sdk_lambda::Client {
+        aws_sdk_lambda::Client::new(&self.config)
+    }
+
     pub fn s3(&self) -> aws_sdk_s3::Client {
         shared::aws::s3_client(&self.config)
     }

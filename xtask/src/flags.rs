@@ -99,6 +99,11 @@ pub struct DeployArgs {
     /// A stage that will be torn down after its checks (a CI branch's): refused for a protected stage.
     #[arg(long)]
     pub ephemeral: bool,
+    /// Only function code changed: put the new zips straight into Lambda, publish and move `live`,
+    /// with no change set. Refused, naming what changed, when anything else did; refused on a
+    /// protected stage.
+    #[arg(long)]
+    pub hotswap: bool,
 }
 
 #[derive(Args)]

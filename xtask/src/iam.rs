@@ -321,7 +321,7 @@ fn deploy(rendered: &Rendered, n: &Names) -> Value {
         vec![format!("arn:aws:cloudfront::{account}:distribution/*")],
     );
     invalidate["Condition"] = n.tagged("ResourceTag");
-    let statements = vec![
+    let mut statements = vec![
         through_role,
         pass,
         statement(
@@ -369,6 +369,16 @@ fn deploy(rendered: &Rendered, n: &Names) -> Value {
         ),
         invalidate,
     ];
+    // `deploy --hotswap`, refused on a protected stage, so its deploy policy has no Lambda write.
+    let has_functions = rendered.file("template.yaml").is_some_and(|t| t.contains("Type: AWS::Lambda::Function"));
+    if has_functions && !protected {
+        statements.push(statement(
+            "HotswapFunctionCode",
+            ["lambda:UpdateFunctionCode", "lambda:GetFunctionConfiguration", "lambda:PublishVersion", "lambda:UpdateAlias"]
+                .into(),
+            vec![format!("arn:aws:lambda:{region}:{account}:function:{stack}-*")],
+        ));
+    }
     json!({ "Version": "2012-10-17", "Statement": statements })
 }
 

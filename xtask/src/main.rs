@@ -10,6 +10,7 @@ mod elf;
 mod emulator;
 mod exit;
 mod flags;
+mod hotswap;
 mod iam;
 mod paths;
 mod site;

@@ -369,6 +369,18 @@ fn teardown_of_a_protected_stage_stops_before_any_call() {
     assert!(wrong.stderr.contains("does not name this stage"), "{}", wrong.stderr);
 }
 
+/// Hotswap is refused before any call where it cannot stand in for a deploy: on a protected stage,
+/// and on an emulator stage, whose functions run in-process.
+#[test]
+fn hotswap_is_refused_on_a_protected_or_in_process_stage() {
+    let prod = xtask("http://127.0.0.1:9", &["deploy", "prod", "--hotswap", "--yes"]);
+    assert_eq!(prod.code, 2, "{}", prod.stderr);
+    assert!(prod.stderr.contains("prod is a protected stage: hotswap is refused"), "{}", prod.stderr);
+    let local = xtask("http://127.0.0.1:9", &["deploy", "local", "--hotswap"]);
+    assert_eq!(local.code, 2, "{}", local.stderr);
+    assert!(local.stderr.contains("nothing to hotswap"), "{}", local.stderr);
+}
+
 #[test]
 fn bad_input_is_a_usage_error() {
     let run = xtask("http://127.0.0.1:9", &["deploy", "nosuchstage"]);

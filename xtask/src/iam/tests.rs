@@ -277,6 +277,19 @@ fn no_stage_pattern_matches_another_stages_names() {
     assert!(alice.execution.to_string().contains(r#""aws:ResourceTag/thumbstack:stack":"alice-thumbstack-dev""#));
 }
 
+/// Hotswap writes Lambda directly, so only a stage that allows it (not protected) may: prod's
+/// deploy identity can change function code only through a change set.
+#[test]
+fn only_an_unprotected_stage_may_hotswap() {
+    let lambda_writes =
+        |d: &Documents| allows(&d.deploy).flat_map(|s| strings(&s["Action"])).filter(|a| a.starts_with("lambda:")).count();
+    let (_, prod) = documents_for("prod", None);
+    assert_eq!(lambda_writes(&prod), 0);
+    let (_, dev) = documents_for("dev", None);
+    let hotswap = allows(&dev.deploy).find(|s| s["Sid"] == "HotswapFunctionCode").expect("dev may hotswap");
+    assert_eq!(strings(&hotswap["Resource"]), ["arn:aws:lambda:eu-west-1:123456789012:function:thumbstack-dev-*"]);
+}
+
 #[test]
 fn the_glob_is_iams() {
     assert!(glob("arn:aws:s3:::thumbstack-dev-*", "arn:aws:s3:::thumbstack-dev-alice-uploads"));

@@ -35,8 +35,134 @@ pub fn run(args: &DeployArgs) -> Result<Exit> {
             )
             .into());
         }
+        if args.hotswap {
+            return hotswap(&args.target, report).await;
+        }
         deploy(&args.target, mode, invalidation, report).await
     })
+}
+
+/// `deploy --hotswap`: the changed functions' zips straight into Lambda, when nothing but their
+/// code differs from the stage's last release (`crate::hotswap`).
+async fn hotswap(target: &StageArgs, report: &mut Report) -> Result<Exit> {
+    let name = &target.stage;
+    let stage = target.load()?;
+    if stage.protected {
+        return Err(Stop::new(
+            Exit::Usage,
+            format!("{name} is a protected stage: hotswap is refused there. Deploy it without --hotswap"),
+        )
+        .into());
+    }
+    if stage.emulator.is_some() {
+        return Err(Stop::new(
+            Exit::Usage,
+            format!(
+                "{name} runs its functions in-process (`cargo xtask local` runs the code you build): there is nothing to hotswap"
+            ),
+        )
+        .into());
+    }
+    let rendered = crate::companions::render(&target.infra_dir(), &stage)?;
+    let opened = Opened::open(stage).await?;
+    let stack_name = rendered.stack_name.clone();
+    opened.start(report, &stack_name);
+    let (stage, aws, account) = (&opened.stage, &opened.aws, &opened.account);
+    let (s3, bucket) = (aws.s3(), opened.names().artifacts_bucket());
+    let releases = if artifacts::exists(&s3, &bucket, account).await? {
+        release::list(&s3, &bucket, account, &stage.id).await?
+    } else {
+        Vec::new()
+    };
+    let Some(last) = releases.first() else {
+        return Err(Stop::new(
+            Exit::Usage,
+            format!("{stack_name} has no release record to compare with: deploy it once without --hotswap"),
+        )
+        .into());
+    };
+    let template = rendered.file("template.yaml").context("render wrote no template.yaml")?;
+    let template_sha256 = {
+        use sha2::Digest;
+        hex::encode(sha2::Sha256::digest(template.as_bytes()))
+    };
+    let stage_file_sha256 = release::stage_file_sha256(&target.infra_dir(), name)?;
+    let now = crate::hotswap::Now {
+        template_sha256: &template_sha256,
+        stage_file_sha256: &stage_file_sha256,
+        parameters: &rendered.parameters,
+    };
+    let changed = crate::hotswap::what_changed(last, &now);
+    if !changed.is_empty() {
+        report.outcome = "needs_deploy";
+        return Err(Stop::new(
+            Exit::Usage,
+            format!(
+                "hotswap puts only function code in place, and since release {} of {stack_name} these changed too: {}. Nothing \
+                 was changed. Deploy without --hotswap",
+                last.number,
+                changed.join(", ")
+            ),
+        )
+        .into());
+    }
+    let packaged = timed(report, "package", || crate::build::package(stage.functions.architecture))?;
+    let uploaded = artifacts::upload(&s3, &bucket, account, &stage.id, &packaged.functions).await?;
+    let before = |function: &str| last.zips.iter().find(|z| z.function == function).map(|z| z.sha256.as_str());
+    let new: Vec<&artifacts::Uploaded> = uploaded.iter().filter(|u| before(&u.function) != Some(u.sha256.as_str())).collect();
+    if new.is_empty() {
+        eprintln!("deploy: no function's code changed since release {}: nothing to hotswap", last.number);
+        report.outcome = "no_changes";
+        return Ok(Exit::Success);
+    }
+    let cfn = aws.cloudformation();
+    let described = stack::describe(&cfn, &stack_name).await?.with_context(|| format!("{stack_name} is not deployed"))?;
+    let outputs = stack::outputs(aws, &described).await?;
+    let phase = Instant::now();
+    let lambda = aws.lambda();
+    for zip in &new {
+        let output = local_spec::logical_id(&zip.function, "FunctionName");
+        let function_name = outputs.get(&output).with_context(|| format!("{stack_name} has no output {output}"))?;
+        let swapped = crate::hotswap::swap(&lambda, &bucket, function_name, zip, stack::poll_interval(aws)).await?;
+        eprintln!(
+            "deploy: hotswapped {} → version {} ({}:{})",
+            swapped.function,
+            swapped.version,
+            swapped.function_name,
+            crate::template::LIVE_ALIAS
+        );
+    }
+    report.timings.insert("hotswap", phase.elapsed().as_secs_f64());
+    let (commit, dirty) = release::source();
+    let mut zips = last.zips.clone();
+    for zip in &new {
+        zips.retain(|z| z.function != zip.function);
+        zips.push(Zip {
+            function: zip.function.clone(),
+            key: zip.key.clone(),
+            version_id: zip.version_id.clone(),
+            sha256: zip.sha256.clone(),
+        });
+    }
+    zips.sort_by(|a, b| a.function.cmp(&b.function));
+    let record = Release {
+        number: 0,
+        kind: Kind::Hotswap,
+        rolled_back_to: None,
+        at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        by: opened.caller.clone(),
+        commit,
+        dirty,
+        parameters: crate::hotswap::parameters_after(last, &new)?,
+        zips,
+        ..last.clone()
+    };
+    let written = release::write(&s3, &bucket, account, &stage.id, record).await?;
+    eprintln!("deploy: release {} of {stack_name} (hotswap; the next deploy brings the stack in line)", written.number);
+    report.release = Some(written.number);
+    report.artifacts = uploaded;
+    report.outcome = "hotswapped";
+    Ok(Exit::Success)
 }
 
 pub fn diff(args: &DiffArgs) -> Result<Exit> {
