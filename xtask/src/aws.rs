@@ -77,6 +77,10 @@ impl Aws {
         aws_sdk_dynamodb::Client::new(&self.config)
     }
 
+    pub fn codedeploy(&self) -> aws_sdk_codedeploy::Client {
+        aws_sdk_codedeploy::Client::new(&self.config)
+    }
+
     pub fn lambda(&self) -> aws_sdk_lambda::Client {
         aws_sdk_lambda::Client::new(&self.config)
     }

@@ -369,6 +369,23 @@ fn deploy(rendered: &Rendered, n: &Names) -> Value {
         ),
         invalidate,
     ];
+    // `deploy` follows the functions' rollouts in the stack's own CodeDeploy application (reads only).
+    if rendered.file("template.yaml").is_some_and(|t| t.contains("Type: AWS::CodeDeploy::Application")) {
+        statements.push(statement(
+            "FollowTheRollouts",
+            [
+                "codedeploy:ListDeploymentGroups",
+                "codedeploy:GetDeploymentGroup",
+                "codedeploy:ListDeployments",
+                "codedeploy:GetDeployment",
+            ]
+            .into(),
+            vec![
+                format!("arn:aws:codedeploy:{region}:{account}:application:{stack}"),
+                format!("arn:aws:codedeploy:{region}:{account}:deploymentgroup:{stack}/{stack}-*"),
+            ],
+        ));
+    }
     // `deploy --hotswap`, refused on a protected stage, so its deploy policy has no Lambda write.
     let has_functions = rendered.file("template.yaml").is_some_and(|t| t.contains("Type: AWS::Lambda::Function"));
     if has_functions && !protected {

@@ -13,6 +13,7 @@ mod flags;
 mod hotswap;
 mod iam;
 mod paths;
+mod rollout;
 mod site;
 mod stage;
 mod template;

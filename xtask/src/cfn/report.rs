@@ -26,6 +26,8 @@ pub struct Report {
     pub certificate_stack: Option<String>,
     pub artifacts_bucket: Option<String>,
     pub artifacts: Vec<Uploaded>,
+    /// The functions' CodeDeploy rollouts this run started, and how each ended.
+    pub rollouts: Vec<crate::rollout::Followed>,
     /// The release record this run wrote (`<stack>/releases/<n>.json`), when it changed the stack.
     pub release: Option<u32>,
     pub outputs: BTreeMap<String, String>,

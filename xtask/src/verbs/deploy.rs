@@ -264,8 +264,34 @@ async fn deploy(target: &StageArgs, mode: Mode, invalidation: Option<Duration>, 
     };
 
     let cfn = aws.cloudformation();
-    let stack_changed =
-        apply(&cfn, &spec, mode, poll, ("changeset", "execute"), report).await?.record("deploy", &spec.name, report);
+    // A stack that has its CodeDeploy application already moves its aliases through it: follow
+    // those rollouts while the change set runs (a new stack's aliases are created, not shifted).
+    let application = match stack::describe(&cfn, &spec.name).await? {
+        Some(existing) if mode.execute => stack::outputs(aws, &existing).await?.remove("ReleasesApplication"),
+        _ => None,
+    };
+    let since = aws_sdk_codedeploy::primitives::DateTime::from(std::time::SystemTime::now());
+    let (applied, done) = tokio::sync::watch::channel(false);
+    let watching = async {
+        let app = application.as_deref()?;
+        let followed = crate::rollout::watch(&aws.codedeploy(), app, since, poll, crate::rollout::GRACE, done).await;
+        // Following is a courtesy: CloudFormation already waits for the rollouts and fails the
+        // alias when one rolls back.
+        Some(followed.unwrap_or_else(|e| {
+            eprintln!("rollout: could not follow the rollouts ({e:#}); CloudFormation still waits for them");
+            Vec::new()
+        }))
+    };
+    let applying = async {
+        let result = apply(&cfn, &spec, mode, poll, ("changeset", "execute"), report).await;
+        let _ = applied.send(true);
+        result
+    };
+    let (result, followed) = tokio::join!(applying, watching);
+    let followed = followed.unwrap_or_default();
+    let result = result.map_err(|e| rolled_back_because(e, &followed));
+    report.rollouts = followed;
+    let stack_changed = result?.record("deploy", &spec.name, report);
     if !mode.execute {
         return Ok(Exit::Success);
     }
@@ -299,6 +325,25 @@ async fn deploy(target: &StageArgs, mode: Mode, invalidation: Option<Duration>, 
         report.release = Some(written.number);
     }
     after_deploy(aws, &spec.name, stack_changed, invalidation, report).await
+}
+
+/// A stack that rolled back because a rollout did: the message names the function's group and the
+/// alarm or hook that stopped it.
+fn rolled_back_because(e: anyhow::Error, followed: &[crate::rollout::Followed]) -> anyhow::Error {
+    let rolled_back: Vec<String> = followed
+        .iter()
+        .filter_map(|f| match &f.outcome {
+            crate::rollout::Outcome::RolledBack { why } => {
+                Some(format!("\n  CodeDeploy rolled {} back ({}): {why}", f.group, f.deployment_id))
+            }
+            _ => None,
+        })
+        .collect();
+    match e.downcast::<Stop>() {
+        Ok(stop) if !rolled_back.is_empty() => Stop::new(stop.exit, stop.message + &rolled_back.concat()).into(),
+        Ok(stop) => stop.into(),
+        Err(e) => e,
+    }
 }
 
 /// After the stack: outputs, the site, the invalidation. Their failures do not undo the deploy.
@@ -446,6 +491,28 @@ fn timed<T>(report: &mut Report, phase: &'static str, f: impl FnOnce() -> Result
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A stack that rolled back because CodeDeploy did says which function and which alarm.
+    #[test]
+    fn a_rollback_names_the_rollout_that_caused_it() {
+        use crate::rollout::{Followed, Outcome};
+        let followed = [
+            Followed { group: "thumbstack-prod-api".into(), deployment_id: "d-1".into(), outcome: Outcome::Succeeded },
+            Followed {
+                group: "thumbstack-prod-thumbnail".into(),
+                deployment_id: "d-2".into(),
+                outcome: Outcome::RolledBack { why: "the alarm thumbstack-prod-thumbnail-new-version-errors fired".into() },
+            },
+        ];
+        let stop: anyhow::Error = Stop::new(Exit::RolledBack, "deploying thumbstack-prod failed").into();
+        let e = rolled_back_because(stop, &followed);
+        assert_eq!(crate::exit::exit_of(&e), Exit::RolledBack);
+        assert_eq!(
+            e.to_string(),
+            "deploying thumbstack-prod failed\n  CodeDeploy rolled thumbstack-prod-thumbnail back (d-2): the alarm \
+             thumbstack-prod-thumbnail-new-version-errors fired"
+        );
+    }
 
     #[test]
     fn deploy_time_parameters_follow_the_template() {
