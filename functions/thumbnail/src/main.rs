@@ -12,9 +12,8 @@ use worker::config::Config;
 #[tokio::main]
 async fn main() -> Result<(), Error> {
     shared::build_info::answer_if_asked(|| Some(imaging::jpeg_simd()));
-    // One JSON object per line, fields at the top level, so the `image_rejected` metric filter
-    // can match `{ $.event = "image_rejected" }`.
-    tracing_subscriber::fmt().json().flatten_event(true).with_target(false).with_current_span(false).without_time().init();
+    // One JSON object per line, as the template's metric filters read them.
+    worker::logging::init();
     let config = Config::from_env(&thumbnail::DEFAULTS).unwrap_or_else(|e| {
         eprintln!("thumbnail: configuration error: {e}");
         std::process::exit(1)

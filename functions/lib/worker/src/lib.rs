@@ -5,6 +5,7 @@ pub mod batch;
 pub mod concurrency;
 pub mod config;
 pub mod context;
+pub mod logging;
 pub mod mail_rate;
 pub mod report;
 
