@@ -52,9 +52,12 @@ pub struct Change {
 }
 
 impl Change {
-    /// Removes or (maybe) replaces the resource: a person should agree first.
+    /// Removes or (maybe) replaces the resource: a person should agree first. A function version is
+    /// replaced by every release that changes its function (that is how a new one is published), and
+    /// the template retains the old one, so that loses nothing.
     pub fn destructive(&self) -> bool {
-        self.action == "Remove" || matches!(self.replacement.as_deref(), Some("True" | "Conditional"))
+        let published = self.resource_type == "AWS::Lambda::Version" && self.action == "Modify";
+        !published && (self.action == "Remove" || matches!(self.replacement.as_deref(), Some("True" | "Conditional")))
     }
 }
 
@@ -263,6 +266,16 @@ mod tests {
             replacement: replacement.map(Into::into),
             stateful: STATEFUL.contains(&ty),
         }
+    }
+
+    /// A release replaces its functions' version resources (that publishes the new versions) and
+    /// keeps the old ones: CI deploys a code change without `--yes`. Removing one still asks.
+    #[test]
+    fn publishing_a_version_needs_no_consent() {
+        assert!(!change("Modify", "ThumbnailVersion", "AWS::Lambda::Version", Some("True")).destructive());
+        assert!(change("Remove", "ThumbnailVersion", "AWS::Lambda::Version", None).destructive());
+        assert!(change("Modify", "ThumbnailLive", "AWS::Lambda::Alias", Some("True")).destructive());
+        assert!(change("Modify", "CatalogTable", "AWS::DynamoDB::Table", Some("Conditional")).destructive());
     }
 
     #[test]

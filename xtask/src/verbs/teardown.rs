@@ -183,7 +183,7 @@ pub async fn teardown(aws: &Aws, report: &mut Report, yes: bool, role: Option<&s
         else {
             continue;
         };
-        if policies.get(id).is_some_and(|p| p != "Delete") {
+        if stays(ty, policies.get(id).map(String::as_str)) {
             report.retained.push((id.to_string(), ty.to_string(), physical.to_string()));
         } else if ty == "AWS::S3::Bucket" {
             buckets.push(physical.to_string());
@@ -262,6 +262,13 @@ pub async fn teardown(aws: &Aws, report: &mut Report, yes: bool, role: Option<&s
 }
 
 /// Logical id → `DeletionPolicy` in the template the stack was deployed with.
+/// Whether a resource outlives the stack's deletion: its `DeletionPolicy` says so, except for a
+/// Lambda version, which is retained only so that an update never deletes one a rollback may need,
+/// and goes with its function.
+fn stays(ty: &str, policy: Option<&str>) -> bool {
+    ty != "AWS::Lambda::Version" && policy.is_some_and(|p| p != "Delete")
+}
+
 async fn deletion_policies(cfn: &aws_sdk_cloudformation::Client, stack_id: &str) -> Result<BTreeMap<String, String>> {
     let template = cfn.get_template().stack_name(stack_id).send().await.aws("reading the deployed template")?;
     let template: Value =
@@ -341,6 +348,13 @@ async fn refuse_locked(s3: &Client, bucket: &str, errors: &[aws_sdk_s3::types::E
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_retained_version_goes_with_its_function() {
+        assert!(!super::stays("AWS::Lambda::Version", Some("Retain")));
+        assert!(super::stays("AWS::S3::Bucket", Some("Retain")));
+        assert!(!super::stays("AWS::S3::Bucket", Some("Delete")) && !super::stays("AWS::S3::Bucket", None));
+    }
+
     use super::*;
 
     #[test]
