@@ -231,6 +231,12 @@ fn uploads_become_thumbnails_failures_and_avatars_and_ctrl_c_stops_everything() 
         script.headers
     );
     assert_eq!(request("GET", &format!("{base}/../Cargo.toml"), None, b"").status, 404);
+    // A page or a thumbnail that is not there: 404 with the site's own page, as CloudFront answers.
+    for missing in ["/no-such-page.html", "/thumbnails/00000000000000000000000000000000.jpg"] {
+        let answer = request("GET", &format!("{base}{missing}"), None, b"");
+        assert_eq!(answer.status, 404, "{missing}");
+        assert!(answer.text().contains("<title>Not found · thumbstack</title>"), "{missing}: {}", answer.text());
+    }
 
     let photo = testkit::corpus_file("photos/s2_greenmeadow_1280x1024.jpg");
     let id = upload(&base, &token, "image", "meadow.jpg", &photo);

@@ -82,7 +82,7 @@ fn answer(site: &Site, mut request: Request) -> std::io::Result<()> {
     if path.starts_with("/thumbnails/") || path.starts_with("/avatars/") {
         let key = percent_decode(path.trim_start_matches('/'));
         let got = site.runtime.block_on(site.s3.get_object().bucket(&site.assets_bucket).key(&key).send());
-        let Ok(object) = got else { return request.respond(Response::from_string("not found").with_status_code(404)) };
+        let Ok(object) = got else { return request.respond(whole(not_found(&site.site_dir, &path))) };
         let content_type = object.content_type().unwrap_or("application/octet-stream").to_string();
         let cache = object.cache_control().unwrap_or("no-cache").to_string();
         let bytes = site.runtime.block_on(object.body.collect()).map(|b| b.into_bytes().to_vec()).unwrap_or_default();
@@ -102,7 +102,19 @@ fn answer(site: &Site, mut request: Request) -> std::io::Result<()> {
                     .with_header(header("Cache-Control", "no-cache")),
             ))
         }
-        _ => request.respond(Response::from_string(format!("{path}: not found")).with_status_code(404)),
+        _ => request.respond(whole(not_found(&site.site_dir, &path))),
+    }
+}
+
+/// What CloudFront answers for a page or picture that is not there: 404 with the site's own
+/// `404.html` (the template's custom error response), or a line when the site has none.
+fn not_found(site_dir: &std::path::Path, path: &str) -> Response<std::io::Cursor<Vec<u8>>> {
+    match std::fs::read(site_dir.join("404.html")) {
+        Ok(page) => Response::from_data(page)
+            .with_status_code(404)
+            .with_header(header("Content-Type", "text/html; charset=utf-8"))
+            .with_header(header("Cache-Control", "no-cache")),
+        Err(_) => Response::from_data(format!("{path}: not found").into_bytes()).with_status_code(404),
     }
 }
 
