@@ -6,6 +6,7 @@ pub mod faults;
 pub mod form;
 pub mod queue;
 pub mod resign;
+pub mod stand_in;
 
 use std::net::{TcpListener, TcpStream};
 use std::path::PathBuf;

@@ -270,18 +270,10 @@ mod emulator_tests {
     /// and only when the request names the owner: without the header it finds the bucket fine).
     #[tokio::test(flavor = "multi_thread")]
     async fn a_bucket_someone_else_owns_stops_the_deploy_with_a_message() {
-        use std::io::{Read, Write};
-        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let endpoint = format!("http://{}", listener.local_addr().unwrap());
-        std::thread::spawn(move || {
-            for mut conn in listener.incoming().flatten() {
-                let mut buf = [0u8; 4096];
-                let n = conn.read(&mut buf).unwrap_or(0);
-                let request = String::from_utf8_lossy(&buf[..n]).to_ascii_lowercase();
-                let status =
-                    if request.contains("x-amz-expected-bucket-owner: 123456789012") { "403 Forbidden" } else { "200 OK" };
-                let _ = write!(conn, "HTTP/1.1 {status}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
-            }
+        let endpoint = testkit::stand_in::serve(|request| {
+            let wrong_owner = request.header("x-amz-expected-bucket-owner") == Some("123456789012");
+            let status = if wrong_owner { "403 Forbidden" } else { "200 OK" };
+            testkit::stand_in::Answer { status, content_type: "application/xml", body: String::new() }
         });
         let s3 = shared::aws::s3_client(&shared::aws::emulator_config("us-east-1", &endpoint).await);
         let e = exists(&s3, "thumbstack-artifacts-123456789012-us-east-1", "123456789012").await.unwrap_err().to_string();

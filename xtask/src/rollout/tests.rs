@@ -2,8 +2,7 @@
 //! like its recorded ones: one deployment group with its three alarms, one deployment, and that
 //! deployment's statuses in turn.
 
-use std::io::{Read, Write};
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 
 use super::*;
 
@@ -16,59 +15,26 @@ const ALARMS: [&str; 3] = [
 
 /// Serves CodeDeploy's answers; `GetDeployment` answers `statuses` in turn, then the last again.
 fn codedeploy(statuses: Vec<serde_json::Value>) -> String {
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let endpoint = format!("http://{}", listener.local_addr().unwrap());
-    let calls = Arc::new(Mutex::new(0usize));
-    std::thread::spawn(move || {
-        for mut conn in listener.incoming().flatten() {
-            let mut request = Vec::new();
-            let mut buf = [0u8; 8192];
-            loop {
-                let n = conn.read(&mut buf).unwrap_or(0);
-                request.extend_from_slice(&buf[..n]);
-                let text = String::from_utf8_lossy(&request).to_string();
-                let complete = text.split_once("\r\n\r\n").is_some_and(|(head, body)| {
-                    let length = head
-                        .lines()
-                        .find_map(|l| {
-                            l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().parse().unwrap_or(0))
-                        })
-                        .unwrap_or(0usize);
-                    body.len() >= length
-                });
-                if n == 0 || complete {
-                    break;
-                }
+    let calls = Mutex::new(0usize);
+    testkit::stand_in::serve(move |request| {
+        let target = request.header("x-amz-target").and_then(|t| t.strip_prefix("codedeploy_20141006.")).unwrap_or("");
+        let answer = match target {
+            "listdeploymentgroups" => serde_json::json!({ "applicationName": "thumbstack-prod", "deploymentGroups": [GROUP] }),
+            "getdeploymentgroup" => serde_json::json!({ "deploymentGroupInfo": {
+                "applicationName": "thumbstack-prod", "deploymentGroupName": GROUP,
+                "alarmConfiguration": { "enabled": true, "alarms": ALARMS.map(|a| serde_json::json!({ "name": a })) }
+            }}),
+            "listdeployments" => serde_json::json!({ "deployments": ["d-ABCDEF123"] }),
+            "getdeployment" => {
+                let mut n = calls.lock().unwrap();
+                let status = statuses[(*n).min(statuses.len() - 1)].clone();
+                *n += 1;
+                serde_json::json!({ "deploymentInfo": status })
             }
-            let text = String::from_utf8_lossy(&request).to_ascii_lowercase();
-            let target =
-                text.lines().find_map(|l| l.strip_prefix("x-amz-target: codedeploy_20141006.")).unwrap_or("").trim().to_string();
-            let answer = match target.as_str() {
-                "listdeploymentgroups" => {
-                    serde_json::json!({ "applicationName": "thumbstack-prod", "deploymentGroups": [GROUP] })
-                }
-                "getdeploymentgroup" => serde_json::json!({ "deploymentGroupInfo": {
-                    "applicationName": "thumbstack-prod", "deploymentGroupName": GROUP,
-                    "alarmConfiguration": { "enabled": true, "alarms": ALARMS.map(|a| serde_json::json!({ "name": a })) }
-                }}),
-                "listdeployments" => serde_json::json!({ "deployments": ["d-ABCDEF123"] }),
-                "getdeployment" => {
-                    let mut n = calls.lock().unwrap();
-                    let status = statuses[(*n).min(statuses.len() - 1)].clone();
-                    *n += 1;
-                    serde_json::json!({ "deploymentInfo": status })
-                }
-                other => serde_json::json!({ "__type": "UnknownOperationException", "message": other }),
-            };
-            let body = answer.to_string();
-            let _ = write!(
-                conn,
-                "HTTP/1.1 200 OK\r\nContent-Type: application/x-amz-json-1.1\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
-                body.len()
-            );
-        }
-    });
-    endpoint
+            other => serde_json::json!({ "__type": "UnknownOperationException", "message": other }),
+        };
+        testkit::stand_in::Answer { status: "200 OK", content_type: "application/x-amz-json-1.1", body: answer.to_string() }
+    })
 }
 
 fn status(status: &str) -> serde_json::Value {

@@ -23,48 +23,17 @@ fn a_protected_stage_is_torn_down_only_when_named() {
 /// (its recorded answers) and keeps each request for the test to read.
 #[tokio::test(flavor = "multi_thread")]
 async fn protect_sets_the_stack_policy_and_termination_protection() {
-    use std::io::{Read, Write};
-    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let endpoint = format!("http://{}", listener.local_addr().unwrap());
+    use testkit::stand_in::{Answer, serve};
     let (tx, rx) = std::sync::mpsc::channel::<String>();
-    std::thread::spawn(move || {
-        for mut conn in listener.incoming().flatten() {
-            let mut request = Vec::new();
-            let mut buf = [0u8; 8192];
-            // Headers, then as many body bytes as Content-Length says.
-            loop {
-                let n = conn.read(&mut buf).unwrap_or(0);
-                request.extend_from_slice(&buf[..n]);
-                let text = String::from_utf8_lossy(&request).to_string();
-                if let Some((head, body)) = text.split_once("\r\n\r\n") {
-                    let length = head
-                        .lines()
-                        .find_map(|l| {
-                            l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().parse().unwrap_or(0))
-                        })
-                        .unwrap_or(0usize);
-                    if body.len() >= length || n == 0 {
-                        break;
-                    }
-                }
-                if n == 0 {
-                    break;
-                }
-            }
-            let text = String::from_utf8_lossy(&request).to_string();
-            let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
-            let answer = if body.contains("Action=SetStackPolicy") {
-                "<SetStackPolicyResponse xmlns=\"http://cloudformation.amazonaws.com/doc/2010-05-15/\"><ResponseMetadata><RequestId>1</RequestId></ResponseMetadata></SetStackPolicyResponse>"
-            } else {
-                "<UpdateTerminationProtectionResponse xmlns=\"http://cloudformation.amazonaws.com/doc/2010-05-15/\"><UpdateTerminationProtectionResult><StackId>arn:aws:cloudformation:eu-west-1:123456789012:stack/thumbstack-prod/1</StackId></UpdateTerminationProtectionResult><ResponseMetadata><RequestId>2</RequestId></ResponseMetadata></UpdateTerminationProtectionResponse>"
-            };
-            let _ = tx.send(body);
-            let _ = write!(
-                conn,
-                "HTTP/1.1 200 OK\r\nContent-Type: text/xml\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{answer}",
-                answer.len()
-            );
-        }
+    let tx = std::sync::Mutex::new(tx);
+    let endpoint = serve(move |request| {
+        let body = if request.body.contains("Action=SetStackPolicy") {
+            "<SetStackPolicyResponse xmlns=\"http://cloudformation.amazonaws.com/doc/2010-05-15/\"><ResponseMetadata><RequestId>1</RequestId></ResponseMetadata></SetStackPolicyResponse>"
+        } else {
+            "<UpdateTerminationProtectionResponse xmlns=\"http://cloudformation.amazonaws.com/doc/2010-05-15/\"><UpdateTerminationProtectionResult><StackId>arn:aws:cloudformation:eu-west-1:123456789012:stack/thumbstack-prod/1</StackId></UpdateTerminationProtectionResult><ResponseMetadata><RequestId>2</RequestId></ResponseMetadata></UpdateTerminationProtectionResponse>"
+        };
+        let _ = tx.lock().unwrap().send(request.body.clone());
+        Answer { status: "200 OK", content_type: "text/xml", body: body.to_string() }
     });
     let sdk = shared::aws::emulator_config("eu-west-1", &endpoint).await;
     let cfn = aws_sdk_cloudformation::Client::new(&sdk);
