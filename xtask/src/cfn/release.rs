@@ -74,15 +74,26 @@ fn key(id: &StageId, number: u32) -> String {
     format!("{}{number:06}.json", prefix(id))
 }
 
-/// Every record of the stage, newest first. An object there that is not a record is named and
-/// skipped.
-pub async fn list(s3: &Client, bucket: &str, account: &str, id: &StageId) -> Result<Vec<Release>> {
+/// The keys of the stage's records.
+async fn keys(s3: &Client, bucket: &str, account: &str, id: &StageId) -> Result<Vec<String>> {
     let mut keys = Vec::new();
     let mut pages = s3.list_objects_v2().bucket(bucket).expected_bucket_owner(account).prefix(prefix(id)).into_paginator().send();
     while let Some(page) = pages.next().await {
         let page = page.aws(&format!("listing s3://{bucket}/{}", prefix(id)))?;
         keys.extend(page.contents().iter().filter_map(|o| o.key().map(str::to_string)));
     }
+    Ok(keys)
+}
+
+/// A record's number, from its key.
+fn number_of(id: &StageId, key: &str) -> Option<u32> {
+    key.strip_prefix(&prefix(id))?.strip_suffix(".json")?.parse().ok()
+}
+
+/// Every record of the stage, newest first. An object there that is not a record is named and
+/// skipped.
+pub async fn list(s3: &Client, bucket: &str, account: &str, id: &StageId) -> Result<Vec<Release>> {
+    let keys = keys(s3, bucket, account, id).await?;
     let mut releases = Vec::new();
     for key in keys {
         let object = s3.get_object().bucket(bucket).key(&key).expected_bucket_owner(account).send().await;
@@ -96,24 +107,33 @@ pub async fn list(s3: &Client, bucket: &str, account: &str, id: &StageId) -> Res
     Ok(releases)
 }
 
-/// Writes `release` as the next number after the newest record, and returns that number. Two
-/// deploys of one stage at once are refused by CloudFormation (one change set executes at a time),
-/// so the number is not raced for.
+/// Writes `release` as the next number after the newest record, and returns it. The write is
+/// conditional on the key being new (`If-None-Match: *`), so a hotswap and a deploy that finish at
+/// once cannot overwrite each other's record: the later one takes the next number.
 pub async fn write(s3: &Client, bucket: &str, account: &str, id: &StageId, mut release: Release) -> Result<Release> {
-    let newest = list(s3, bucket, account, id).await?.first().map_or(0, |r| r.number);
-    release.number = newest + 1;
-    let body = serde_json::to_vec_pretty(&release)?;
-    let key = key(id, release.number);
-    s3.put_object()
-        .bucket(bucket)
-        .key(&key)
-        .expected_bucket_owner(account)
-        .content_type("application/json")
-        .body(ByteStream::from(body))
-        .send()
-        .await
-        .aws(&format!("writing s3://{bucket}/{key}"))?;
-    Ok(release)
+    let body = |r: &Release| serde_json::to_vec_pretty(r);
+    for _ in 0..5 {
+        // From the keys alone: a stage with many releases is not read whole to write one more.
+        let newest = keys(s3, bucket, account, id).await?.iter().filter_map(|k| number_of(id, k)).max().unwrap_or(0);
+        release.number = newest + 1;
+        let key = key(id, release.number);
+        let put = s3
+            .put_object()
+            .bucket(bucket)
+            .key(&key)
+            .expected_bucket_owner(account)
+            .if_none_match("*")
+            .content_type("application/json")
+            .body(ByteStream::from(body(&release)?))
+            .send()
+            .await;
+        match put {
+            Ok(_) => return Ok(release),
+            Err(e) if e.raw_response().is_some_and(|r| r.status().as_u16() == 412) => continue,
+            Err(e) => return Err(e).aws(&format!("writing s3://{bucket}/{key}")),
+        }
+    }
+    anyhow::bail!("another deploy of {} kept taking the next release number; no record was written", id.stack())
 }
 
 /// The commit being deployed and whether the tree differs from it: git's answer in a checkout,
