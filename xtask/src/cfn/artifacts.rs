@@ -19,7 +19,7 @@ use sha2::{Digest, Sha256};
 
 use crate::aws::{AwsContext, code};
 use crate::build::Artifact;
-use crate::cfn::release::Stored;
+use crate::cfn::release::{Stored, Zip};
 use crate::stage::StageId;
 
 /// CloudFormation takes a template body up to this size; larger ones go through the bucket.
@@ -202,6 +202,13 @@ pub async fn upload_template(s3: &Client, bucket: &str, account: &str, id: &Stag
 /// The URL CloudFormation reads a stored template from, at its version.
 pub fn template_url(bucket: &str, region: &str, template: &Stored) -> String {
     format!("https://{bucket}.s3.{region}.amazonaws.com/{}?versionId={}", template.key, template.version_id)
+}
+
+impl From<&Uploaded> for Zip {
+    /// What a release record keeps of an uploaded zip.
+    fn from(u: &Uploaded) -> Zip {
+        Zip { function: u.function.clone(), key: u.key.clone(), version_id: u.version_id.clone(), sha256: u.sha256.clone() }
+    }
 }
 
 /// `thumbnail` → `ThumbnailCodeKey`, the template parameter that carries the zip's key.

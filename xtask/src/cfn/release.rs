@@ -63,6 +63,11 @@ pub struct Zip {
     pub sha256: String,
 }
 
+/// A record's time: now, RFC 3339 in UTC to the second.
+pub fn now() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
 /// Where a stage's records live in the artifacts bucket: under its own prefix, which its deploy
 /// policy may write and `teardown --all` removes.
 pub fn prefix(id: &StageId) -> String {

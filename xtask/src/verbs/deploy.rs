@@ -137,19 +137,14 @@ async fn hotswap(target: &StageArgs, report: &mut Report) -> Result<Exit> {
     let mut zips = last.zips.clone();
     for zip in &new {
         zips.retain(|z| z.function != zip.function);
-        zips.push(Zip {
-            function: zip.function.clone(),
-            key: zip.key.clone(),
-            version_id: zip.version_id.clone(),
-            sha256: zip.sha256.clone(),
-        });
+        zips.push(Zip::from(*zip));
     }
     zips.sort_by(|a, b| a.function.cmp(&b.function));
     let record = Release {
         number: 0,
         kind: Kind::Hotswap,
         rolled_back_to: None,
-        at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        at: release::now(),
         by: opened.caller.clone(),
         commit,
         dirty,
@@ -302,23 +297,14 @@ async fn deploy(target: &StageArgs, mode: Mode, invalidation: Option<Duration>, 
             kind: Kind::Deploy,
             rolled_back_to: None,
             stack: spec.name.clone(),
-            at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            at: release::now(),
             by: opened.caller.clone(),
             commit,
             dirty,
             stage_file_sha256: release::stage_file_sha256(&target.infra_dir(), name)?,
             template: stored,
             parameters: spec.parameters.iter().cloned().collect(),
-            zips: report
-                .artifacts
-                .iter()
-                .map(|a| Zip {
-                    function: a.function.clone(),
-                    key: a.key.clone(),
-                    version_id: a.version_id.clone(),
-                    sha256: a.sha256.clone(),
-                })
-                .collect(),
+            zips: report.artifacts.iter().map(Zip::from).collect(),
         };
         let written = release::write(&s3, &bucket, account, &stage.id, record).await?;
         eprintln!("deploy: release {} of {} (`cargo xtask releases {name}`)", written.number, spec.name);

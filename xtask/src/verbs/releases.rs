@@ -77,7 +77,7 @@ async fn replay(args: &RollbackArgs, report: &mut Report) -> Result<Exit> {
         number: 0,
         kind: Kind::Rollback,
         rolled_back_to: Some(target.number),
-        at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        at: release::now(),
         by: opened.caller.clone(),
         commit,
         dirty,
