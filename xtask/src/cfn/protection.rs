@@ -33,12 +33,7 @@ pub async fn protect(cfn: &aws_sdk_cloudformation::Client, stack: &str, protecti
             .await
             .aws(&format!("setting the stack policy of {stack}"))?;
     }
-    cfn.update_termination_protection()
-        .stack_name(stack)
-        .enable_termination_protection(true)
-        .send()
-        .await
-        .aws(&format!("switching on termination protection of {stack}"))?;
+    termination_protection(cfn, stack, true).await?;
     eprintln!(
         "protected: {stack} has termination protection{}",
         if protection.stack_policy.is_some() { " and its stack policy" } else { "" }
@@ -78,12 +73,16 @@ pub fn confirm_teardown(stage: &Stage, confirmed: Option<&str>) -> Result<(), St
 
 /// Switches termination protection off, once the operator confirmed a protected stage's teardown.
 pub async fn unprotect(cfn: &aws_sdk_cloudformation::Client, stack: &str) -> Result<()> {
+    termination_protection(cfn, stack, false).await
+}
+
+async fn termination_protection(cfn: &aws_sdk_cloudformation::Client, stack: &str, on: bool) -> Result<()> {
     cfn.update_termination_protection()
         .stack_name(stack)
-        .enable_termination_protection(false)
+        .enable_termination_protection(on)
         .send()
         .await
-        .aws(&format!("switching off termination protection of {stack}"))?;
+        .aws(&format!("switching {} termination protection of {stack}", if on { "on" } else { "off" }))?;
     Ok(())
 }
 
