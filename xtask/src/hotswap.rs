@@ -52,9 +52,17 @@ pub struct Swapped {
     pub code_sha256: String,
 }
 
-/// Puts `zip` (already in the artifacts bucket) in `function_name`, publishes it as a version once
-/// Lambda has finished the update, and points the `live` alias at that version.
-pub async fn swap(lambda: &Client, bucket: &str, function_name: &str, zip: &Uploaded, poll: Duration) -> Result<Swapped> {
+/// Puts `zip` (already in the artifacts bucket) in `function_name`, and, for a function released
+/// through `live` (`released`), publishes it as a version once Lambda has finished the update and
+/// points the alias at that version. The pre-traffic hook has no alias: CodeDeploy runs its latest.
+pub async fn swap(
+    lambda: &Client,
+    bucket: &str,
+    function_name: &str,
+    zip: &Uploaded,
+    released: bool,
+    poll: Duration,
+) -> Result<Swapped> {
     let what = format!("updating the code of {function_name}");
     lambda
         .update_function_code()
@@ -67,6 +75,10 @@ pub async fn swap(lambda: &Client, bucket: &str, function_name: &str, zip: &Uplo
         .aws(&what)?;
     settled(lambda, function_name, poll).await?;
     let code_sha256 = zip.lambda_sha256()?;
+    if !released {
+        let version = "$LATEST".to_string();
+        return Ok(Swapped { function: zip.function.clone(), function_name: function_name.to_string(), version, code_sha256 });
+    }
     // Only this code: Lambda refuses to publish if the function's code is not this zip's.
     let published = lambda
         .publish_version()

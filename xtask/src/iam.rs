@@ -402,6 +402,11 @@ fn deploy(rendered: &Rendered, n: &Names) -> Value {
 /// The boundary: every action the template's roles allow themselves (`roles::function_roles`),
 /// on the stage's own resources of that service. A function role can never exceed it, whatever its
 /// policy says.
+/// What the roles call that IAM scopes to no resource: X-Ray's two telemetry writes, and the
+/// hook's report to CodeDeploy (SECURITY.md, "What IAM cannot scope").
+const WITHOUT_RESOURCE: [&str; 3] =
+    ["xray:PutTraceSegments", "xray:PutTelemetryRecords", "codedeploy:PutLifecycleEventHookExecutionStatus"];
+
 fn boundary(rendered: &Rendered, n: &Names) -> Result<Value> {
     let template = rendered.file("template.yaml").context("render wrote no template.yaml")?;
     let mut by_service: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
@@ -414,6 +419,7 @@ fn boundary(rendered: &Rendered, n: &Names) -> Result<Value> {
             };
             for action in actions {
                 let service = action.split_once(':').map(|(s, _)| s.to_string()).unwrap_or_default();
+                let service = if WITHOUT_RESOURCE.contains(&action) { "unscoped".to_string() } else { service };
                 by_service.entry(service).or_default().insert(action.to_string());
             }
         }
@@ -431,8 +437,18 @@ fn boundary(rendered: &Rendered, n: &Names) -> Result<Value> {
             // CodeDeploy's role moves the stack's aliases and reads its alarms.
             "lambda" => (vec![format!("arn:aws:lambda:{}:{}:function:{}", n.region, n.account, n.id.resources())], None),
             "cloudwatch" => (vec![format!("arn:aws:cloudwatch:{}:{}:alarm:{}", n.region, n.account, n.id.resources())], None),
-            // X-Ray's two telemetry writes take no resource.
-            "xray" => (vec!["*".into()], None),
+            // The pre-traffic hook reads its deployment and reports on it.
+            "codedeploy" => (
+                vec![format!(
+                    "arn:aws:codedeploy:{}:{}:deploymentgroup:{}/{}-*",
+                    n.region,
+                    n.account,
+                    n.id.stack(),
+                    n.id.stack()
+                )],
+                None,
+            ),
+            "unscoped" => (vec!["*".into()], None),
             other => bail!("a function role uses {other}:…, which the boundary has no stage scope for: add it in policy.rs"),
         };
         let mut s =

@@ -38,6 +38,12 @@ fn the_api_links_neither_imaging_nor_sns() {
     assert_lacks("api", &["imaging", "worker", "aws-sdk-sns", "mozjpeg-sys"]);
 }
 
+/// The pre-traffic hook asks the new version; it renders and sends nothing itself.
+#[test]
+fn the_hook_links_neither_imaging_nor_the_worker() {
+    assert_lacks("hook", &["imaging", "worker", "mozjpeg-sys", "aws-sdk-sns"]);
+}
+
 #[test]
 fn the_fuzz_targets_build_no_aws_sdk() {
     let names = tree("thumbstack-fuzz");

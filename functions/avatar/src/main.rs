@@ -4,7 +4,6 @@
 use std::sync::Arc;
 
 use avatar::handler::Handler;
-use aws_lambda_events::sqs::SqsEvent;
 use lambda_runtime::{Error, LambdaEvent, service_fn};
 use worker::batch::Invocation;
 use worker::config::Config;
@@ -21,10 +20,10 @@ async fn main() -> Result<(), Error> {
     let sdk = shared::aws::load_config().await;
     let max_receive_count = config.max_receive_count;
     let handler = Arc::new(Handler::new(config, &sdk));
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| {
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<serde_json::Value>| {
         let handler = Arc::clone(&handler);
         let invocation = Invocation::from_lambda(event.context.deadline(), max_receive_count);
-        async move { Ok::<_, Error>(handler.handle(event.payload, invocation).await) }
+        async move { handler.invoke(event.payload, invocation).await.map_err(Error::from) }
     }))
     .await
 }

@@ -84,7 +84,7 @@ async fn a_swap_updates_the_code_publishes_it_and_moves_live() {
     lambda.create_alias().function_name(name).name(LIVE_ALIAS).function_version(v1.version().unwrap()).send().await.unwrap();
 
     let second = artifacts::upload(&s3, &bucket, account, &dev, &[zip(2)]).await.unwrap().remove(0);
-    let swapped = swap(&lambda, &bucket, name, &second, Duration::from_millis(50)).await.unwrap();
+    let swapped = swap(&lambda, &bucket, name, &second, true, Duration::from_millis(50)).await.unwrap();
     assert_eq!(swapped.version, "2");
     let live = lambda.get_alias().function_name(name).name(LIVE_ALIAS).send().await.unwrap();
     assert_eq!(live.function_version(), Some("2"));

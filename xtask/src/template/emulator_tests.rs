@@ -56,6 +56,8 @@ async fn the_local_stack_deploys_on_the_emulator() {
         "ThumbnailCodeSha256",
         "AvatarCodeSha256",
         "ApiCodeSha256",
+        "HookCodeKey",
+        "HookCodeVersion",
     ];
     let deploy_time = code.map(|k| (k, "unused".to_string())).into_iter().chain([("PermissionsBoundary", boundary.clone())]);
     let stack = &rendered.stack_name;

@@ -44,8 +44,10 @@ fn every_caller_invokes_the_live_alias_that_codedeploy_moves() {
         }
         other => panic!("not an intrinsic: {other:?}"),
     };
-    let functions: Vec<&str> = of_type("AWS::Lambda::Function").map(|(id, _)| id).collect();
-    assert_eq!(functions.len(), 3);
+    // Every function but the hook, which CodeDeploy runs and nothing releases.
+    let functions: Vec<&str> = of_type("AWS::Lambda::Function").map(|(id, _)| id).filter(|id| *id != "HookFunction").collect();
+    assert_eq!(functions, ["ThumbnailFunction", "AvatarFunction", "ApiFunction"]);
+    let hook_env = &r["HookFunction"]["Properties"]["Environment"]["Variables"];
     for function in &functions {
         let name = function.strip_suffix("Function").unwrap();
         let version = &r[format!("{name}Version").as_str()];
@@ -59,6 +61,10 @@ fn every_caller_invokes_the_live_alias_that_codedeploy_moves() {
         assert_eq!(tagged(&alias["Properties"]["FunctionVersion"]), ("GetAtt".into(), format!("{name}Version.Version")));
         let update = &alias["UpdatePolicy"]["CodeDeployLambdaAliasUpdate"];
         assert_eq!(tagged(&update["DeploymentGroupName"]), ("Ref".into(), format!("{name}Releases")));
+        // The hook asks the version being rolled out; the Ref makes it known before the alias moves.
+        assert_eq!(tagged(&update["BeforeAllowTrafficHook"]), ("Ref".into(), "HookFunction".into()));
+        let release = &hook_env[format!("{}_RELEASE", name.to_ascii_uppercase()).as_str()];
+        assert_eq!(tagged(release), ("Sub".into(), format!("${{{name}Releases}}|${{{name}Version}}")));
         let group = &r[format!("{name}Releases").as_str()]["Properties"];
         assert_eq!(tagged(&group["DeploymentConfigName"]), ("Ref".into(), "Rollout".into()));
         assert_eq!(

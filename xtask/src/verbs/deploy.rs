@@ -123,7 +123,8 @@ async fn hotswap(target: &StageArgs, report: &mut Report) -> Result<Exit> {
     for zip in &new {
         let output = local_spec::logical_id(&zip.function, "FunctionName");
         let function_name = outputs.get(&output).with_context(|| format!("{stack_name} has no output {output}"))?;
-        let swapped = crate::hotswap::swap(&lambda, &bucket, function_name, zip, stack::poll_interval(aws)).await?;
+        let released = template.contains(&format!("\n  {}:\n", local_spec::logical_id(&zip.function, "Live")));
+        let swapped = crate::hotswap::swap(&lambda, &bucket, function_name, zip, released, stack::poll_interval(aws)).await?;
         eprintln!(
             "deploy: hotswapped {} → version {} ({}:{})",
             swapped.function,

@@ -16,6 +16,7 @@ pub mod key;
 pub mod lambda;
 pub mod media;
 pub mod record;
+pub mod self_check;
 pub mod table;
 
 pub use error::Failure;

@@ -8,6 +8,7 @@ pub mod context;
 pub mod logging;
 pub mod mail_rate;
 pub mod report;
+pub mod self_check;
 
 pub use imaging::Limits;
 use shared::Failure;
