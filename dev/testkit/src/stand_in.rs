@@ -6,24 +6,44 @@ use std::io::{Read, Write};
 
 /// One request as the stand-in read it.
 pub struct Request {
-    /// The request line and headers, lowercased.
+    /// The request line and headers, as sent.
     pub head: String,
     pub body: String,
 }
 
 impl Request {
-    /// A header's value (names are matched lowercased).
+    /// A header's value (names are matched in any case).
     pub fn header(&self, name: &str) -> Option<&str> {
-        let prefix = format!("{}:", name.to_ascii_lowercase());
-        self.head.lines().find_map(|l| l.strip_prefix(prefix.as_str())).map(str::trim)
+        self.head.lines().skip(1).find_map(|l| {
+            let (n, v) = l.split_once(':')?;
+            n.trim().eq_ignore_ascii_case(name).then(|| v.trim())
+        })
+    }
+
+    /// Every header, names lowercased, in the order sent.
+    pub fn headers(&self) -> Vec<(String, String)> {
+        self.head
+            .lines()
+            .skip(1)
+            .filter_map(|l| l.split_once(':'))
+            .map(|(n, v)| (n.trim().to_ascii_lowercase(), v.trim().to_string()))
+            .collect()
+    }
+
+    /// The request line's method and target.
+    pub fn line(&self) -> (&str, &str) {
+        let mut parts = self.head.lines().next().unwrap_or_default().split(' ');
+        (parts.next().unwrap_or_default(), parts.next().unwrap_or_default())
     }
 }
 
-/// An answer: status line, content type, body.
+/// An answer: status line, content type, body, and any other headers.
+#[derive(Default)]
 pub struct Answer {
     pub status: &'static str,
     pub content_type: &'static str,
     pub body: String,
+    pub headers: Vec<(&'static str, String)>,
 }
 
 /// Serves `answer` on a free loopback port until the process ends; returns its endpoint.
@@ -35,9 +55,10 @@ pub fn serve(answer: impl Fn(&Request) -> Answer + Send + 'static) -> String {
             let _ = conn.set_read_timeout(Some(std::time::Duration::from_secs(10)));
             let Some(request) = read(&mut conn) else { continue };
             let a = answer(&request);
+            let extra: String = a.headers.iter().map(|(name, value)| format!("{name}: {value}\r\n")).collect();
             let _ = write!(
                 conn,
-                "HTTP/1.1 {}\r\nContent-Type: {}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{}",
+                "HTTP/1.1 {}\r\nContent-Type: {}\r\nContent-Length: {}\r\n{extra}Connection: close\r\n\r\n{}",
                 a.status,
                 a.content_type,
                 a.body.len(),
@@ -57,14 +78,14 @@ fn read(conn: &mut std::net::TcpStream) -> Option<Request> {
         bytes.extend_from_slice(&buf[..n]);
         let text = String::from_utf8_lossy(&bytes).to_string();
         if let Some((head, body)) = text.split_once("\r\n\r\n") {
-            let head = head.to_ascii_lowercase();
             let length = head
+                .to_ascii_lowercase()
                 .lines()
-                .find_map(|l| l.strip_prefix("content-length:"))
+                .find_map(|l| l.strip_prefix("content-length:").map(str::to_string))
                 .and_then(|v| v.trim().parse().ok())
                 .unwrap_or(0usize);
             if body.len() >= length || n == 0 {
-                return Some(Request { head, body: body.to_string() });
+                return Some(Request { head: head.to_string(), body: body.to_string() });
             }
         }
         if n == 0 {

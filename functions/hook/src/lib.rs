@@ -11,6 +11,8 @@ use aws_lambda_events::apigw::{
 use serde_json::Value;
 use shared::self_check::{Answer, Request};
 
+pub mod signed;
+
 /// A known-good photo from the corpus (1280x1024 JPEG) and a file that declares 10 Gpx in its
 /// header (`tests/corpus/hostile/`, refused before any allocation).
 pub const PHOTO: &[u8] = include_bytes!("../../../tests/corpus/photos/s2_greenmeadow_1280x1024.jpg");
@@ -80,6 +82,18 @@ pub fn judge(function: &str, function_error: Option<&str>, payload: &[u8]) -> Re
     let answer: Answer =
         serde_json::from_slice(payload).map_err(|e| format!("the new version's answer is not a self-check ({e}): {text}"))?;
     answer.judge()
+}
+
+/// Which function the deployment releases, and whether its new version answers as it should.
+pub async fn check(targets: &[Target], caller: &signed::Caller, deployment: &str) -> Result<String, String> {
+    let group = caller.deployment_group(deployment).await?;
+    let target =
+        targets.iter().find(|t| t.group == group).ok_or_else(|| format!("no release of this stack is in group {group:?}"))?;
+    let question = serde_json::to_vec(&question(&target.function)).map_err(|e| e.to_string())?;
+    let answer =
+        caller.invoke(&target.version_arn, question).await.map_err(|e| format!("invoking {}: {e}", target.version_arn))?;
+    judge(&target.function, answer.function_error.as_deref(), &answer.body)?;
+    Ok(target.function.clone())
 }
 
 #[cfg(test)]

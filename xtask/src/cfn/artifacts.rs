@@ -280,7 +280,7 @@ mod emulator_tests {
         let endpoint = testkit::stand_in::serve(|request| {
             let wrong_owner = request.header("x-amz-expected-bucket-owner") == Some("123456789012");
             let status = if wrong_owner { "403 Forbidden" } else { "200 OK" };
-            testkit::stand_in::Answer { status, content_type: "application/xml", body: String::new() }
+            testkit::stand_in::Answer { status, content_type: "application/xml", ..Default::default() }
         });
         let s3 = shared::aws::s3_client(&shared::aws::emulator_config("us-east-1", &endpoint).await);
         let e = exists(&s3, "thumbstack-artifacts-123456789012-us-east-1", "123456789012").await.unwrap_err().to_string();

@@ -17,15 +17,15 @@ const ALARMS: [&str; 3] = [
 fn codedeploy(statuses: Vec<serde_json::Value>) -> String {
     let calls = Mutex::new(0usize);
     testkit::stand_in::serve(move |request| {
-        let target = request.header("x-amz-target").and_then(|t| t.strip_prefix("codedeploy_20141006.")).unwrap_or("");
+        let target = request.header("x-amz-target").and_then(|t| t.strip_prefix("CodeDeploy_20141006.")).unwrap_or("");
         let answer = match target {
-            "listdeploymentgroups" => serde_json::json!({ "applicationName": "thumbstack-prod", "deploymentGroups": [GROUP] }),
-            "getdeploymentgroup" => serde_json::json!({ "deploymentGroupInfo": {
+            "ListDeploymentGroups" => serde_json::json!({ "applicationName": "thumbstack-prod", "deploymentGroups": [GROUP] }),
+            "GetDeploymentGroup" => serde_json::json!({ "deploymentGroupInfo": {
                 "applicationName": "thumbstack-prod", "deploymentGroupName": GROUP,
                 "alarmConfiguration": { "enabled": true, "alarms": ALARMS.map(|a| serde_json::json!({ "name": a })) }
             }}),
-            "listdeployments" => serde_json::json!({ "deployments": ["d-ABCDEF123"] }),
-            "getdeployment" => {
+            "ListDeployments" => serde_json::json!({ "deployments": ["d-ABCDEF123"] }),
+            "GetDeployment" => {
                 let mut n = calls.lock().unwrap();
                 let status = statuses[(*n).min(statuses.len() - 1)].clone();
                 *n += 1;
@@ -33,7 +33,12 @@ fn codedeploy(statuses: Vec<serde_json::Value>) -> String {
             }
             other => serde_json::json!({ "__type": "UnknownOperationException", "message": other }),
         };
-        testkit::stand_in::Answer { status: "200 OK", content_type: "application/x-amz-json-1.1", body: answer.to_string() }
+        testkit::stand_in::Answer {
+            status: "200 OK",
+            content_type: "application/x-amz-json-1.1",
+            body: answer.to_string(),
+            ..Default::default()
+        }
     })
 }
 

@@ -33,7 +33,7 @@ async fn protect_sets_the_stack_policy_and_termination_protection() {
             "<UpdateTerminationProtectionResponse xmlns=\"http://cloudformation.amazonaws.com/doc/2010-05-15/\"><UpdateTerminationProtectionResult><StackId>arn:aws:cloudformation:eu-west-1:123456789012:stack/thumbstack-prod/1</StackId></UpdateTerminationProtectionResult><ResponseMetadata><RequestId>2</RequestId></ResponseMetadata></UpdateTerminationProtectionResponse>"
         };
         let _ = tx.lock().unwrap().send(request.body.clone());
-        Answer { status: "200 OK", content_type: "text/xml", body: body.to_string() }
+        Answer { status: "200 OK", content_type: "text/xml", body: body.to_string(), ..Default::default() }
     });
     let sdk = shared::aws::emulator_config("eu-west-1", &endpoint).await;
     let cfn = aws_sdk_cloudformation::Client::new(&sdk);
