@@ -13,6 +13,7 @@
 //! No allowed action is a wildcard; every resource pattern is the stage's own (its names cannot
 //! overlap another stage's: `stage::name_part`), or a tag or ARN condition scopes it.
 
+mod dns;
 mod permissions;
 mod roles;
 
@@ -25,6 +26,7 @@ use serde_norway::Value as Yaml;
 use crate::stage::Stage;
 use crate::stage::{Names, STACK_TAG};
 use crate::template::Rendered;
+use dns::Dns;
 use permissions::{PERMISSIONS, Scope};
 pub use roles::function_roles;
 
@@ -101,9 +103,11 @@ pub fn minified_len(document: &Value) -> usize {
 
 pub fn documents(rendered: &Rendered, stage: &Stage, names: &Names) -> Result<Documents> {
     let types = resource_types(rendered)?;
+    let domain = stage.domain.as_ref().map(|d| d.name.to_string()).unwrap_or_default();
+    let dns = Dns::of(&stack_templates(rendered)?, &domain);
     Ok(Documents {
-        deploy: deploy(rendered, names),
-        execution: execution(&types, stage, names)?,
+        deploy: deploy(rendered, stage, names),
+        execution: execution(&types, stage, &dns, names)?,
         boundary: boundary(rendered, names)?,
     })
 }
@@ -129,7 +133,7 @@ fn stack_templates(rendered: &Rendered) -> Result<Vec<(&'static str, Yaml)>> {
 }
 
 /// CloudFormation's rights for the stage: each resource type's actions where they may act.
-fn execution(types: &BTreeSet<String>, stage: &Stage, names: &Names) -> Result<Value> {
+fn execution(types: &BTreeSet<String>, stage: &Stage, dns: &Dns, names: &Names) -> Result<Value> {
     let mut by_scope: BTreeMap<Scope, BTreeSet<&str>> = BTreeMap::new();
     for t in types {
         let rows: Vec<_> = PERMISSIONS.iter().filter(|(pt, _, _)| pt == t).collect();
@@ -137,12 +141,13 @@ fn execution(types: &BTreeSet<String>, stage: &Stage, names: &Names) -> Result<V
             bail!("xtask/src/iam/permissions.rs has no permissions for {t}, which the template uses: add them to PERMISSIONS");
         }
         for (_, scope, actions) in rows {
-            by_scope.entry(*scope).or_default().extend(actions.iter().copied());
+            let kept = actions.iter().copied().filter(|a| !(stage.keeps_data() && DATA_DELETES.contains(a)));
+            by_scope.entry(*scope).or_default().extend(kept);
         }
     }
     let mut statements = Vec::new();
     for (scope, actions) in by_scope {
-        for (suffix, resources, condition) in grants(scope, stage, names) {
+        for (suffix, resources, condition) in grants(scope, stage, dns, names) {
             let mut s = statement(&format!("{scope:?}{suffix}"), actions.clone(), resources);
             if let Some(condition) = condition {
                 s["Condition"] = condition;
@@ -167,6 +172,7 @@ fn execution(types: &BTreeSet<String>, stage: &Stage, names: &Names) -> Result<V
         statements.push(pass);
     }
     statements.extend(guards(names));
+    statements.extend(data_guard(stage, names));
     Ok(json!({ "Version": "2012-10-17", "Statement": statements }))
 }
 
@@ -207,8 +213,30 @@ fn guards(names: &Names) -> Vec<Value> {
     ]
 }
 
+/// What no identity of a stage that keeps its data (`retention.on_delete: retain`, or
+/// `protected`) may do to it: delete an object's versions, a bucket, the table, the key or the user
+/// pool. Its stacks retain all of them, so CloudFormation never needs to; a leaked deploy key or a
+/// hostile template then cannot wipe what the stage keeps.
+const DATA_DELETES: [&str; 7] = [
+    "s3:DeleteObjectVersion",
+    "s3:DeleteBucket",
+    "dynamodb:DeleteTable",
+    "dynamodb:DeleteBackup",
+    "kms:ScheduleKeyDeletion",
+    "kms:DisableKey",
+    "cognito-idp:DeleteUserPool",
+];
+
+fn data_guard(stage: &Stage, n: &Names) -> Option<Value> {
+    let mut resources = n.buckets();
+    resources.extend([n.tables(), n.keys(), format!("arn:aws:cognito-idp:{}:{}:userpool/*", n.region, n.account)]);
+    stage
+        .keeps_data()
+        .then(|| json!({ "Sid": "NeverDeleteTheStageData", "Effect": "Deny", "Action": DATA_DELETES, "Resource": resources }))
+}
+
 /// Where one scope's actions act: `(Sid suffix, resources, condition)`, one statement each.
-fn grants(scope: Scope, stage: &Stage, n: &Names) -> Vec<(&'static str, Vec<String>, Option<Value>)> {
+fn grants(scope: Scope, stage: &Stage, dns: &Dns, n: &Names) -> Vec<(&'static str, Vec<String>, Option<Value>)> {
     let (stack, region, account) = (n.id.stack(), n.region, n.account);
     let tagged = |key: &str| Some(n.tagged(key));
     let one = |resources: Vec<String>| vec![("", resources, None)];
@@ -267,6 +295,30 @@ fn grants(scope: Scope, stage: &Stage, n: &Names) -> Vec<(&'static str, Vec<Stri
             }
             None => vec![],
         },
+        // Each statement's names and types must all be the stage's (`ForAllValues`), and a write
+        // must name some (`Null`): the aliases CloudFront answers on, and ACM's validation records.
+        Scope::RecordSets => {
+            let Some(d) = &stage.domain else { return vec![] };
+            let zone = vec![format!("arn:aws:route53:::hostedzone/{}", d.hosted_zone_id)];
+            let only = |names: Vec<&str>, types: Vec<&str>| {
+                Some(json!({
+                    "ForAllValues:StringLike": { "route53:ChangeResourceRecordSetsNormalizedRecordNames": names },
+                    "ForAllValues:StringEquals": { "route53:ChangeResourceRecordSetsRecordTypes": types },
+                    "Null": { "route53:ChangeResourceRecordSetsNormalizedRecordNames": "false" },
+                }))
+            };
+            let mut grants = vec![("Aliases", zone.clone(), only(dns.record_names(), dns.record_types()))];
+            if !dns.validation.is_empty() {
+                grants.push(("Validation", zone, only(dns.validation.iter().map(String::as_str).collect(), vec!["CNAME"])));
+            }
+            grants
+        }
+        Scope::NewCertificates => {
+            let mut condition = n.tagged("RequestTag");
+            condition["ForAllValues:StringEquals"] = json!({ "acm:DomainNames": dns.certified });
+            condition["Null"] = json!({ "acm:DomainNames": "false" });
+            vec![("", vec!["*".into()], Some(condition))]
+        }
         Scope::Apis => vec![(
             "",
             vec![format!("arn:aws:apigateway:{region}::/apis/*"), format!("arn:aws:apigateway:{region}::/tags/*")],
@@ -293,7 +345,7 @@ fn artifacts_objects(n: &Names) -> String {
 /// What the deploy identity calls itself: change sets on the stage's stacks under the execution
 /// role, the stage's part of the artifacts bucket, the site sync and teardown on the stage's
 /// buckets, the invalidation. No IAM write.
-fn deploy(rendered: &Rendered, n: &Names) -> Value {
+fn deploy(rendered: &Rendered, stage: &Stage, n: &Names) -> Value {
     let (stack, region, account) = (n.id.stack(), n.region, n.account);
     let mut stacks = vec![n.stack_arn(region, stack)];
     if rendered.file("certificate.yaml").is_some() {
@@ -309,6 +361,11 @@ fn deploy(rendered: &Rendered, n: &Names) -> Value {
         stacks.clone(),
     );
     through_role["Condition"] = json!({ "ArnEquals": { "cloudformation:RoleArn": n.execution_role() } });
+    // An import would put a resource of any stage (prod's headers policy, say) under this stack.
+    let no_import = json!({
+        "Sid": "NoResourceImport", "Effect": "Deny", "Action": "cloudformation:CreateChangeSet", "Resource": "*",
+        "Condition": { "Null": { "cloudformation:ImportResourceTypes": "false" } },
+    });
     let mut pass = statement("PassTheExecutionRole", ["iam:PassRole"].into(), vec![n.execution_role()]);
     pass["Condition"] = json!({ "StringEquals": { "iam:PassedToService": "cloudformation.amazonaws.com" } });
     // Read only: teardown looks for them; an administrator made them and only one may remove them.
@@ -362,13 +419,19 @@ fn deploy(rendered: &Rendered, n: &Names) -> Value {
             ["s3:ListBucket", "s3:GetObject", "s3:PutObject", "s3:DeleteObject"].into(),
             vec![format!("arn:aws:s3:::{stack}-assets-*"), format!("arn:aws:s3:::{stack}-assets-*/*")],
         ),
-        statement(
+        invalidate,
+        no_import,
+    ];
+    // Only a stage whose buckets go with its stack is emptied by teardown; one that keeps its data
+    // gives no identity of its deploy path a way to delete it.
+    match data_guard(stage, n) {
+        Some(guard) => statements.push(guard),
+        None => statements.push(statement(
             "EmptyTheStageBucketsOnTeardown",
             ["s3:ListBucketVersions", "s3:DeleteObject", "s3:DeleteObjectVersion", "s3:GetBucketObjectLockConfiguration"].into(),
             n.buckets(),
-        ),
-        invalidate,
-    ];
+        )),
+    }
     // `deploy` follows the functions' rollouts in the stack's own CodeDeploy application (reads only).
     if rendered.file("template.yaml").is_some_and(|t| t.contains("Type: AWS::CodeDeploy::Application")) {
         statements.push(statement(

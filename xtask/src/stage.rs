@@ -161,6 +161,11 @@ impl Stage {
     pub fn rollout(&self) -> Rollout {
         self.functions.rollout.unwrap_or(if self.protected { Rollout::Canary10Percent5Minutes } else { Rollout::AllAtOnce })
     }
+
+    /// Whether the stage's data outlives its stack: no identity of its deploy path may delete it.
+    pub fn keeps_data(&self) -> bool {
+        self.protected || self.retention.on_delete == OnDelete::Retain
+    }
 }
 
 /// Lambda's two processors: `x86_64` (the default), or `arm64` (Graviton: about 20 % less per

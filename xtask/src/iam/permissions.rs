@@ -36,12 +36,18 @@ pub(super) enum Scope {
     /// Origin access controls, cache and response-headers policies take no tags and have random
     /// ids: IAM cannot scope them (SECURITY.md says so).
     CloudFrontPolicies,
+    /// Reads of the stage's hosted zone.
     HostedZone,
+    /// Record writes: only the names and types the stacks' templates write (`iam::Dns`), so no
+    /// deploy can touch the apex, MX or any other name in the zone.
+    RecordSets,
     Apis,
     NewApis,
     Certificates,
     /// Tagging a certificate while it is requested: only with the stack's tag.
     TagNewCertificates,
+    /// Requesting a certificate: with the stack's tag, and only for the names the templates ask for.
+    NewCertificates,
     /// User pools (and their clients, domains and login styles, which IAM names by their pool):
     /// random ids, so only one tagged with the stack.
     UserPools,
@@ -280,8 +286,9 @@ pub(super) const PERMISSIONS: &[(&str, Scope, &[&str])] = &[
     (
         "AWS::Route53::RecordSet",
         Scope::HostedZone,
-        &["route53:ChangeResourceRecordSets", "route53:ListResourceRecordSets", "route53:GetHostedZone", "route53:GetChange"],
+        &["route53:ListResourceRecordSets", "route53:GetHostedZone", "route53:GetChange"],
     ),
+    ("AWS::Route53::RecordSet", Scope::RecordSets, &["route53:ChangeResourceRecordSets"]),
     (
         "AWS::ApiGatewayV2::Api",
         Scope::Apis,
@@ -311,7 +318,7 @@ pub(super) const PERMISSIONS: &[(&str, Scope, &[&str])] = &[
             "acm:ListTagsForCertificate",
         ],
     ),
-    ("AWS::CertificateManager::Certificate", Scope::NewTagged, &["acm:RequestCertificate"]),
+    ("AWS::CertificateManager::Certificate", Scope::NewCertificates, &["acm:RequestCertificate"]),
     // Its tags ride on CreateUserPool; TagResource stays with pools already the stack's, so no
     // template can tag another pool into the stage.
     ("AWS::Cognito::UserPool", Scope::NewTagged, &["cognito-idp:CreateUserPool"]),

@@ -255,9 +255,9 @@ fn no_account_wide_grant_lacks_a_tag_or_arn_condition() {
     let (_, dev) = documents_for("dev", None);
     assert!(!dev.execution.to_string().contains("route53"), "dev has no domain, so no Route 53 at all");
     let (_, prod) = documents_for("prod", None);
-    let zones: Vec<&str> =
+    let zones: BTreeSet<&str> =
         allows(&prod.execution).flat_map(|s| strings(&s["Resource"])).filter(|r| r.contains("hostedzone")).collect();
-    assert_eq!(zones, ["arn:aws:route53:::hostedzone/Z0123456789EXAMPLE"]);
+    assert_eq!(zones, BTreeSet::from(["arn:aws:route53:::hostedzone/Z0123456789EXAMPLE"]));
 }
 
 #[test]
@@ -355,4 +355,115 @@ fn the_boundary_allows_everything_the_functions_do() {
             }
         }
     }
+}
+
+fn sid(s: &Value) -> &str {
+    s["Sid"].as_str().unwrap_or_default()
+}
+
+/// Every record write names only `names` and `types`, all of them (`ForAllValues`), and some
+/// (`Null`: false); otherwise a leaked prod key could repoint the apex or the MX records.
+fn record_writes_are_the_stages_own(doc: &Value, names: &[&str], types: &[&str]) -> Result<(), String> {
+    for s in allows(doc).filter(|s| strings(&s["Action"]).contains(&"route53:ChangeResourceRecordSets")) {
+        let c = &s["Condition"];
+        let written = strings(&c["ForAllValues:StringLike"]["route53:ChangeResourceRecordSetsNormalizedRecordNames"]);
+        let kinds = strings(&c["ForAllValues:StringEquals"]["route53:ChangeResourceRecordSetsRecordTypes"]);
+        let some = c["Null"]["route53:ChangeResourceRecordSetsNormalizedRecordNames"] == "false";
+        if written.is_empty() || kinds.is_empty() || !some {
+            return Err(format!("{}: record writes without a name and type condition: {c}", sid(s)));
+        }
+        if let Some(other) = written.iter().find(|n| !names.contains(n)).or(kinds.iter().find(|t| !types.contains(t))) {
+            return Err(format!("{}: {other} is not the stage's", sid(s)));
+        }
+    }
+    Ok(())
+}
+
+/// A certificate may be requested only for `names`.
+fn certificates_only_for(doc: &Value, names: &[&str]) -> Result<(), String> {
+    for s in allows(doc).filter(|s| strings(&s["Action"]).contains(&"acm:RequestCertificate")) {
+        let c = &s["Condition"];
+        let asked = strings(&c["ForAllValues:StringEquals"]["acm:DomainNames"]);
+        if asked.is_empty() || c["Null"]["acm:DomainNames"] != "false" || asked.iter().any(|n| !names.contains(n)) {
+            return Err(format!("{}: certificates for any name: {c}", sid(s)));
+        }
+    }
+    Ok(())
+}
+
+/// No allow of an object-version, bucket, table, key or pool delete on a stage that keeps its
+/// data, and an explicit deny of each, so no policy added later can open one.
+fn no_identity_can_delete_the_kept_data(doc: &Value) -> Result<(), String> {
+    for s in allows(doc) {
+        if let Some(a) = strings(&s["Action"]).into_iter().find(|a| DATA_DELETES.contains(a)) {
+            return Err(format!("{} allows {a}", sid(s)));
+        }
+    }
+    let denied: BTreeSet<&str> = statements(doc).filter(|s| s["Effect"] == "Deny").flat_map(|s| strings(&s["Action"])).collect();
+    match DATA_DELETES.iter().find(|a| !denied.contains(*a)) {
+        Some(a) => Err(format!("nothing denies {a}")),
+        None => Ok(()),
+    }
+}
+
+/// No change set may import a resource: an import puts another stage's resource under this stack.
+fn no_resource_import(doc: &Value) -> Result<(), String> {
+    let denies_import = statements(doc).any(|s| {
+        s["Effect"] == "Deny"
+            && strings(&s["Action"]).contains(&"cloudformation:CreateChangeSet")
+            && s["Condition"]["Null"]["cloudformation:ImportResourceTypes"] == "false"
+    });
+    if denies_import { Ok(()) } else { Err("CreateChangeSet may import resources".into()) }
+}
+
+/// prod's documents hold each check above; the same documents as they were before these scopes
+/// (`xtask/tests/golden/prod-documents-before-record-scopes.json`) fail each one.
+#[test]
+fn prod_writes_only_its_records_and_no_identity_can_wipe_its_data() {
+    let (_, prod) = documents_for("prod", None);
+    let records = ["assets.example.com", "_*.assets.example.com"];
+    let types = ["A", "AAAA", "CNAME"];
+    record_writes_are_the_stages_own(&prod.execution, &records, &types).unwrap();
+    certificates_only_for(&prod.execution, &["assets.example.com"]).unwrap();
+    no_identity_can_delete_the_kept_data(&prod.execution).unwrap();
+    no_identity_can_delete_the_kept_data(&prod.deploy).unwrap();
+    no_resource_import(&prod.deploy).unwrap();
+    // The aliases are A and AAAA only; CNAME only for ACM's validation names.
+    let aliases = allows(&prod.execution).find(|s| sid(s) == "RecordSetsAliases").unwrap();
+    assert_eq!(
+        strings(&aliases["Condition"]["ForAllValues:StringEquals"]["route53:ChangeResourceRecordSetsRecordTypes"]),
+        ["A", "AAAA"]
+    );
+
+    let path = crate::paths::root().join("xtask/tests/golden/prod-documents-before-record-scopes.json");
+    let old: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let e = record_writes_are_the_stages_own(&old["execution"], &records, &types).unwrap_err();
+    assert!(e.contains("without a name and type condition"), "{e}");
+    let e = certificates_only_for(&old["execution"], &["assets.example.com"]).unwrap_err();
+    assert!(e.contains("certificates for any name"), "{e}");
+    let e = no_identity_can_delete_the_kept_data(&old["deploy"]).unwrap_err();
+    assert!(e.contains("EmptyTheStageBucketsOnTeardown allows s3:DeleteObjectVersion"), "{e}");
+    let e = no_identity_can_delete_the_kept_data(&old["execution"]).unwrap_err();
+    assert!(e.contains("allows s3:DeleteBucket"), "{e}");
+    assert!(no_resource_import(&old["deploy"]).is_err());
+}
+
+/// A stage whose data goes with its stack (dev) keeps teardown's right to empty its buckets.
+#[test]
+fn only_a_stage_that_deletes_its_data_may_empty_its_buckets() {
+    let (_, dev) = documents_for("dev", None);
+    assert!(allows(&dev.deploy).any(|s| sid(s) == "EmptyTheStageBucketsOnTeardown"));
+    assert!(no_identity_can_delete_the_kept_data(&dev.deploy).is_err());
+    no_resource_import(&dev.deploy).unwrap();
+}
+
+/// Only this account's CloudFormation may act as the execution role (`aws:SourceAccount`).
+#[test]
+fn the_execution_role_trusts_only_this_accounts_cloudformation() {
+    let text = std::fs::read_to_string(crate::paths::root().join("xtask/tests/golden/dev/bootstrap.yaml")).unwrap();
+    let bootstrap: serde_norway::Value = serde_norway::from_str(&text).unwrap();
+    let trust = &bootstrap["Resources"]["ExecutionRole"]["Properties"]["AssumeRolePolicyDocument"]["Statement"][0];
+    assert_eq!(trust["Principal"]["Service"].as_str(), Some("cloudformation.amazonaws.com"));
+    let account = &trust["Condition"]["StringEquals"]["aws:SourceAccount"];
+    assert!(matches!(account, serde_norway::Value::Tagged(t) if t.value.as_str() == Some("AWS::AccountId")), "{account:?}");
 }

@@ -25,9 +25,11 @@ pub const ACCEPTED: &[(&str, &str, &str, &str, &str)] = &[
         "RESOURCE_POLICY_PRIVILEGE_ESCALATION",
         "s3:::thumbstack-",
         "CloudFormation writes the stage's bucket policies and ACLs (TLS only, CloudFront's read, S3 log \
-         delivery), and whoever writes a bucket's policy can grant object access in it. That is the \
-         execution role's job on the stage's own buckets only; what the stage's roles may do is capped by \
-         the boundary, and the deploy identity cannot change either",
+         delivery), and whoever writes a bucket's policy can grant object access in it. The execution role \
+         may do so on the stage's own buckets only; the deploy identity holds no bucket-policy action and \
+         reaches one only through a change set, which `deploy` shows as a diff first (and CI's prod step \
+         only after a person approves it); and no change set of a stage that keeps its data may delete an \
+         object version or a bucket (`the_bucket_policy_finding_is_what_its_reason_says`)",
     ),
     (
         "parliament",
@@ -148,6 +150,32 @@ mod tests {
         let (found, _) = parliament(&bin, "deploy", &old).unwrap();
         let issues: Vec<&str> = found.iter().map(|f| f.issue.as_str()).collect();
         assert!(issues.contains(&"RESOURCE_MISMATCH") && issues.contains(&"RESOURCE_STAR"), "{found:?}");
+    }
+
+    /// The reason accepted for the bucket-policy finding, read against prod's documents.
+    #[test]
+    fn the_bucket_policy_finding_is_what_its_reason_says() {
+        let stage = Stage::load(&crate::paths::infra(), "prod").unwrap();
+        let rendered = crate::template::render_stack(&crate::paths::infra(), &stage).unwrap();
+        let d = crate::iam::documents(&rendered, &stage, &stage.names(EXAMPLE_ACCOUNT)).unwrap();
+        let writes = ["s3:PutBucketPolicy", "s3:DeleteBucketPolicy", "s3:PutBucketAcl"];
+        let grants = |doc: &Value| -> Vec<String> {
+            doc["Statement"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter(|s| s["Effect"] == "Allow")
+                .filter(|s| s["Action"].as_array().unwrap().iter().any(|a| writes.contains(&a.as_str().unwrap())))
+                .flat_map(|s| s["Resource"].as_array().unwrap().iter().map(|r| r.as_str().unwrap().to_string()))
+                .collect()
+        };
+        assert!(grants(&d.deploy).is_empty(), "the deploy identity writes bucket policies");
+        let own = format!("arn:aws:s3:::{}", stage.id.resources());
+        let resources = grants(&d.execution);
+        assert!(!resources.is_empty() && resources.iter().all(|r| r.starts_with(own.trim_end_matches('*'))), "{resources:?}");
+        let denied = d.execution["Statement"].as_array().unwrap().iter().find(|s| s["Sid"] == "NeverDeleteTheStageData");
+        let denied: Vec<&str> = denied.unwrap()["Action"].as_array().unwrap().iter().filter_map(Value::as_str).collect();
+        assert!(denied.contains(&"s3:DeleteObjectVersion") && denied.contains(&"s3:DeleteBucket"), "{denied:?}");
     }
 
     #[test]
