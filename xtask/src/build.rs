@@ -11,7 +11,7 @@ use std::process::{Command, Stdio};
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use shared::build_info::BuildInfo;
@@ -24,24 +24,30 @@ use crate::stage::Architecture;
 /// machine and run here.
 pub const TARGET: &str = Architecture::X86_64.rust_target();
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Artifact {
     pub function: String,
     pub zip: PathBuf,
     pub sha256: String,
     pub zip_bytes: u64,
     pub bootstrap_bytes: u64,
-    pub architecture: &'static str,
+    pub architecture: String,
     /// Highest GLIBC symbol version the binary needs; `null` when it needs none.
     pub max_glibc: Option<String>,
 }
 
-#[derive(Debug, Serialize)]
+/// What `package` built, also kept as `target/lambda/<architecture>/manifest.json`.
+#[derive(Debug, Serialize, Deserialize)]
 pub struct Report {
     pub architecture: Architecture,
-    pub target: &'static str,
-    pub builder: &'static str,
+    pub target: String,
+    pub builder: String,
     pub build_seconds: f64,
+    /// The commit the zips were built from, and whether tracked files differed from it.
+    #[serde(default)]
+    pub commit: Option<String>,
+    #[serde(default)]
+    pub dirty: bool,
     pub functions: Vec<Artifact>,
 }
 
@@ -97,13 +103,91 @@ pub fn package(arch: Architecture) -> Result<Report> {
             zip: path,
             sha256,
             bootstrap_bytes: bootstrap.len() as u64,
-            architecture: info.architecture,
+            architecture: info.architecture.to_string(),
             max_glibc: info.max_glibc.map(|v| v.to_string()),
         });
     }
-    let report = Report { architecture: arch, target: arch.rust_target(), builder, build_seconds, functions: artifacts };
-    std::fs::write(out.join("manifest.json"), serde_json::to_string_pretty(&report)? + "\n").context("writing the manifest")?;
+    let (commit, dirty) = source();
+    let report = Report {
+        architecture: arch,
+        target: arch.rust_target().into(),
+        builder: builder.into(),
+        build_seconds,
+        commit,
+        dirty,
+        functions: artifacts,
+    };
+    std::fs::write(manifest(arch), serde_json::to_string_pretty(&report)? + "\n").context("writing the manifest")?;
     Ok(report)
+}
+
+/// The commit being built or deployed and whether the tree differs from it: git's answer in a checkout,
+/// else what the CI system says (CodeBuild, GitHub Actions, Jenkins), else none.
+pub fn source() -> (Option<String>, bool) {
+    let git = |args: &[&str]| {
+        std::process::Command::new("git")
+            .args(args)
+            .current_dir(crate::paths::root())
+            .stderr(std::process::Stdio::null())
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+    };
+    if let Some(commit) = git(&["rev-parse", "HEAD"]) {
+        let dirty = git(&["status", "--porcelain", "--untracked-files=no"]).is_some_and(|s| !s.is_empty());
+        return (Some(commit), dirty);
+    }
+    let ci = ["CODEBUILD_RESOLVED_SOURCE_VERSION", "GITHUB_SHA", "GIT_COMMIT"];
+    (ci.iter().find_map(|v| std::env::var(v).ok().filter(|s| !s.is_empty())), false)
+}
+
+fn manifest(arch: Architecture) -> PathBuf {
+    crate::paths::target_dir().join("lambda").join(arch.name()).join("manifest.json")
+}
+
+/// What the last `package` for `arch` built, for `deploy --no-build` (CI builds before it holds
+/// any credential): refused unless it was built from this very commit with no edits, has every
+/// function crate, and each zip is still what was built.
+pub fn packaged(arch: Architecture) -> Result<Report> {
+    let path = manifest(arch);
+    let text = std::fs::read_to_string(&path)
+        .with_context(|| format!("no {}: run `cargo xtask package` first (--no-build deploys what it built)", path.display()))?;
+    let report: Report = serde_json::from_str(&text).with_context(|| format!("reading {}", path.display()))?;
+    still_current(&report, &path, source(), &function_crates(&crate::paths::root())?)?;
+    Ok(report)
+}
+
+/// Whether `report` (read from `path`) is what a build of this tree, `(commit, dirty)` with these
+/// `functions`, would deploy now.
+fn still_current(report: &Report, path: &Path, (commit, dirty): (Option<String>, bool), functions: &[String]) -> Result<()> {
+    if report.commit.is_none() || report.commit != commit || report.dirty || dirty {
+        let said = |c: &Option<String>, d: bool| {
+            format!("{}{}", c.as_deref().unwrap_or("no commit"), if d { " with edits" } else { "" })
+        };
+        bail!(
+            "the zips in {} were built from {}, and this is {}: run `cargo xtask package` again",
+            path.display(),
+            said(&report.commit, report.dirty),
+            said(&commit, dirty)
+        );
+    }
+    let built: Vec<&str> = report.functions.iter().map(|a| a.function.as_str()).collect();
+    if functions.iter().any(|f| !built.contains(&f.as_str())) {
+        bail!(
+            "{} has {} but the functions are {}: run `cargo xtask package` again",
+            path.display(),
+            built.join(", "),
+            functions.join(", ")
+        );
+    }
+    for a in &report.functions {
+        let zip = std::fs::read(&a.zip).with_context(|| format!("reading {}", a.zip.display()))?;
+        if hex::encode(Sha256::digest(&zip)) != a.sha256 {
+            bail!("{} is not the zip `package` built (its sha256 differs): run `cargo xtask package` again", a.zip.display());
+        }
+    }
+    Ok(())
 }
 
 /// Where the release build leaves `function`'s binary for `arch`: what its zip holds.
@@ -341,6 +425,50 @@ fn store(dir: &Path, sha256: &str, zip: &[u8]) -> Result<PathBuf> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// `deploy --no-build` takes only zips built from this very commit, unedited, for every
+    /// function, and still the bytes that were built.
+    #[test]
+    fn no_build_deploys_only_what_package_built_from_this_commit() {
+        let dir = std::env::temp_dir().join(format!("thumbstack-packaged-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let zip = dir.join("api.zip");
+        std::fs::write(&zip, b"zip bytes").unwrap();
+        let artifact = Artifact {
+            function: "api".into(),
+            zip: zip.clone(),
+            sha256: hex::encode(Sha256::digest(b"zip bytes")),
+            zip_bytes: 9,
+            bootstrap_bytes: 9,
+            architecture: "x86_64".into(),
+            max_glibc: None,
+        };
+        let report = |commit: &str, dirty: bool| Report {
+            architecture: Architecture::X86_64,
+            target: TARGET.into(),
+            builder: "cargo".into(),
+            build_seconds: 1.0,
+            commit: Some(commit.into()),
+            dirty,
+            functions: vec![artifact.clone()],
+        };
+        let now = |commit: &str, dirty: bool| (Some(commit.to_string()), dirty);
+        let api = ["api".to_string()];
+        let path = dir.join("manifest.json");
+        still_current(&report("abc", false), &path, now("abc", false), &api).unwrap();
+        let e = still_current(&report("abc", false), &path, now("def", false), &api).unwrap_err().to_string();
+        assert!(e.contains("built from abc, and this is def"), "{e}");
+        let e = still_current(&report("abc", true), &path, now("abc", false), &api).unwrap_err().to_string();
+        assert!(e.contains("built from abc with edits"), "{e}");
+        let e = still_current(&report("abc", false), &path, now("abc", true), &api).unwrap_err().to_string();
+        assert!(e.contains("this is abc with edits"), "{e}");
+        let e = still_current(&report("abc", false), &path, now("abc", false), &["api".into(), "hook".into()]).unwrap_err();
+        assert!(e.to_string().contains("the functions are api, hook"), "{e}");
+        std::fs::write(&zip, b"other bytes").unwrap();
+        let e = still_current(&report("abc", false), &path, now("abc", false), &api).unwrap_err().to_string();
+        assert!(e.contains("its sha256 differs"), "{e}");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 
     #[test]
     fn zips_are_deterministic_with_one_executable_entry() {

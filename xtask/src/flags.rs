@@ -96,9 +96,14 @@ pub struct DeployArgs {
     /// Wait at most this long for the invalidation to complete (0: do not wait).
     #[arg(long, value_name = "SECS", default_value_t = 300)]
     pub invalidation_wait: u64,
-    /// A stage that will be torn down after its checks (a CI branch's): refused for a protected stage.
+    /// A stage that will be torn down after its checks (a CI branch's): refused unless the stage
+    /// is named `pr<number>`, a name no stage that keeps anything may have.
     #[arg(long)]
     pub ephemeral: bool,
+    /// Deploy the zips the last `cargo xtask package` built from this commit, building nothing:
+    /// CI builds before it holds any credential, so no build script runs with one.
+    #[arg(long)]
+    pub no_build: bool,
     /// Only function code changed: put the new zips straight into Lambda, publish and move `live`,
     /// with no change set. Refused, naming what changed, when anything else did; refused on a
     /// protected stage.
@@ -252,6 +257,9 @@ pub struct AdminStackArgs {
 pub struct DiffArgs {
     #[command(flatten)]
     pub target: StageArgs,
+    /// Compare with the zips the last `cargo xtask package` built from this commit, building nothing.
+    #[arg(long)]
+    pub no_build: bool,
     /// Print the changes as JSON on stdout.
     #[arg(long)]
     pub json: bool,
@@ -271,6 +279,10 @@ pub struct TeardownArgs {
     /// protected stage is not torn down, `--yes` or not.
     #[arg(long, value_name = "STAGE")]
     pub confirm_protected: Option<String>,
+    /// Refuse unless the stage is an ephemeral one (`pr<number>`): what a CI recipe passes, so that
+    /// no value it is given can tear down a long-lived stage.
+    #[arg(long)]
+    pub ephemeral: bool,
     /// Print the report as JSON on stdout.
     #[arg(long)]
     pub json: bool,

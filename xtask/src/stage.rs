@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 mod id;
-pub use id::{BOOTSTRAP_ROLE_PATH, Names, STACK_TAG, StageId, artifacts_bucket};
+pub use id::{BOOTSTRAP_ROLE_PATH, EPHEMERAL_PREFIX, Names, STACK_TAG, StageId, artifacts_bucket};
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -325,6 +325,22 @@ impl Stage {
                 return Err("pipeline: name exactly one source, `connection` or `s3`".into());
             }
         }
+        if self.id.is_ephemeral() {
+            let keeps = if self.protected {
+                Some("`protected: true`")
+            } else if self.keeps_data() {
+                Some("`retention.on_delete: retain`")
+            } else {
+                None
+            };
+            if let Some(field) = keeps.or(self.domain.as_ref().map(|_| "a `domain`")) {
+                return Err(format!(
+                    "{} is an ephemeral stage's name ({EPHEMERAL_PREFIX}<number>: CI deploys it and tears it down), so it \
+                     cannot have {field}; name a long-lived stage otherwise",
+                    self.id.stage()
+                ));
+            }
+        }
         if self.protected && self.emulator.is_some() {
             return Err("a stage with `emulator` cannot be `protected`: the emulator has no termination protection".into());
         }
@@ -584,6 +600,28 @@ mod tests {
         assert!(e.contains("no dashes"), "{e}");
         let alice = Stage::parse(Path::new("x.yaml"), &dev_with("owner: null", "owner: alice")).unwrap();
         assert_eq!(alice.id.stack(), "alice-thumbstack-x");
+    }
+
+    /// `pr<number>` is an ephemeral stage's name: CI deploys and tears it down, so it can keep
+    /// nothing and reach no DNS; no other name counts as one.
+    #[test]
+    fn an_ephemeral_stage_can_keep_nothing() {
+        let infra = std::env::temp_dir().join(format!("thumbstack-ephemeral-{}", std::process::id()));
+        std::fs::create_dir_all(infra.join("stages")).unwrap();
+        let load = |text: String| {
+            std::fs::write(infra.join("stages/pr42.yaml"), text).unwrap();
+            Stage::load(&infra, "pr42").map_err(|e| e.to_string())
+        };
+        assert!(load(dev_with("owner: null", "owner: null")).unwrap().id.is_ephemeral());
+        let e = load(dev_with("on_delete: delete", "on_delete: retain")).unwrap_err();
+        assert!(e.contains("pr42 is an ephemeral stage's name") && e.contains("`retention.on_delete: retain`"), "{e}");
+        let e = load(format!("{}\nprotected: true\n", dev_with("owner: null", "owner: null"))).unwrap_err();
+        assert!(e.contains("`protected: true`"), "{e}");
+        std::fs::remove_dir_all(&infra).unwrap();
+        for name in ["prod", "pr", "prx", "pr1234567", "dev"] {
+            assert!(!StageId::new(name, None).unwrap().is_ephemeral(), "{name}");
+        }
+        assert!(StageId::new("pr7", None).unwrap().is_ephemeral());
     }
 
     #[test]

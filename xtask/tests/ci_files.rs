@@ -88,15 +88,68 @@ fn no_ci_recipe_can_tear_down_or_ephemerally_deploy_a_protected_stage() {
         }
     }
     let endpoint = Some("http://127.0.0.1:9");
-    let deploy = xtask(&["deploy", "prod", "--ephemeral", "--yes"], endpoint);
-    assert_eq!(deploy.code, 2, "{}", deploy.stderr);
-    assert!(
-        deploy.stderr.contains("prod is a protected stage") && deploy.stderr.contains("nothing was deployed"),
-        "{}",
-        deploy.stderr
-    );
+    for stage in ["prod", "dev"] {
+        let deploy = xtask(&["deploy", stage, "--ephemeral", "--yes"], endpoint);
+        assert_eq!(deploy.code, 2, "{}", deploy.stderr);
+        let refused = format!("--ephemeral takes only a stage named pr<number> (a pull request's), and {stage} is not one");
+        assert!(deploy.stderr.contains(&refused) && deploy.stderr.contains("nothing was deployed"), "{}", deploy.stderr);
+        let teardown = xtask(&["teardown", stage, "--ephemeral", "--yes"], endpoint);
+        assert_eq!(teardown.code, 2, "{}", teardown.stderr);
+        assert!(teardown.stderr.contains(&refused) && teardown.stderr.contains("nothing was torn down"), "{}", teardown.stderr);
+    }
     let teardown = xtask(&["teardown", "prod", "--yes"], endpoint);
     assert_eq!(teardown.code, 2, "{}", teardown.stderr);
+}
+
+/// Each stage's deploys hold only that stage's credential (a Jenkins entry per stage, a GitHub
+/// environment per stage); every teardown a recipe runs is `--ephemeral`; no recipe builds while
+/// it holds a credential (GitHub and Jenkins package first, then deploy `--no-build`); and every
+/// action is pinned to a commit, not a tag someone can move.
+#[test]
+fn each_stage_has_its_own_credential_and_nothing_builds_holding_one() {
+    let jenkins = read("Jenkinsfile");
+    let lines: Vec<&str> = jenkins.lines().collect();
+    let mut bound = 0;
+    for (at, line) in lines.iter().enumerate().filter(|(_, l)| l.contains("credentialsId:")) {
+        let id = line.split("credentialsId:").nth(1).unwrap().trim().trim_start_matches(['\'', '"']);
+        let id = id.split(['\'', '"']).next().unwrap();
+        let stage = id.strip_prefix("thumbstack-deploy-").unwrap_or_else(|| panic!("credential {id} is no stage's"));
+        let block: String = lines[at + 1..].iter().take_while(|l| l.trim() != "}").map(|l| format!("{l}\n")).collect();
+        for words in xtask_commands(&block) {
+            let named = if words[1] == "$EPHEMERAL_STAGE" { "${params.EPHEMERAL_STAGE}" } else { words[1].as_str() };
+            assert_eq!(named, stage, "Jenkinsfile: {words:?} runs with {id}");
+            bound += 1;
+        }
+    }
+    assert!(bound >= 6, "only {bound} commands hold a credential");
+    assert!(jenkins.contains("==~ /pr[0-9]{1,6}/"), "Jenkinsfile takes any EPHEMERAL_STAGE");
+    for file in ["dev/ci/buildspec.yml", ".github/workflows/deploy.yml", "Jenkinsfile"] {
+        for words in xtask_commands(&read(file)).iter().filter(|w| w[0] == "teardown") {
+            assert!(words.contains(&"--ephemeral".to_string()), "{file}: {words:?}");
+        }
+    }
+    for file in [".github/workflows/deploy.yml", "Jenkinsfile"] {
+        for words in xtask_commands(&read(file)).iter().filter(|w| w[0] == "deploy" || w[0] == "diff") {
+            assert!(words.contains(&"--no-build".to_string()), "{file}: {words:?} builds holding a credential");
+        }
+    }
+    let workflow: serde_norway::Value = serde_norway::from_str(&read(".github/workflows/deploy.yml")).unwrap();
+    for (name, job) in workflow["jobs"].as_mapping().unwrap() {
+        let steps = job["steps"].as_sequence().unwrap();
+        for uses in steps.iter().filter_map(|s| s["uses"].as_str()) {
+            let pin = uses.split_once('@').map(|(_, p)| p).unwrap_or_default();
+            assert!(
+                pin.len() == 40 && pin.bytes().all(|b| b.is_ascii_hexdigit()),
+                "job {name:?}: {uses} is not pinned to a commit"
+            );
+        }
+        let at = |f: &dyn Fn(&serde_norway::Value) -> bool| steps.iter().position(f);
+        let credentials = at(&|s| s["uses"].as_str().is_some_and(|u| u.starts_with("aws-actions/configure-aws-credentials@")));
+        let package = at(&|s| s["run"].as_str() == Some("cargo xtask package"));
+        if let Some(credentials) = credentials {
+            assert!(package.is_some_and(|p| p < credentials), "job {name:?} builds after it takes credentials");
+        }
+    }
 }
 
 /// `package` refuses a JPEG decoder built without nasm, so every recipe installs it before its

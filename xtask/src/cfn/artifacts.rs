@@ -258,7 +258,7 @@ mod emulator_tests {
             sha256: "abc123".into(),
             zip_bytes: 22,
             bootstrap_bytes: 0,
-            architecture: "x86_64",
+            architecture: "x86_64".into(),
             max_glibc: None,
         };
         let dev = StageId::new("dev", None).unwrap();

@@ -141,27 +141,6 @@ pub async fn write(s3: &Client, bucket: &str, account: &str, id: &StageId, mut r
     anyhow::bail!("another deploy of {} kept taking the next release number; no record was written", id.stack())
 }
 
-/// The commit being deployed and whether the tree differs from it: git's answer in a checkout,
-/// else what the CI system says (CodeBuild, GitHub Actions, Jenkins), else none.
-pub fn source() -> (Option<String>, bool) {
-    let git = |args: &[&str]| {
-        std::process::Command::new("git")
-            .args(args)
-            .current_dir(crate::paths::root())
-            .stderr(std::process::Stdio::null())
-            .output()
-            .ok()
-            .filter(|o| o.status.success())
-            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-    };
-    if let Some(commit) = git(&["rev-parse", "HEAD"]) {
-        let dirty = git(&["status", "--porcelain", "--untracked-files=no"]).is_some_and(|s| !s.is_empty());
-        return (Some(commit), dirty);
-    }
-    let ci = ["CODEBUILD_RESOLVED_SOURCE_VERSION", "GITHUB_SHA", "GIT_COMMIT"];
-    (ci.iter().find_map(|v| std::env::var(v).ok().filter(|s| !s.is_empty())), false)
-}
-
 /// The stage file's SHA-256, hex.
 pub fn stage_file_sha256(infra: &std::path::Path, stage: &str) -> Result<String> {
     use sha2::{Digest, Sha256};

@@ -56,7 +56,7 @@ async fn a_swap_updates_the_code_publishes_it_and_moves_live() {
             sha256: hex::encode(Sha256::digest(&bytes)),
             zip_bytes: bytes.len() as u64,
             bootstrap_bytes: 0,
-            architecture: "x86_64",
+            architecture: "x86_64".into(),
             max_glibc: None,
         }
     };

@@ -18,6 +18,11 @@ pub const BOOTSTRAP_ROLE_PATH: &str = "/thumbstack/";
 /// stage `thumbstack` would own the `thumbstack-thumbstack-*` names of the owner `thumbstack`.
 pub const RESERVED_STAGE_NAMES: [&str; 2] = ["artifacts", "thumbstack"];
 
+/// What every ephemeral stage's name is: this prefix and a number (`pr42`), which no protected or
+/// long-lived stage may be named (`Stage::load`), so a CI recipe given a stage to deploy and tear
+/// down can never be given one of those.
+pub const EPHEMERAL_PREFIX: &str = "pr";
+
 /// A stage's validated name and its stack name, `[<owner>-]thumbstack-<stage>`, which is also
 /// the prefix of every resource the stage names. The owner comes first so that no stage's prefix
 /// is a prefix of an owner's (see [`name_part`]).
@@ -40,6 +45,13 @@ impl StageId {
             None => format!("thumbstack-{stage}"),
         };
         Ok(StageId { stage: stage.to_string(), stack })
+    }
+
+    /// Whether the name is an ephemeral stage's: [`EPHEMERAL_PREFIX`] and 1 to 6 digits.
+    pub fn is_ephemeral(&self) -> bool {
+        self.stage
+            .strip_prefix(EPHEMERAL_PREFIX)
+            .is_some_and(|n| (1..=6).contains(&n.len()) && n.bytes().all(|b| b.is_ascii_digit()))
     }
 
     /// The stage's name, as in `infra/stages/<stage>.yaml`.

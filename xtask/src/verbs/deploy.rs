@@ -24,27 +24,19 @@ pub fn run(args: &DeployArgs) -> Result<Exit> {
     let mode = Mode::execute(args.yes);
     let invalidation = (!args.no_invalidate).then(|| Duration::from_secs(args.invalidation_wait));
     finish(&args.target.stage, "deploy", args.json, async |report| {
-        if args.ephemeral && args.target.load()?.protected {
-            return Err(Stop::new(
-                Exit::Usage,
-                format!(
-                    "{} is a protected stage, and --ephemeral says it will be torn down after its checks: nothing was \
-                     deployed. Ephemeral stages are a branch's own (infra/stages/<branch>.yaml)",
-                    args.target.stage
-                ),
-            )
-            .into());
+        if args.ephemeral {
+            crate::verbs::teardown::only_ephemeral(&args.target.load()?, "deployed")?;
         }
         if args.hotswap {
-            return hotswap(&args.target, report).await;
+            return hotswap(&args.target, args.no_build, report).await;
         }
-        deploy(&args.target, mode, invalidation, report).await
+        deploy(&args.target, mode, args.no_build, invalidation, report).await
     })
 }
 
 /// `deploy --hotswap`: the changed functions' zips straight into Lambda, when nothing but their
 /// code differs from the stage's last release (`crate::hotswap`).
-async fn hotswap(target: &StageArgs, report: &mut Report) -> Result<Exit> {
+async fn hotswap(target: &StageArgs, no_build: bool, report: &mut Report) -> Result<Exit> {
     let name = &target.stage;
     let stage = target.load()?;
     if stage.protected {
@@ -106,7 +98,7 @@ async fn hotswap(target: &StageArgs, report: &mut Report) -> Result<Exit> {
         )
         .into());
     }
-    let packaged = timed(report, "package", || crate::build::package(stage.functions.architecture))?;
+    let packaged = timed(report, "package", || zips(stage.functions.architecture, no_build))?;
     let uploaded = artifacts::upload(&s3, &bucket, account, &stage.id, &packaged.functions).await?;
     let before = |function: &str| last.zips.iter().find(|z| z.function == function).map(|z| z.sha256.as_str());
     let new: Vec<&artifacts::Uploaded> = uploaded.iter().filter(|u| before(&u.function) != Some(u.sha256.as_str())).collect();
@@ -134,7 +126,7 @@ async fn hotswap(target: &StageArgs, report: &mut Report) -> Result<Exit> {
         );
     }
     report.timings.insert("hotswap", phase.elapsed().as_secs_f64());
-    let (commit, dirty) = release::source();
+    let (commit, dirty) = crate::build::source();
     let mut zips = last.zips.clone();
     for zip in &new {
         zips.retain(|z| z.function != zip.function);
@@ -161,12 +153,26 @@ async fn hotswap(target: &StageArgs, report: &mut Report) -> Result<Exit> {
     Ok(Exit::Success)
 }
 
+/// The functions' zips: built now, or with `--no-build` what the last `package` built from this
+/// commit (`build::packaged` says why not when it cannot).
+fn zips(arch: crate::stage::Architecture, no_build: bool) -> Result<crate::build::Report> {
+    if no_build { crate::build::packaged(arch) } else { crate::build::package(arch) }
+}
+
 pub fn diff(args: &DiffArgs) -> Result<Exit> {
-    finish(&args.target.stage, "diff", args.json, async |report| deploy(&args.target, Mode::plan(), None, report).await)
+    finish(&args.target.stage, "diff", args.json, async |report| {
+        deploy(&args.target, Mode::plan(), args.no_build, None, report).await
+    })
 }
 
 /// `invalidation`: how long to wait for CloudFront after the deploy; `None` skips it.
-async fn deploy(target: &StageArgs, mode: Mode, invalidation: Option<Duration>, report: &mut Report) -> Result<Exit> {
+async fn deploy(
+    target: &StageArgs,
+    mode: Mode,
+    no_build: bool,
+    invalidation: Option<Duration>,
+    report: &mut Report,
+) -> Result<Exit> {
     let name = &target.stage;
     let stage = target.load()?;
     let rendered = timed(report, "render", || crate::companions::render(&target.infra_dir(), &stage))?;
@@ -207,7 +213,7 @@ async fn deploy(target: &StageArgs, mode: Mode, invalidation: Option<Duration>, 
     if in_process {
         eprintln!("deploy: {name} runs the functions in-process: no release build, no zips (code keys marked {LOCAL_CODE})");
     } else {
-        let packaged = timed(report, "package", || crate::build::package(stage.functions.architecture)).map_err(|e| {
+        let packaged = timed(report, "package", || zips(stage.functions.architecture, no_build)).map_err(|e| {
             if e.is::<crate::build::Incompatible>() { Stop::new(Exit::Incompatible, format!("{e:#}")).into() } else { e }
         })?;
         let phase = Instant::now();
@@ -292,7 +298,7 @@ async fn deploy(target: &StageArgs, mode: Mode, invalidation: Option<Duration>, 
         return Ok(Exit::Success);
     }
     if stack_changed {
-        let (commit, dirty) = release::source();
+        let (commit, dirty) = crate::build::source();
         let record = Release {
             number: 0,
             kind: Kind::Deploy,

@@ -43,6 +43,9 @@ pub struct Report {
 pub fn run(args: &TeardownArgs) -> Result<Exit> {
     let name = &args.target.stage;
     let stage = args.target.load()?;
+    if args.ephemeral {
+        only_ephemeral(&stage, "torn down")?;
+    }
     // Before any call: a protected stage goes only when the operator names it.
     crate::cfn::protection::confirm_teardown(&stage, args.confirm_protected.as_deref())?;
     // Naming the stage says more than --yes; its stacks' termination protection comes off.
@@ -161,6 +164,23 @@ async fn artifacts_remain(s3: &Client, bucket: &str, account: &str, all: bool, s
             stacks.join(", ")
         )
     }])
+}
+
+/// `--ephemeral` (deploy's and teardown's): only a stage named `pr<number>`, which keeps nothing
+/// (`Stage::load`), whatever value a CI recipe was handed.
+pub fn only_ephemeral(stage: &crate::stage::Stage, what: &str) -> Result<()> {
+    if stage.id.is_ephemeral() {
+        return Ok(());
+    }
+    Err(Stop::new(
+        Exit::Usage,
+        format!(
+            "--ephemeral takes only a stage named {}<number> (a pull request's), and {} is not one: nothing was {what}",
+            crate::stage::EPHEMERAL_PREFIX,
+            stage.id.stage()
+        ),
+    )
+    .into())
 }
 
 /// `unprotect`: the stage is protected and its operator named it, so termination protection
