@@ -223,6 +223,22 @@ pub struct Api {
     /// the stage's own user pool (the default). AWS stages only.
     #[serde(default)]
     pub jwt: Option<Jwt>,
+    /// Only an administrator creates accounts (`AllowAdminCreateUserOnly`): no one signs up.
+    #[serde(default)]
+    pub invite_only: bool,
+    /// The user pool's own e-mail (codes, password resets) from a verified SES identity, instead of
+    /// Cognito's default sender, which allows about 50 e-mails a day for the whole pool, so a
+    /// script signing up fake addresses can use them all and lock real users out of reset.
+    #[serde(default)]
+    pub email_sender: Option<EmailSender>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct EmailSender {
+    /// A verified SES identity whose sending policy lets Cognito (`email.cognito-idp.amazonaws.com`) send.
+    pub identity: SesIdentityArn,
+    pub from: Email,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -316,6 +332,9 @@ impl Stage {
             }
             (None, Some(jwt)) if jwt.audience.is_empty() => return Err("api.jwt.audience is empty".into()),
             _ => {}
+        }
+        if self.emulator.is_some() && (self.api.invite_only || self.api.email_sender.is_some()) {
+            return Err("api.invite_only and api.email_sender are for AWS stages: the emulator's pool sends no e-mail".into());
         }
         if let Some(pipeline) = &self.pipeline {
             if self.emulator.is_some() {
@@ -482,6 +501,14 @@ checked_string!(HttpsUrl, |s| {
         Ok(())
     } else {
         Err("expected https://...")
+    }
+});
+checked_string!(SesIdentityArn, |s| {
+    let parts: Vec<&str> = s.split(':').collect();
+    if parts.len() == 6 && parts[..3] == ["arn", "aws", "ses"] && parts[5].starts_with("identity/") && parts[5].len() > 9 {
+        Ok(())
+    } else {
+        Err("expected arn:aws:ses:<region>:<account>:identity/<domain or address>")
     }
 });
 checked_string!(Audience, |s| {

@@ -184,6 +184,11 @@ pub fn parameters(stage: &Stage) -> BTreeMap<&'static str, String> {
         ("FailureRecordDays", stage.retention.failure_record_days.get().to_string()),
         ("NoncurrentVersionDays", stage.retention.noncurrent_version_days.get().to_string()),
     ]);
+    p.insert("InviteOnly", stage.api.invite_only.to_string());
+    if let Some(sender) = &stage.api.email_sender {
+        p.insert("EmailSenderIdentity", sender.identity.to_string());
+        p.insert("EmailSenderAddress", sender.from.to_string());
+    }
     if let Some(jwt) = &stage.api.jwt {
         p.insert("JwtIssuer", jwt.issuer.to_string());
         p.insert("JwtAudience", jwt.audience.iter().map(ToString::to_string).collect::<Vec<_>>().join(","));

@@ -381,3 +381,64 @@ fn a_parameter_typo_is_caught() {
     let e = check_parameters(&template, &BTreeMap::new()).unwrap_err().to_string();
     assert!(e.contains("parameter Stage, which neither"), "{e}");
 }
+
+/// API Gateway's JWT authorizer passes any token whose `aud` or `client_id` is the site's client,
+/// and the pool's ID tokens have that `aud`; Cognito puts a `scope` claim only in access tokens. So
+/// every signed-in route asks for a scope the client grants and the site requests (`openid`), and
+/// an ID token is refused on AWS as the local server refuses it.
+#[test]
+fn every_signed_in_route_takes_access_tokens_only() {
+    let site = std::fs::read_to_string(crate::paths::root().join("site/auth.js")).unwrap();
+    assert!(site.contains(r#"scope: "openid"#), "the site no longer asks for openid");
+    for stage in ["dev", "prod"] {
+        let out = rendered(stage);
+        let t: Value = serde_norway::from_str(file(&out, "template.yaml")).unwrap();
+        let granted = &t["Resources"]["UserPoolClient"]["Properties"]["AllowedOAuthScopes"];
+        assert!(granted.as_sequence().unwrap().contains(&Value::from("openid")), "{stage}");
+        let mut routes = 0;
+        for (id, r) in t["Resources"].as_mapping().unwrap() {
+            if r["Type"] != Value::from("AWS::ApiGatewayV2::Route") || r["Properties"]["AuthorizationType"] != Value::from("JWT")
+            {
+                continue;
+            }
+            let scopes = serde_norway::to_string(&r["Properties"]["AuthorizationScopes"]).unwrap();
+            assert!(scopes.contains("OwnUserPool") && scopes.contains("- openid"), "{stage} {id:?}: {scopes}");
+            routes += 1;
+        }
+        assert!(routes >= 6, "{stage}: {routes} signed-in routes");
+        let log = t["Resources"]["HttpApiStage"]["Properties"]["AccessLogSettings"]["Format"].as_str().unwrap();
+        assert!(log.contains("$context.identity.sourceIp") && log.contains("$context.authorizer.claims.sub"), "{log}");
+    }
+}
+
+/// prod's pool sends its codes from SES, not Cognito's default sender (about 50 e-mails a day, which
+/// a script signing up fake addresses can use up); `api.invite_only` closes sign-up.
+#[test]
+fn prod_sends_the_pools_email_through_ses_and_sign_up_can_be_closed() {
+    let prod = rendered("prod");
+    let params: serde_json::Value = serde_json::from_str(file(&prod, "parameters.json")).unwrap();
+    let p = &params["Parameters"];
+    assert_eq!(p["EmailSenderIdentity"], "arn:aws:ses:eu-west-1:123456789012:identity/example.com");
+    assert_eq!((p["EmailSenderAddress"].as_str(), p["InviteOnly"].as_str()), (Some("no-reply@example.com"), Some("false")));
+    let t: Value = serde_norway::from_str(file(&prod, "template.yaml")).unwrap();
+    let pool = serde_norway::to_string(&t["Resources"]["UserPool"]["Properties"]).unwrap();
+    for needed in [
+        "HasEmailSender",
+        "EmailSendingAccount: DEVELOPER",
+        "SourceArn: !Ref EmailSenderIdentity",
+        "AllowAdminCreateUserOnly: !Ref InviteOnly",
+    ] {
+        assert!(pool.contains(needed), "{needed}: {pool}");
+    }
+    let dev = rendered("dev");
+    let params: serde_json::Value = serde_json::from_str(file(&dev, "parameters.json")).unwrap();
+    assert!(params["Parameters"].get("EmailSenderIdentity").is_none() && params["Parameters"]["InviteOnly"] == "false");
+    let infra = crate::paths::infra();
+    let text = std::fs::read_to_string(infra.join("stages/dev.yaml")).unwrap();
+    let closed = text.replacen("upload_expiry_s:", "invite_only: true\n  upload_expiry_s:", 1);
+    let stage = Stage::parse(&infra.join("stages/dev.yaml"), &closed).unwrap();
+    assert_eq!(super::parameters(&stage).get("InviteOnly").map(String::as_str), Some("true"));
+    let bad = text.replacen("upload_expiry_s:", "email_sender: { identity: arn:aws:s3:::x, from: a@b.c }\n  upload_expiry_s:", 1);
+    let e = Stage::parse(&infra.join("stages/dev.yaml"), &bad).unwrap_err().to_string();
+    assert!(e.contains("expected arn:aws:ses:"), "{e}");
+}
