@@ -219,6 +219,10 @@ pub struct ApiFunction {
 pub struct Api {
     /// How long a presigned upload stays usable.
     pub upload_expiry_s: Ranged<10, 3600>,
+    /// Uploads one account may be granted in a UTC day, counted at grant time.
+    pub uploads_per_day: Ranged<1, 1_000_000>,
+    /// Bytes one account may be granted in a UTC day (the sizes its uploads declared).
+    pub bytes_per_day: Ranged<1, { 1024 * 1024 * 1024 * 1024 }>,
     /// An external OIDC provider whose tokens API Gateway's JWT authorizer accepts instead of
     /// the stage's own user pool (the default). AWS stages only.
     #[serde(default)]

@@ -176,6 +176,8 @@ pub fn parameters(stage: &Stage) -> BTreeMap<&'static str, String> {
         ("ApiMemory", api.memory_mb.get().to_string()),
         ("ApiTimeout", api.timeout_s.get().to_string()),
         ("UploadExpirySeconds", stage.api.upload_expiry_s.get().to_string()),
+        ("UploadsPerDay", stage.api.uploads_per_day.get().to_string()),
+        ("BytesPerDay", stage.api.bytes_per_day.get().to_string()),
         ("MaxReceiveCount", stage.queues.max_receive_count.get().to_string()),
         ("DlqAlarmMessages", stage.alarms.dlq_messages.get().to_string()),
         ("RejectionsAlarmCount", stage.alarms.rejections_per_5_minutes.get().to_string()),

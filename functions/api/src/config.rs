@@ -16,6 +16,8 @@ pub struct ApiConfig {
     pub upload_expiry: Duration,
     /// Prefix of thumbnail and avatar URLs: `/` when CloudFront serves the assets beside the api.
     pub assets_base_url: String,
+    /// What one user may be granted in one UTC day (`crate::quota`).
+    pub quota: crate::quota::Quota,
 }
 
 impl ApiConfig {
@@ -45,6 +47,10 @@ impl ApiConfig {
             max_bytes: number("MAX_BYTES", 25 * 1024 * 1024, "positive number of bytes")?,
             upload_expiry: Duration::from_secs(expiry),
             assets_base_url: get("ASSETS_BASE_URL").unwrap_or_else(|| "/".into()),
+            quota: crate::quota::Quota {
+                uploads_per_day: number("UPLOADS_PER_DAY", 200, "positive number of uploads")?,
+                bytes_per_day: number("BYTES_PER_DAY", 1 << 30, "positive number of bytes")?,
+            },
         })
     }
 }

@@ -63,6 +63,9 @@ pub enum ApiError {
     NoSuch(String),
     #[error("method not allowed; allowed: {allowed}")]
     MethodNotAllowed { allowed: String },
+    /// A per-user limit reached: say which, and when it resets.
+    #[error("{0}")]
+    QuotaExceeded(String),
     #[error("{what}: {source}")]
     Internal {
         what: &'static str,
@@ -91,6 +94,7 @@ impl ApiError {
             ApiError::Forbidden(_) => 403,
             ApiError::NotFound | ApiError::NoSuch(_) => 404,
             ApiError::MethodNotAllowed { .. } => 405,
+            ApiError::QuotaExceeded(_) => 429,
             ApiError::Internal { .. } => 500,
         }
     }
@@ -102,6 +106,7 @@ impl ApiError {
             ApiError::Forbidden(_) => "forbidden",
             ApiError::NotFound | ApiError::NoSuch(_) => "not_found",
             ApiError::MethodNotAllowed { .. } => "method_not_allowed",
+            ApiError::QuotaExceeded(_) => "quota_exceeded",
             ApiError::Internal { .. } => "internal",
         }
     }

@@ -9,6 +9,7 @@ pub mod listings;
 pub mod photos;
 pub mod presign;
 pub mod profile;
+pub mod quota;
 pub mod uploads;
 
 use std::time::SystemTime;
@@ -110,6 +111,7 @@ impl Api {
 
     async fn grant_upload(&self, user: &str, request: &Request) -> Result<Response, ApiError> {
         let wanted = uploads::parse(&request.json_object()?, self.config.max_bytes)?;
+        quota::take(&self.dynamodb, &self.config.catalog_table, user, wanted.size, self.config.quota, chrono::Utc::now()).await?;
         let upload_id = uploads::new_upload_id();
         let key = uploads::key_for(&wanted, user, &upload_id);
         let credentials = self.credentials().await?;
@@ -117,13 +119,14 @@ impl Api {
             bucket: &self.config.uploads_bucket,
             key: &key,
             content_type: &wanted.content_type,
-            max_bytes: self.config.max_bytes,
+            // The size declared is the size counted against the quota, and the most S3 takes.
+            max_bytes: wanted.size,
             expires_in: self.config.upload_expiry,
         };
         let url = presign::bucket_url(&self.config.uploads_bucket, &self.region, self.endpoint.as_deref());
         let post = presign::sign(&policy, &credentials, &self.region, url, SystemTime::now());
         tracing::info!(event = "upload_granted", kind = ?wanted.kind, upload_id, bytes = wanted.size);
-        let grant = UploadGrant { upload_id, kind: wanted.kind, key, max_bytes: self.config.max_bytes, post };
+        let grant = UploadGrant { upload_id, kind: wanted.kind, key, max_bytes: wanted.size, post };
         Ok(Response::json(201, &grant))
     }
 

@@ -108,6 +108,8 @@ async fn an_avatar_uploaded_through_the_presigned_post_reaches_the_profile() {
 #[tokio::test(flavor = "multi_thread")]
 async fn bad_requests_name_the_field_and_unknown_routes_are_json() {
     let p = Pipeline::start("avatars", "avatars/").await;
+    // A grant is counted in the catalog table (`api::quota`).
+    testkit::queue::create_catalog(&p.sdk).await;
     let api = Api::new(api_config(&p, "1000"), &p.sdk);
     let (status, e) = call(
         &api,
@@ -365,4 +367,47 @@ async fn a_photo_is_deleted_by_its_owner_alone_original_thumbnail_and_row() {
     let (status, _) = call(&api, "DELETE", &format!("/api/photos?id={}", mine.id), None).await;
     assert_eq!(status, 404, "a second delete finds nothing");
     assert!(exists(UPLOADS, theirs.source_key.clone()).await && row_exists(theirs.id.clone()).await, "B's photo is untouched");
+}
+
+/// Each account's grants are counted per UTC day, atomically: past `UPLOADS_PER_DAY` or
+/// `BYTES_PER_DAY` a grant is refused with 429 and when the count starts again; another account
+/// is not affected, and the policy holds the file to the size that was counted.
+#[tokio::test(flavor = "multi_thread")]
+async fn grants_past_the_daily_quota_are_refused() {
+    let p = Pipeline::start("quota", "images/").await;
+    testkit::queue::create_catalog(&p.sdk).await;
+    let env = p.env("api");
+    let config = ApiConfig::from_lookup(|name| match name {
+        "UPLOADS_PER_DAY" => Some("3".into()),
+        "BYTES_PER_DAY" => Some("1000".into()),
+        _ => env(name),
+    })
+    .unwrap();
+    let api = Api::new(config, &p.sdk);
+    let ask = |size: u64| json!({ "kind": "image", "file_name": "a.jpg", "content_type": "image/jpeg", "size": size });
+    // 1,001 bytes is over the day's bytes on its own: refused without counting.
+    let (status, refused) = call(&api, "POST", "/api/uploads", Some(ask(1001))).await;
+    assert_eq!((status, refused["error"]["code"].as_str()), (429, Some("quota_exceeded")), "{refused}");
+    let (status, grant) = call(&api, "POST", "/api/uploads", Some(ask(600))).await;
+    assert_eq!(status, 201, "{grant}");
+    assert_eq!(grant["max_bytes"], 600);
+    let post = api::presign::PresignedPost {
+        url: String::new(),
+        fields: grant["fields"].as_object().unwrap().iter().map(|(k, v)| (k.clone(), v.as_str().unwrap().into())).collect(),
+        expires_at: String::new(),
+    };
+    let policy = api::presign::decode_policy(&post).unwrap();
+    assert!(policy["conditions"].as_array().unwrap().contains(&json!(["content-length-range", 1, 600])), "{policy}");
+    // 600 + 500 bytes would pass 1,000.
+    let (status, refused) = call(&api, "POST", "/api/uploads", Some(ask(500))).await;
+    assert_eq!(status, 429, "{refused}");
+    let message = refused["error"]["message"].as_str().unwrap();
+    assert!(message.contains("3 files or 1000 bytes a day") && message.contains("starts again at"), "{message}");
+    for _ in 0..2 {
+        assert_eq!(call(&api, "POST", "/api/uploads", Some(ask(100))).await.0, 201);
+    }
+    // The fourth upload of the day, however small.
+    assert_eq!(call(&api, "POST", "/api/uploads", Some(ask(1))).await.0, 429);
+    let (status, other) = call_as(&api, Some(OTHER), "POST", "/api/uploads", Some(ask(100))).await;
+    assert_eq!(status, 201, "another account has a quota of its own: {other}");
 }

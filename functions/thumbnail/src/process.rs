@@ -5,7 +5,7 @@ use aws_sdk_s3::primitives::ByteStream;
 use chrono::SecondsFormat;
 use shared::Failure;
 use shared::event::ObjectCreated;
-use shared::key::{UploadKey, parse_object_key};
+use shared::key::{GRANT_REUSED, UploadKey, parse_object_key};
 use shared::record::{CatalogRow, upload_date_time};
 use worker::Limits;
 use worker::batch::Process;
@@ -56,6 +56,12 @@ impl Process for Handler {
     }
 
     async fn process(&self, object: &ObjectCreated, upload: &UploadKey, limits: &Limits) -> Result<(), Failure> {
+        if upload.is_reused_grant() {
+            return Err(Failure::bad_input(
+                GRANT_REUSED,
+                format!("{:?} is a second file under one upload grant; each grant takes one file", upload.file_name),
+            ));
+        }
         let bytes = context::download(&self.cx.s3, object, limits).await?;
         let rendition = self.cx.render(bytes, *limits).await?;
 

@@ -237,25 +237,35 @@ async fn a_photo_put_straight_into_the_bucket_gets_a_thumbnail_and_a_second_uplo
     assert_eq!((info.width, info.height), (256, 205), "the first thumbnail is still the meadow's (1280x1024), not the dune's");
 }
 
-/// A presigned grant used twice before it expires: the second file is a new upload under an id
-/// of its own; the granted id keeps the first file's row and thumbnail.
+/// A presigned grant used twice before it expires: the second file, even a good photo, is refused
+/// as `grant_reused` under an id of its own and never rendered; the granted id keeps the first
+/// file's row and thumbnail.
 #[tokio::test(flavor = "multi_thread")]
-async fn a_second_upload_under_a_granted_key_never_alters_the_first() {
+async fn a_second_upload_under_a_granted_key_is_refused_and_never_alters_the_first() {
     let w = world().await;
     versioned(&w).await;
     put(&w, "images/u1/01J9GRANTED/holiday.jpg", corpus_file("photos/s2_greenmeadow_1280x1024.jpg")).await;
     handle_all(&w, 1).await;
-    put(&w, "images/u1/01J9GRANTED/holiday.jpg", corpus_file("hostile/text.jpg")).await;
+    let thumbnails = |w: &World| {
+        let s3 = w.s3.clone();
+        async move { s3.list_objects_v2().bucket(ASSETS).prefix("thumbnails/").send().await.unwrap().key_count() }
+    };
+    let before = thumbnails(&w).await;
+    put(&w, "images/u1/01J9GRANTED/holiday.jpg", corpus_file("photos/s3_dune_1680x1050.jpg")).await;
     handle_all(&w, 1).await;
     let rows = rows(&w).await;
     assert_eq!(rows.len(), 1, "{rows:?}");
     assert_eq!(s(&rows[0], "id"), "01J9GRANTED");
     assert_eq!(s(&rows[0], "original_width"), "1280");
-    // The second file's rejection is recorded under its own id, not dropped as a redelivery.
+    assert_eq!(thumbnails(&w).await, before, "the second file was rendered");
+    // The second file's refusal is recorded under its own id, not dropped as a redelivery.
     let records = w.s3.list_objects_v2().bucket(LOGS).prefix("failures/").send().await.unwrap();
     let keys: Vec<&str> = records.contents().iter().filter_map(|o| o.key()).collect();
     assert_eq!(keys.len(), 1, "{keys:?}");
     assert!(keys[0].contains("/s3-"), "{keys:?}");
+    let record = w.s3.get_object().bucket(LOGS).key(keys[0]).send().await.unwrap().body.collect().await.unwrap().into_bytes();
+    let record: serde_json::Value = serde_json::from_slice(&record).unwrap();
+    assert_eq!(record["code"], shared::key::GRANT_REUSED, "{record}");
 }
 
 /// 50 rejections in one burst: 50 records, the stage's 10 e-mails and one summary.

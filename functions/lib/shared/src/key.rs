@@ -22,6 +22,17 @@ pub struct UploadKey {
     pub file_name: String,
 }
 
+/// The rejection code of a second file under one grant.
+pub const GRANT_REUSED: &str = "grant_reused";
+
+impl UploadKey {
+    /// A granted key (it has an owner) whose id was derived: the claim on the granted id is
+    /// another file's, so this is the grant used a second time (`worker::context::claim_upload_id`).
+    pub fn is_reused_grant(&self) -> bool {
+        self.owner.is_some() && self.id.starts_with(DERIVED_ID_PREFIX)
+    }
+}
+
 /// The key a granted avatar upload may write, and nothing else.
 pub fn avatar_key(owner: &str, upload_id: &str) -> String {
     format!("{AVATARS}{owner}/{upload_id}")

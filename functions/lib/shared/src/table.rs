@@ -33,10 +33,12 @@ pub enum Kind {
     Notice,
     /// The e-mail rate of one function in one window (`MAILRATE#<function>#<window>`), expiring.
     MailRate,
+    /// One user's uploads granted on one UTC day (`QUOTA#<user>#<yyyy-mm-dd>`), expiring.
+    Quota,
 }
 
 impl Kind {
-    pub const ALL: [Kind; 5] = [Kind::Image, Kind::Profile, Kind::Claim, Kind::Notice, Kind::MailRate];
+    pub const ALL: [Kind; 6] = [Kind::Image, Kind::Profile, Kind::Claim, Kind::Notice, Kind::MailRate, Kind::Quota];
 
     pub const fn prefix(self) -> &'static str {
         match self {
@@ -45,6 +47,7 @@ impl Kind {
             Kind::Claim => "CLAIM#",
             Kind::Notice => "NOTICE#",
             Kind::MailRate => "MAILRATE#",
+            Kind::Quota => "QUOTA#",
         }
     }
 
@@ -77,6 +80,11 @@ pub fn notice_pk(record_key: &str) -> String {
 /// The e-mail counter of `function` in the window that starts at `window_start`.
 pub fn mail_rate_pk(function: &str, window_start: u64) -> String {
     Kind::MailRate.key(&[function, &window_start.to_string()])
+}
+
+/// `user`'s grants on the UTC day `day` (`yyyy-mm-dd`).
+pub fn quota_pk(user: &str, day: &str) -> String {
+    Kind::Quota.key(&[user, day])
 }
 
 /// `S0`..`S7`, stable for an id, so a rewrite of the same row stays on its shard.

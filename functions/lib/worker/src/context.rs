@@ -94,9 +94,10 @@ pub async fn download(s3: &aws_sdk_s3::Client, object: &ObjectCreated, limits: &
 }
 
 /// A granted upload id belongs to the first file processed under its key. Another file put under
-/// the same key (the presigned grant used again before it expired) is a new upload, with an id of
-/// its own derived from its version ([`shared::key::derived_id`]): it never alters the first one's
-/// outcome and never overwrites its thumbnail. The claim is one atomic update (`shared::table::claim_pk` set to
+/// the same key (the presigned grant used again before it expired) gets an id of its own derived
+/// from its version ([`shared::key::derived_id`]), under which it is refused as `grant_reused`
+/// ([`UploadKey::is_reused_grant`]): a grant is good for one file, so one grant cannot start a
+/// render per upload for five minutes, and the first file's outcome and thumbnail never change. The claim is one atomic update (`shared::table::claim_pk` set to
 /// the version, or the ETag where the event names no version, as moto's never do, only if unset),
 /// so every delivery of either event finds the same answer.
 pub async fn claim_upload_id(
