@@ -511,6 +511,8 @@ fn boundary(rendered: &Rendered, n: &Names) -> Result<Value> {
                 )],
                 None,
             ),
+            // The api tells the stage's distribution to forget a deleted photo's thumbnail.
+            "cloudfront" => (vec![format!("arn:aws:cloudfront::{}:distribution/*", n.account)], Some(n.tagged("ResourceTag"))),
             "unscoped" => (vec!["*".into()], None),
             other => bail!("a function role uses {other}:…, which the boundary has no stage scope for: add it in policy.rs"),
         };

@@ -63,6 +63,8 @@ impl Pipeline {
             "LogBucket" => Some(LOGS.into()),
             "CatalogTable" => Some(TABLE.into()),
             "AlarmTopic" => Some(self.topic_arn.clone()),
+            // No edge caches here; a test that wants one sets DISTRIBUTION_ID itself.
+            "Distribution" => Some(String::new()),
             _ => None,
         })
     }

@@ -18,6 +18,9 @@ pub struct ApiConfig {
     pub assets_base_url: String,
     /// What one user may be granted in one UTC day (`crate::quota`).
     pub quota: crate::quota::Quota,
+    /// The stage's CloudFront distribution, told to forget a deleted photo's thumbnail; `None`
+    /// where nothing caches at an edge (`local` serves the assets itself).
+    pub distribution_id: Option<String>,
 }
 
 impl ApiConfig {
@@ -51,6 +54,7 @@ impl ApiConfig {
                 uploads_per_day: number("UPLOADS_PER_DAY", 200, "positive number of uploads")?,
                 bytes_per_day: number("BYTES_PER_DAY", 1 << 30, "positive number of bytes")?,
             },
+            distribution_id: get("DISTRIBUTION_ID").filter(|v| !v.is_empty()),
         })
     }
 }

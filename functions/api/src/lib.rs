@@ -59,6 +59,8 @@ pub struct Api {
     credentials: Option<SharedCredentialsProvider>,
     region: String,
     endpoint: Option<String>,
+    /// CloudFront, which no SDK crate of the functions covers (`shared::signed`).
+    signed: Option<shared::signed::Caller>,
 }
 
 impl Api {
@@ -69,6 +71,7 @@ impl Api {
             credentials: sdk.credentials_provider(),
             region: sdk.region().map_or_else(|| "us-east-1".into(), |r| r.to_string()),
             endpoint: sdk.endpoint_url().map(str::to_string),
+            signed: shared::signed::Caller::new(sdk).ok(),
             config,
         }
     }

@@ -328,7 +328,14 @@ async fn each_user_sees_their_own_failures_newest_first() {
 async fn a_photo_is_deleted_by_its_owner_alone_original_thumbnail_and_row() {
     let p = Pipeline::start("thumbnails", "images/").await;
     let dynamodb = testkit::queue::create_catalog(&p.sdk).await;
-    let api = Api::new(api_config(&p, "1000"), &p.sdk);
+    let distribution = distribution(&p.sdk).await;
+    let env = p.env("api");
+    let config = ApiConfig::from_lookup(|name| match name {
+        "DISTRIBUTION_ID" => Some(distribution.clone()),
+        _ => env(name),
+    })
+    .unwrap();
+    let api = Api::new(config, &p.sdk);
     let (mine, theirs) = (row(0), row(1));
     for r in [&mine, &theirs] {
         dynamodb.put_item().table_name(TABLE).set_item(Some(to_item(r))).send().await.unwrap();
@@ -359,6 +366,14 @@ async fn a_photo_is_deleted_by_its_owner_alone_original_thumbnail_and_row() {
 
     let (status, _) = call(&api, "DELETE", &format!("/api/photos?id={}", mine.id), None).await;
     assert_eq!(status, 204);
+    // CloudFront forgets the thumbnail too (moto's CloudFront records the invalidation).
+    let cloudfront = aws_sdk_cloudfront::Client::new(&p.sdk);
+    let listed = cloudfront.list_invalidations().distribution_id(&distribution).send().await.unwrap();
+    let items = listed.invalidation_list().unwrap().items();
+    assert_eq!(items.len(), 1, "{items:?}");
+    let asked = cloudfront.get_invalidation().distribution_id(&distribution).id(items[0].id()).send().await.unwrap();
+    let paths = asked.invalidation().unwrap().invalidation_batch().unwrap().paths().unwrap().items().to_vec();
+    assert_eq!(paths, [format!("/{}", mine.thumbnail_key)]);
     assert!(!exists(UPLOADS, mine.source_key.clone()).await, "the original is gone");
     assert!(!exists(ASSETS, mine.thumbnail_key.clone()).await, "the thumbnail is gone");
     assert!(!row_exists(mine.id.clone()).await, "the row is gone");
@@ -410,4 +425,33 @@ async fn grants_past_the_daily_quota_are_refused() {
     assert_eq!(call(&api, "POST", "/api/uploads", Some(ask(1))).await.0, 429);
     let (status, other) = call_as(&api, Some(OTHER), "POST", "/api/uploads", Some(ask(100))).await;
     assert_eq!(status, 201, "another account has a quota of its own: {other}");
+}
+
+/// A distribution in moto's CloudFront (its CloudFormation makes none), for the api to invalidate.
+async fn distribution(sdk: &aws_config::SdkConfig) -> String {
+    use aws_sdk_cloudfront::types::{
+        DefaultCacheBehavior, DistributionConfig, Origin, Origins, S3OriginConfig, ViewerProtocolPolicy,
+    };
+    let origin = Origin::builder()
+        .id("assets")
+        .domain_name(format!("{ASSETS}.s3.us-east-1.amazonaws.com"))
+        .s3_origin_config(S3OriginConfig::builder().origin_access_identity("").build())
+        .build()
+        .unwrap();
+    let behavior = DefaultCacheBehavior::builder()
+        .target_origin_id("assets")
+        .viewer_protocol_policy(ViewerProtocolPolicy::RedirectToHttps)
+        .cache_policy_id("658327ea-f89d-4fab-a63d-7e88639e58f6")
+        .build()
+        .unwrap();
+    let config = DistributionConfig::builder()
+        .caller_reference("api-test")
+        .comment("")
+        .enabled(true)
+        .origins(Origins::builder().quantity(1).items(origin).build().unwrap())
+        .default_cache_behavior(behavior)
+        .build()
+        .unwrap();
+    let created = aws_sdk_cloudfront::Client::new(sdk).create_distribution().distribution_config(config).send().await.unwrap();
+    created.distribution().unwrap().id().to_string()
 }

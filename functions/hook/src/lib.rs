@@ -86,12 +86,13 @@ pub fn judge(function: &str, function_error: Option<&str>, payload: &[u8]) -> Re
 
 /// Which function the deployment releases, and whether its new version answers as it should.
 pub async fn check(targets: &[Target], caller: &signed::Caller, deployment: &str) -> Result<String, String> {
-    let group = caller.deployment_group(deployment).await?;
+    let group = signed::deployment_group(caller, deployment).await?;
     let target =
         targets.iter().find(|t| t.group == group).ok_or_else(|| format!("no release of this stack is in group {group:?}"))?;
     let question = serde_json::to_vec(&question(&target.function)).map_err(|e| e.to_string())?;
-    let answer =
-        caller.invoke(&target.version_arn, question).await.map_err(|e| format!("invoking {}: {e}", target.version_arn))?;
+    let answer = signed::invoke(caller, &target.version_arn, question)
+        .await
+        .map_err(|e| format!("invoking {}: {e}", target.version_arn))?;
     judge(&target.function, answer.function_error.as_deref(), &answer.body)?;
     Ok(target.function.clone())
 }

@@ -30,7 +30,7 @@ async fn main() -> Result<(), Error> {
                 }
                 Err(why) => tracing::warn!(event = "pre_traffic_failed", deployment = %hook.deployment_id, reason = %why),
             }
-            caller.report(&hook.deployment_id, &hook.lifecycle_event_hook_execution_id, verdict.is_ok()).await?;
+            hook::signed::report(caller, &hook.deployment_id, &hook.lifecycle_event_hook_execution_id, verdict.is_ok()).await?;
             Ok::<_, Error>(())
         }
     }))

@@ -397,8 +397,7 @@ fn every_signed_in_route_takes_access_tokens_only() {
         assert!(granted.as_sequence().unwrap().contains(&Value::from("openid")), "{stage}");
         let mut routes = 0;
         for (id, r) in t["Resources"].as_mapping().unwrap() {
-            if r["Type"] != Value::from("AWS::ApiGatewayV2::Route") || r["Properties"]["AuthorizationType"] != Value::from("JWT")
-            {
+            if r["Type"] != "AWS::ApiGatewayV2::Route" || r["Properties"]["AuthorizationType"] != "JWT" {
                 continue;
             }
             let scopes = serde_norway::to_string(&r["Properties"]["AuthorizationScopes"]).unwrap();

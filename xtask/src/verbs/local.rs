@@ -137,7 +137,15 @@ fn spec(
     user_pool: local_spec::UserPool,
 ) -> Result<Spec> {
     let template = rendered.file("template.yaml").context("render wrote no template.yaml")?;
-    let resolve = |name: &str| rendered.parameters.get(name).cloned().or_else(|| resources.get(name).cloned());
+    // `local` plays CloudFront itself and caches nothing at an edge: no distribution to invalidate.
+    let resolve = |name: &str| {
+        rendered
+            .parameters
+            .get(name)
+            .cloned()
+            .or_else(|| resources.get(name).cloned())
+            .or_else(|| (name == "Distribution").then(String::new))
+    };
     let function = |name: &str| -> Result<Function> {
         let env = local_spec::function_env(template, name, resolve)?;
         Ok(Function { env, log_group: resource(resources, &local_spec::logical_id(name, "LogGroup"))? })

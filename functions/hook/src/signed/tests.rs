@@ -9,7 +9,7 @@ use aws_sigv4::http_request::{SignableBody, SignableRequest, SigningSettings, si
 use serde_json::{Value, json};
 use testkit::stand_in::{Answer, Request, serve};
 
-use super::Caller;
+use super::{Caller, deployment_group, invoke, report};
 
 const GROUP: &str = "thumbstack-prod-thumbnail";
 const VERSION: &str = "arn:aws:lambda:eu-west-1:123456789012:function:thumbstack-prod-thumbnail:7";
@@ -126,9 +126,9 @@ async fn each_call_is_the_sdks_request_signed_as_aws_checks_it() {
     lambda.invoke().function_name(VERSION).payload(b"{\"question\":1}".to_vec().into()).send().await.unwrap();
 
     let caller = Caller::new(&sdk).unwrap();
-    assert_eq!(caller.deployment_group("d-ABCDEF123").await.unwrap(), GROUP);
-    caller.report("d-ABCDEF123", "h-1", false).await.unwrap();
-    let reply = caller.invoke(VERSION, b"{\"question\":1}".to_vec()).await.unwrap();
+    assert_eq!(deployment_group(&caller, "d-ABCDEF123").await.unwrap(), GROUP);
+    report(&caller, "d-ABCDEF123", "h-1", false).await.unwrap();
+    let reply = invoke(&caller, VERSION, b"{\"question\":1}".to_vec()).await.unwrap();
     assert_eq!((reply.function_error, reply.body.as_slice()), (None, br#"{"ok":true}"#.as_slice()));
 
     let seen = seen.lock().unwrap().clone();
@@ -148,7 +148,7 @@ async fn a_crash_is_reported_to_codedeploy_as_failed() {
     let targets = crate::targets([("THUMBNAIL_RELEASE".to_string(), format!("{GROUP}|{VERSION}"))].into_iter());
     let why = crate::check(&targets, &caller, "d-ABCDEF123").await.unwrap_err();
     assert!(why.contains("failed (Unhandled)") && why.contains("Runtime.ExitError"), "{why}");
-    caller.report("d-ABCDEF123", "h-1", false).await.unwrap();
+    report(&caller, "d-ABCDEF123", "h-1", false).await.unwrap();
     let seen = seen.lock().unwrap().clone();
     let report: Value = serde_json::from_str(&seen.last().unwrap().body).unwrap();
     assert_eq!(report, json!({ "deploymentId": "d-ABCDEF123", "lifecycleEventHookExecutionId": "h-1", "status": "Failed" }));

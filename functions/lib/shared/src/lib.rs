@@ -17,6 +17,8 @@ pub mod lambda;
 pub mod media;
 pub mod record;
 pub mod self_check;
+#[cfg(feature = "aws")]
+pub mod signed;
 pub mod table;
 
 pub use error::Failure;
