@@ -72,16 +72,17 @@ const TABLE: &str = "thumbstack-local-catalog";
 const ARTIFACTS: &str = "thumbstack-artifacts-123456789012-us-east-1";
 const EXECUTION_ROLE: &str = "arn:aws:iam::123456789012:role/thumbstack/thumbstack-local-cfn-exec";
 
-/// What an administrator runs once per stage before anyone deploys it.
-fn bootstrap(endpoint: &str) {
-    let run = xtask(endpoint, &["bootstrap", "local", "--yes", "--json"]);
+/// What an administrator runs once per stage before anyone deploys it (`extra`: its stage file's
+/// folder, whose retention decides the IAM documents too).
+fn bootstrap(endpoint: &str, extra: &[&str]) {
+    let run = xtask(endpoint, &[&["bootstrap", "local", "--yes", "--json"][..], extra].concat());
     assert_eq!(run.code, 0, "{}", run.stderr);
     assert_eq!(run.json()["outputs"]["ExecutionRoleArn"], EXECUTION_ROLE);
 }
 
 /// The stage as a test starts from: bootstrapped, then deployed (with `extra` flags).
 fn bootstrapped_and_deployed(endpoint: &str, extra: &[&str]) {
-    bootstrap(endpoint);
+    bootstrap(endpoint, extra);
     let deployed = xtask(endpoint, &[&["deploy", "local", "--yes"][..], extra].concat());
     assert_eq!(deployed.code, 0, "{}", deployed.stderr);
 }
@@ -117,7 +118,7 @@ async fn a_stage_deploys_updates_answers_and_tears_down() {
         "{}",
         refused.stderr
     );
-    bootstrap(endpoint);
+    bootstrap(endpoint, &[]);
     let unchanged = xtask(endpoint, &["bootstrap", "local", "--yes", "--json"]);
     assert_eq!(unchanged.json()["outcome"], "no_changes", "{}", unchanged.stderr);
 
@@ -259,7 +260,7 @@ async fn a_stage_deploys_updates_answers_and_tears_down() {
 #[test]
 fn a_template_cloudformation_refuses_exits_6_and_says_why() {
     let moto = testkit::Moto::start();
-    bootstrap(&moto.endpoint);
+    bootstrap(&moto.endpoint, &[]);
     let infra = infra_copy("broken");
     edit(&infra.join("template.yaml"), "Outputs:\n", "Outputs:\n  Broken:\n    Value: !Ref NoSuchResource\n");
     let run = xtask(&moto.endpoint, &["deploy", "local", "--yes", "--json", "--infra", infra.to_str().unwrap()]);
@@ -536,7 +537,7 @@ fn a_bootstrap_made_from_other_documents_is_named_before_anything_changes() {
         stale.stderr
     );
     assert!(!stale.stderr.contains("change(s)"), "no change set was made: {}", stale.stderr);
-    bootstrap(&moto.endpoint);
+    bootstrap(&moto.endpoint, &[]);
     let deployed = xtask(&moto.endpoint, &["deploy", "local", "--yes", "--json"]);
     assert_eq!(deployed.code, 0, "{}", deployed.stderr);
     std::fs::remove_dir_all(older).unwrap();
