@@ -189,7 +189,18 @@ function showProfile(p) {
   $("display-name").value = p.display_name;
   $("bio").value = p.bio;
   avatarVersion = p.avatar_version;
-  if (p.avatar_url) $("avatar").src = p.avatar_url;
+  $("avatar").src = p.avatar_url || "/placeholder.svg";
+  $("avatar-delete").hidden = !p.avatar_url;
+}
+
+async function deleteAvatar() {
+  try {
+    await api("DELETE", "/api/avatar");
+    showProfile(await api("GET", "/api/profile"));
+    say("Your avatar is removed.");
+  } catch (e) {
+    say(`Avatar not removed: ${e.message}`);
+  }
 }
 
 async function loadProfile() {
@@ -247,4 +258,5 @@ drop.addEventListener("dragleave", () => drop.classList.remove("over"));
 drop.addEventListener("drop", (e) => { e.preventDefault(); drop.classList.remove("over"); uploadAll(e.dataTransfer.files); });
 $("profile-form").addEventListener("submit", saveProfile);
 $("avatar-file").addEventListener("change", uploadAvatar);
+$("avatar-delete").addEventListener("click", deleteAvatar);
 auth.start().catch((e) => say(`Not signed in: ${e.message}`)).finally(() => { showAccount(auth.user()); show(); });

@@ -2,7 +2,7 @@
 // views that need an account offer sign-in; sign up through the sign-in page (the code flow with
 // PKCE), stay signed in across a reload; upload a photo and see it in "my photos" and the gallery;
 // upload a text file named .jpg and see it under failures with a reason; upload an avatar and see
-// a 512x512 picture at a new URL on the profile; the 5-smallest rows in ascending size; sign out;
+// a 512x512 picture at a new URL on the profile, then remove it; the 5-smallest rows in ascending size; sign out;
 // sign up as a second user, who sees none of the first user's photos; no console errors.
 // Screenshots go to SCREENSHOTS. Exit code 0 means all passed.
 import { createRequire } from "node:module";
@@ -98,6 +98,11 @@ try {
   check(await page.$eval("#avatar", (i) => i.naturalHeight === 512) && after !== before && after.includes("?v="),
     `the profile shows the new 512x512 avatar at a new URL without a reload (${after})`);
   await page.screenshot({ path: `${shots}/profile.png`, fullPage: true });
+  await page.click("#avatar-delete");
+  await page.waitForFunction(() => document.getElementById("status").textContent.includes("avatar is removed"), null, long);
+  const removed = await page.$eval("#avatar", (i) => i.src);
+  check(removed.endsWith("/placeholder.svg") && await page.$eval("#avatar-delete", (b) => b.hidden),
+    `Remove avatar puts the placeholder back and hides itself (${removed})`);
 
   await page.goto(`${base}/#smallest`);
   await page.waitForSelector("#smallest-rows tr", long);

@@ -3,6 +3,7 @@
 
 pub mod apigw;
 pub mod config;
+pub mod edge;
 pub mod http;
 pub mod identity;
 pub mod listings;
@@ -34,7 +35,7 @@ pub struct Route {
 
 /// Every route, once: the router, the template's API Gateway routes and the OpenAPI document
 /// are all checked against this list.
-pub const ROUTES: [Route; 8] = [
+pub const ROUTES: [Route; 9] = [
     Route { method: "POST", path: "/api/uploads", signed_in: true },
     Route { method: "GET", path: "/api/images", signed_in: false },
     Route { method: "GET", path: "/api/photos", signed_in: true },
@@ -42,6 +43,7 @@ pub const ROUTES: [Route; 8] = [
     Route { method: "GET", path: "/api/failures", signed_in: true },
     Route { method: "GET", path: "/api/profile", signed_in: true },
     Route { method: "PUT", path: "/api/profile", signed_in: true },
+    Route { method: "DELETE", path: "/api/avatar", signed_in: true },
     Route { method: "GET", path: "/api/openapi.json", signed_in: false },
 ];
 
@@ -60,7 +62,7 @@ pub struct Api {
     region: String,
     endpoint: Option<String>,
     /// CloudFront, which no SDK crate of the functions covers (`shared::signed`).
-    signed: Option<shared::signed::Caller>,
+    pub(crate) signed: Option<shared::signed::Caller>,
 }
 
 impl Api {
@@ -107,6 +109,7 @@ impl Api {
             ("GET", "/api/failures") => listings::failures(self, &user, request).await,
             ("GET", "/api/profile") => profile::get(self, &user).await,
             ("PUT", "/api/profile") => profile::put(self, &user, profile::parse_update(&request.json_object()?)?).await,
+            ("DELETE", "/api/avatar") => profile::delete_avatar(self, &user).await,
             ("GET", "/api/openapi.json") => Ok(Response { status: 200, content_type: "application/json", body: OPENAPI.into() }),
             _ => Err(ApiError::NotFound),
         }

@@ -42,7 +42,7 @@ pub async fn delete(api: &Api, user: &str, request: &Request) -> Result<Response
     // Thumbnails are cached `immutable` for a year at the edge: without this, the deleted photo
     // would stay at its URL there.
     if let Some(distribution) = &api.config.distribution_id {
-        invalidate(api, distribution, &format!("/{}", row.thumbnail_key), id).await?;
+        crate::edge::invalidate(api, distribution, &format!("/{}", row.thumbnail_key), &format!("delete-{id}")).await?;
     }
     api.dynamodb
         .delete_item()
@@ -56,35 +56,4 @@ pub async fn delete(api: &Api, user: &str, request: &Request) -> Result<Response
         .map_err(|e| ApiError::internal("deleting the catalog row", e))?;
     tracing::info!(event = "photo_deleted", upload_id = id);
     Ok(Response { status: 204, content_type: "application/json", body: String::new() })
-}
-
-/// CloudFront's `CreateInvalidation` of `path`; its caller reference names the photo, so a retried
-/// delete asks for the same invalidation again rather than a second one.
-async fn invalidate(api: &Api, distribution: &str, path: &str, id: &str) -> Result<(), ApiError> {
-    let caller = api.signed.as_ref().ok_or_else(|| ApiError::internal("invalidating the thumbnail", "no credentials"))?;
-    let body = format!(
-        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<InvalidationBatch xmlns=\"http://cloudfront.amazonaws.com/doc/2020-05-31/\">\
-         <Paths><Quantity>1</Quantity><Items><Path>{path}</Path></Items></Paths>\
-         <CallerReference>delete-{id}</CallerReference></InvalidationBatch>"
-    );
-    let distribution = percent_encoding::utf8_percent_encode(distribution, shared::signed::LABEL);
-    let answer = caller
-        .send(
-            shared::signed::CLOUDFRONT,
-            &format!("/2020-05-31/distribution/{distribution}/invalidation"),
-            &[("content-type", "application/xml")],
-            body.into_bytes(),
-        )
-        .await
-        .map_err(|e| ApiError::internal("invalidating the thumbnail", e))?;
-    match answer.status {
-        200 | 201 => {
-            tracing::info!(event = "thumbnail_invalidated", upload_id = id);
-            Ok(())
-        }
-        status => Err(ApiError::internal(
-            "invalidating the thumbnail",
-            format!("CloudFront answered {status}: {}", String::from_utf8_lossy(&answer.body)),
-        )),
-    }
 }

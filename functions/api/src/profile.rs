@@ -102,6 +102,41 @@ pub async fn put(api: &Api, user: &str, update: ProfileUpdate) -> Result<Respons
     Ok(Response::json(200, &from_item(api, user, updated.attributes())))
 }
 
+/// `DELETE /api/avatar`: the caller's avatar, gone: every original they uploaded for it, the
+/// square, CloudFront's copy, and the profile's avatar. The profile keeps `avatar_uploaded_at` as
+/// the time of the deletion, so an upload older than that, delivered late, is stale to the avatar
+/// function and puts nothing back.
+pub async fn delete_avatar(api: &Api, user: &str) -> Result<Response, ApiError> {
+    let prefix = format!("{}{user}/", shared::key::AVATARS);
+    let mut pages = api.s3.list_objects_v2().bucket(&api.config.uploads_bucket).prefix(&prefix).into_paginator().send();
+    while let Some(page) = pages.next().await {
+        let page = page.map_err(|e| ApiError::internal("listing the avatar's originals", e))?;
+        for key in page.contents().iter().filter_map(|o| o.key()) {
+            let deleted = api.s3.delete_object().bucket(&api.config.uploads_bucket).key(key).send().await;
+            deleted.map_err(|e| ApiError::internal("deleting an avatar original", e))?;
+        }
+    }
+    let square = avatar_output_key(user);
+    let deleted = api.s3.delete_object().bucket(&api.config.assets_bucket).key(&square).send().await;
+    deleted.map_err(|e| ApiError::internal("deleting the avatar", e))?;
+    let now = Utc::now();
+    if let Some(distribution) = &api.config.distribution_id {
+        let reference = format!("avatar-{user}-{}", now.timestamp_millis());
+        crate::edge::invalidate(api, distribution, &format!("/{square}"), &reference).await?;
+    }
+    api.dynamodb
+        .update_item()
+        .table_name(&api.config.catalog_table)
+        .key(PK, AttributeValue::S(profile_pk(user)))
+        .update_expression("SET avatar_uploaded_at = :t REMOVE avatar_key, avatar_version")
+        .expression_attribute_values(":t", AttributeValue::S(now.to_rfc3339_opts(SecondsFormat::Millis, true)))
+        .send()
+        .await
+        .map_err(|e| ApiError::internal("removing the avatar from the profile", e))?;
+    tracing::info!(event = "avatar_deleted");
+    Ok(Response { status: 204, content_type: "application/json", body: String::new() })
+}
+
 #[cfg(test)]
 mod tests {
     use serde_json::json;

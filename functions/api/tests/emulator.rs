@@ -455,3 +455,68 @@ async fn distribution(sdk: &aws_config::SdkConfig) -> String {
     let created = aws_sdk_cloudfront::Client::new(sdk).create_distribution().distribution_config(config).send().await.unwrap();
     created.distribution().unwrap().id().to_string()
 }
+
+/// `DELETE /api/avatar`: every original the user uploaded for it, the square, CloudFront's copy
+/// and the profile's avatar are gone; the display name stays; another user's avatar is untouched;
+/// deleting again is still 204.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_avatar_is_deleted_with_its_originals_and_leaves_the_edge() {
+    let p = Pipeline::start("avatars", "avatars/").await;
+    let dynamodb = testkit::queue::create_catalog(&p.sdk).await;
+    let distribution = distribution(&p.sdk).await;
+    let env = p.env("api");
+    let config = ApiConfig::from_lookup(|name| match name {
+        "DISTRIBUTION_ID" => Some(distribution.clone()),
+        _ => env(name),
+    })
+    .unwrap();
+    let api = Api::new(config, &p.sdk);
+    let s = |v: &str| aws_sdk_dynamodb::types::AttributeValue::S(v.to_string());
+    for user in [USER, OTHER] {
+        for upload in ["01JAAAAAAAAAAAAAAAAAAAAAAA", "01JBBBBBBBBBBBBBBBBBBBBBBB"] {
+            let original = shared::key::avatar_key(user, upload);
+            p.s3.put_object().bucket(UPLOADS).key(original).body(b"original".to_vec().into()).send().await.unwrap();
+        }
+        let square = shared::key::avatar_output_key(user);
+        p.s3.put_object().bucket(ASSETS).key(&square).body(b"square".to_vec().into()).send().await.unwrap();
+        dynamodb
+            .put_item()
+            .table_name(TABLE)
+            .item("pk", s(&shared::table::profile_pk(user)))
+            .item("display_name", s("Ada"))
+            .item("avatar_key", s(&square))
+            .item("avatar_version", s("v1"))
+            .item("avatar_uploaded_at", s("2026-01-01T00:00:00.000Z"))
+            .send()
+            .await
+            .unwrap();
+    }
+    let (_, before) = call(&api, "GET", "/api/profile", None).await;
+    assert!(before["avatar_url"].is_string(), "{before}");
+
+    let (status, _) = call(&api, "DELETE", "/api/avatar", None).await;
+    assert_eq!(status, 204);
+    let keys = |bucket: &'static str, prefix: String| {
+        let s3 = p.s3.clone();
+        async move {
+            let listed = s3.list_objects_v2().bucket(bucket).prefix(prefix).send().await.unwrap();
+            listed.contents().iter().filter_map(|o| o.key().map(str::to_string)).collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(keys(UPLOADS, format!("avatars/{USER}/")).await, Vec::<String>::new(), "the originals are gone");
+    assert_eq!(keys(ASSETS, shared::key::avatar_output_key(USER)).await, Vec::<String>::new(), "the square is gone");
+    let (_, after) = call(&api, "GET", "/api/profile", None).await;
+    assert_eq!((&after["avatar_url"], &after["display_name"]), (&Value::Null, &json!("Ada")), "{after}");
+    let cloudfront = aws_sdk_cloudfront::Client::new(&p.sdk);
+    let listed = cloudfront.list_invalidations().distribution_id(&distribution).send().await.unwrap();
+    let items = listed.invalidation_list().unwrap().items();
+    assert_eq!(items.len(), 1, "{items:?}");
+    let asked = cloudfront.get_invalidation().distribution_id(&distribution).id(items[0].id()).send().await.unwrap();
+    let paths = asked.invalidation().unwrap().invalidation_batch().unwrap().paths().unwrap().items().to_vec();
+    assert_eq!(paths, [format!("/{}", shared::key::avatar_output_key(USER))]);
+
+    assert_eq!(keys(UPLOADS, format!("avatars/{OTHER}/")).await.len(), 2, "another's originals are untouched");
+    let (_, theirs) = call_as(&api, Some(OTHER), "GET", "/api/profile", None).await;
+    assert!(theirs["avatar_url"].is_string(), "{theirs}");
+    assert_eq!(call(&api, "DELETE", "/api/avatar", None).await.0, 204, "deleting nothing is fine");
+}
