@@ -81,6 +81,27 @@ fn the_template_routes_exactly_these_routes() {
     assert_eq!(declared, expected, "infra/template.yaml's ApiGatewayV2 routes vs api::ROUTES");
 }
 
+/// Every route that starts a render, deletes or writes has a throttle of its own, below the
+/// stage's, and every throttled route is one the api has.
+#[test]
+fn writes_have_route_throttles_below_the_stages() {
+    let path = testkit::repo_root().join("infra/template.yaml");
+    let template: serde_norway::Value = serde_norway::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let stage = &template["Resources"]["HttpApiStage"]["Properties"];
+    let default = stage["DefaultRouteSettings"]["ThrottlingRateLimit"].as_u64().unwrap();
+    let settings = stage["RouteSettings"].as_mapping().unwrap();
+    let routes: Vec<String> = ROUTES.iter().map(|r| format!("{} {}", r.method, r.path)).collect();
+    for (key, limits) in settings {
+        let key = key.as_str().unwrap();
+        assert!(routes.contains(&key.to_string()), "{key} is not one of api::ROUTES");
+        assert!(limits["ThrottlingRateLimit"].as_u64().unwrap() < default, "{key}");
+    }
+    for write in ROUTES.iter().filter(|r| r.method != "GET") {
+        let key = format!("{} {}", write.method, write.path);
+        assert!(settings.contains_key(key.as_str()), "{key} has only the stage's throttle");
+    }
+}
+
 /// The document's accepted upload types are the list the api checks (which a worker test holds
 /// to what the core decodes).
 #[test]
