@@ -209,6 +209,13 @@ fn uploads_become_thumbnails_failures_and_avatars_and_ctrl_c_stops_everything() 
     let demo = rx.recv_timeout(Duration::from_secs(300)).expect("`local --seed` printed no demo account");
     let (email, password) = demo.strip_prefix("demo: ").and_then(|d| d.split_once(' ')).unwrap_or_else(|| panic!("{demo}"));
     let token = sign_in(&base, "sign-in", email, password);
+    // DNS rebinding: a page from another name that resolves to 127.0.0.1 gets nothing from here.
+    let mut stream = std::net::TcpStream::connect(base.trim_start_matches("http://")).unwrap();
+    std::io::Write::write_all(&mut stream, b"GET /api/photos HTTP/1.1\r\nHost: rebind.example\r\nConnection: close\r\n\r\n")
+        .unwrap();
+    let mut answer = String::new();
+    std::io::Read::read_to_string(&mut stream, &mut answer).unwrap();
+    assert!(answer.starts_with("HTTP/1.1 421"), "{answer}");
     let api = |base: &str, method: &str, path: &str, body: Option<Value>| api_as(base, Some(&token), method, path, body);
     let text = log.lock().unwrap().clone();
     assert!(text.contains("wired by direct API what moto's CloudFormation ignores"), "{text}");

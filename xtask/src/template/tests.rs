@@ -441,3 +441,33 @@ fn prod_sends_the_pools_email_through_ses_and_sign_up_can_be_closed() {
     let e = Stage::parse(&infra.join("stages/dev.yaml"), &bad).unwrap_err().to_string();
     assert!(e.contains("expected arn:aws:ses:"), "{e}");
 }
+
+/// Every write a function role may make to the catalog table is limited to item kinds by
+/// `dynamodb:LeadingKeys` (whose prefixes `the_catalog_table_is_the_shared_layout` holds to
+/// `shared::table`), so no function can overwrite another kind's items.
+#[test]
+fn every_catalog_write_names_its_item_kinds() {
+    let t: Value = serde_norway::from_str(file(&rendered("dev"), "template.yaml")).unwrap();
+    let writes = ["dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"];
+    let mut checked = 0;
+    for (id, r) in t["Resources"].as_mapping().unwrap() {
+        if r["Type"] != "AWS::IAM::Role" {
+            continue;
+        }
+        for policy in r["Properties"]["Policies"].as_sequence().into_iter().flatten() {
+            for s in policy["PolicyDocument"]["Statement"].as_sequence().into_iter().flatten() {
+                let actions: Vec<&str> = match &s["Action"] {
+                    Value::String(a) => vec![a.as_str()],
+                    Value::Sequence(list) => list.iter().filter_map(Value::as_str).collect(),
+                    _ => vec![],
+                };
+                if actions.iter().any(|a| writes.contains(a)) {
+                    let keys = &s["Condition"]["ForAllValues:StringLike"]["dynamodb:LeadingKeys"];
+                    assert!(keys.is_sequence(), "{id:?} {:?}: a table write without LeadingKeys", s["Sid"]);
+                    checked += 1;
+                }
+            }
+        }
+    }
+    assert!(checked >= 6, "only {checked} write statements");
+}

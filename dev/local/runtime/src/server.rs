@@ -39,6 +39,12 @@ fn whole<R: std::io::Read>(response: Response<R>) -> Response<R> {
 }
 
 fn answer(site: &Site, mut request: Request) -> std::io::Result<()> {
+    // DNS rebinding: a page from another name resolved to 127.0.0.1 would be same-origin with
+    // itself and could drive this server with the signed-in user's tokens; only our own names pass.
+    if !own_host(header_of(&request, "Host").as_deref()) {
+        let out = Response::from_string("this server answers to 127.0.0.1 and localhost only\n").with_status_code(421);
+        return request.respond(whole(out));
+    }
     let url = request.url().to_string();
     let (path, query) = url.split_once('?').unwrap_or((&url, ""));
     let path = path.to_string();
@@ -169,6 +175,16 @@ fn sign_in(
     Ok(Some(out.with_header(header("Cache-Control", "no-store"))))
 }
 
+/// `127.0.0.1`, `localhost` or `[::1]`, with any port: the names the site is served under.
+fn own_host(host: Option<&str>) -> bool {
+    let Some(host) = host else { return false };
+    let name = match host.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or_default(),
+        None => host.split(':').next().unwrap_or_default(),
+    };
+    ["127.0.0.1", "localhost", "::1"].contains(&name.to_ascii_lowercase().as_str())
+}
+
 fn header_of(request: &Request, name: &'static str) -> Option<String> {
     request.headers().iter().find(|h| h.field.equiv(name)).map(|h| h.value.as_str().to_string())
 }
@@ -194,6 +210,16 @@ fn header(name: &str, value: &str) -> Header {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn only_our_own_names_are_answered() {
+        for ok in ["127.0.0.1:8080", "localhost:3000", "LOCALHOST", "[::1]:9000", "127.0.0.1"] {
+            assert!(own_host(Some(ok)), "{ok}");
+        }
+        for bad in [None, Some(""), Some("attacker.example:8080"), Some("127.0.0.1.attacker.example"), Some("localhost.evil:1")] {
+            assert!(!own_host(bad), "{bad:?}");
+        }
+    }
 
     #[test]
     fn site_paths_stay_inside_site() {
