@@ -25,7 +25,8 @@ for set in "${sets[@]}"; do
     echo "install-tools: installing $set ($(grep -cv '^#' "$req") pinned packages) into $venv (first run only)" >&2
     rm -rf "$venv"
     python3 -m venv "$venv"
-    "$venv/bin/pip" install --disable-pip-version-check -q -r "$req" >&2
+    # Every pin carries its file's sha256 (dev/scripts/pin-hashes.py): other bytes fail the install.
+    "$venv/bin/pip" install --disable-pip-version-check -q --require-hashes -r "$req" >&2
     touch "$stamp"
     echo "install-tools: $set done" >&2
   fi

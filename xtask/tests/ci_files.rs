@@ -307,3 +307,23 @@ fn ci_mtimes_keep_the_first_seen_time_of_unchanged_content_only() {
     assert!(mtime("edited.rs") >= before_second - Duration::from_millis(5), "changed content is newer than any build");
     let _ = std::fs::remove_dir_all(&work);
 }
+
+/// Every Python tool CI installs is pinned to its version and its file's sha256, and installed in
+/// pip's hash-checking mode (`dev/scripts/pin-hashes.py` writes the hashes).
+#[test]
+fn every_python_pin_carries_its_hash() {
+    let install = read("dev/scripts/install-tools.sh");
+    assert!(install.contains("--require-hashes"), "install-tools.sh installs without --require-hashes");
+    let dir = root().join("dev/scripts/requirements");
+    let mut pins = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        for line in std::fs::read_to_string(&path).unwrap().lines().filter(|l| !l.starts_with('#') && !l.trim().is_empty()) {
+            let (pin, hash) =
+                line.split_once(" --hash=sha256:").unwrap_or_else(|| panic!("{}: {line} has no hash", path.display()));
+            assert!(pin.contains("==") && hash.len() == 64, "{}: {line}", path.display());
+            pins += 1;
+        }
+    }
+    assert!(pins > 100, "only {pins} pins");
+}
