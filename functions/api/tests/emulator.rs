@@ -328,14 +328,7 @@ async fn each_user_sees_their_own_failures_newest_first() {
 async fn a_photo_is_deleted_by_its_owner_alone_original_thumbnail_and_row() {
     let p = Pipeline::start("thumbnails", "images/").await;
     let dynamodb = testkit::queue::create_catalog(&p.sdk).await;
-    let distribution = distribution(&p.sdk).await;
-    let env = p.env("api");
-    let config = ApiConfig::from_lookup(|name| match name {
-        "DISTRIBUTION_ID" => Some(distribution.clone()),
-        _ => env(name),
-    })
-    .unwrap();
-    let api = Api::new(config, &p.sdk);
+    let (api, distribution) = api_at_the_edge(&p).await;
     let (mine, theirs) = (row(0), row(1));
     for r in [&mine, &theirs] {
         dynamodb.put_item().table_name(TABLE).set_item(Some(to_item(r))).send().await.unwrap();
@@ -367,12 +360,7 @@ async fn a_photo_is_deleted_by_its_owner_alone_original_thumbnail_and_row() {
     let (status, _) = call(&api, "DELETE", &format!("/api/photos?id={}", mine.id), None).await;
     assert_eq!(status, 204);
     // CloudFront forgets the thumbnail too (moto's CloudFront records the invalidation).
-    let cloudfront = aws_sdk_cloudfront::Client::new(&p.sdk);
-    let listed = cloudfront.list_invalidations().distribution_id(&distribution).send().await.unwrap();
-    let items = listed.invalidation_list().unwrap().items();
-    assert_eq!(items.len(), 1, "{items:?}");
-    let asked = cloudfront.get_invalidation().distribution_id(&distribution).id(items[0].id()).send().await.unwrap();
-    let paths = asked.invalidation().unwrap().invalidation_batch().unwrap().paths().unwrap().items().to_vec();
+    let paths = invalidated(&p.sdk, &distribution).await;
     assert_eq!(paths, [format!("/{}", mine.thumbnail_key)]);
     assert!(!exists(UPLOADS, mine.source_key.clone()).await, "the original is gone");
     assert!(!exists(ASSETS, mine.thumbnail_key.clone()).await, "the thumbnail is gone");
@@ -427,6 +415,28 @@ async fn grants_past_the_daily_quota_are_refused() {
     assert_eq!(status, 201, "another account has a quota of its own: {other}");
 }
 
+/// The api with a distribution of its own in moto's CloudFront, and that distribution's id.
+async fn api_at_the_edge(p: &Pipeline) -> (Api, String) {
+    let distribution = distribution(&p.sdk).await;
+    let env = p.env("api");
+    let config = ApiConfig::from_lookup(|name| match name {
+        "DISTRIBUTION_ID" => Some(distribution.clone()),
+        _ => env(name),
+    })
+    .unwrap();
+    (Api::new(config, &p.sdk), distribution)
+}
+
+/// The paths of the one invalidation asked of `distribution` so far.
+async fn invalidated(sdk: &aws_config::SdkConfig, distribution: &str) -> Vec<String> {
+    let cloudfront = aws_sdk_cloudfront::Client::new(sdk);
+    let listed = cloudfront.list_invalidations().distribution_id(distribution).send().await.unwrap();
+    let items = listed.invalidation_list().unwrap().items();
+    assert_eq!(items.len(), 1, "{items:?}");
+    let asked = cloudfront.get_invalidation().distribution_id(distribution).id(items[0].id()).send().await.unwrap();
+    asked.invalidation().unwrap().invalidation_batch().unwrap().paths().unwrap().items().to_vec()
+}
+
 /// A distribution in moto's CloudFront (its CloudFormation makes none), for the api to invalidate.
 async fn distribution(sdk: &aws_config::SdkConfig) -> String {
     use aws_sdk_cloudfront::types::{
@@ -463,14 +473,7 @@ async fn distribution(sdk: &aws_config::SdkConfig) -> String {
 async fn an_avatar_is_deleted_with_its_originals_and_leaves_the_edge() {
     let p = Pipeline::start("avatars", "avatars/").await;
     let dynamodb = testkit::queue::create_catalog(&p.sdk).await;
-    let distribution = distribution(&p.sdk).await;
-    let env = p.env("api");
-    let config = ApiConfig::from_lookup(|name| match name {
-        "DISTRIBUTION_ID" => Some(distribution.clone()),
-        _ => env(name),
-    })
-    .unwrap();
-    let api = Api::new(config, &p.sdk);
+    let (api, distribution) = api_at_the_edge(&p).await;
     let s = |v: &str| aws_sdk_dynamodb::types::AttributeValue::S(v.to_string());
     for user in [USER, OTHER] {
         for upload in ["01JAAAAAAAAAAAAAAAAAAAAAAA", "01JBBBBBBBBBBBBBBBBBBBBBBB"] {
@@ -507,12 +510,7 @@ async fn an_avatar_is_deleted_with_its_originals_and_leaves_the_edge() {
     assert_eq!(keys(ASSETS, shared::key::avatar_output_key(USER)).await, Vec::<String>::new(), "the square is gone");
     let (_, after) = call(&api, "GET", "/api/profile", None).await;
     assert_eq!((&after["avatar_url"], &after["display_name"]), (&Value::Null, &json!("Ada")), "{after}");
-    let cloudfront = aws_sdk_cloudfront::Client::new(&p.sdk);
-    let listed = cloudfront.list_invalidations().distribution_id(&distribution).send().await.unwrap();
-    let items = listed.invalidation_list().unwrap().items();
-    assert_eq!(items.len(), 1, "{items:?}");
-    let asked = cloudfront.get_invalidation().distribution_id(&distribution).id(items[0].id()).send().await.unwrap();
-    let paths = asked.invalidation().unwrap().invalidation_batch().unwrap().paths().unwrap().items().to_vec();
+    let paths = invalidated(&p.sdk, &distribution).await;
     assert_eq!(paths, [format!("/{}", shared::key::avatar_output_key(USER))]);
 
     assert_eq!(keys(UPLOADS, format!("avatars/{OTHER}/")).await.len(), 2, "another's originals are untouched");
