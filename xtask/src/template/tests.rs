@@ -471,3 +471,20 @@ fn every_catalog_write_names_its_item_kinds() {
     }
     assert!(checked >= 6, "only {checked} write statements");
 }
+
+/// The templates scope some grants by the stack's tag, written there as a literal key; it must be
+/// the key every stack and resource carries (`STACK_TAG`), or those grants match nothing on AWS.
+#[test]
+fn every_tag_condition_in_the_templates_names_the_stack_tag() {
+    let mut seen = 0;
+    for file in ["template.yaml", "pipeline.yaml", "bootstrap.yaml", "certificate.yaml"] {
+        let text = std::fs::read_to_string(crate::paths::infra().join(file)).unwrap();
+        for (at, _) in text.match_indices("Tag/") {
+            let key: String = text[at + 4..].chars().take_while(|c| !c.is_whitespace()).collect();
+            let key = key.trim_end_matches(':');
+            assert_eq!(key, crate::stage::STACK_TAG, "{file}: a tag condition on {key}");
+            seen += 1;
+        }
+    }
+    assert!(seen >= 2, "only {seen} tag conditions");
+}
