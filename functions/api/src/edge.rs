@@ -14,7 +14,7 @@ pub async fn invalidate(api: &Api, distribution: &str, path: &str, reference: &s
          <Paths><Quantity>1</Quantity><Items><Path>{path}</Path></Items></Paths>\
          <CallerReference>{reference}</CallerReference></InvalidationBatch>"
     );
-    let distribution = percent_encoding::utf8_percent_encode(distribution, shared::signed::LABEL);
+    let distribution = shared::signed::label(distribution);
     let answer = caller
         .send(
             shared::signed::CLOUDFRONT,

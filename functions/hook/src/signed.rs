@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 pub use shared::signed::{Caller, Reply};
-use shared::signed::{LABEL, Service};
+use shared::signed::{Service, label};
 
 /// CodeDeploy's JSON 1.1 target prefix and Lambda's invoke path, as the service models name them.
 const CODEDEPLOY_TARGET: &str = "CodeDeploy_20141006";
@@ -27,8 +27,7 @@ pub async fn report(caller: &Caller, deployment: &str, execution: &str, passed: 
 
 /// Lambda's synchronous `Invoke` of one version: its function error, if any, and its payload.
 pub async fn invoke(caller: &Caller, version_arn: &str, payload: Vec<u8>) -> Result<Reply, String> {
-    let name = percent_encoding::utf8_percent_encode(version_arn, LABEL);
-    let path = format!("{INVOKE_PATH}/{name}/invocations");
+    let path = format!("{INVOKE_PATH}/{}/invocations", label(version_arn));
     let reply = caller.send(Service::regional("lambda"), &path, &[("content-type", "application/octet-stream")], payload).await?;
     match reply.status {
         200 => Ok(reply),

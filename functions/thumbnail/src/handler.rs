@@ -22,13 +22,8 @@ impl Handler {
         batch::handle(self, event, invocation).await
     }
 
-    /// One invocation as Lambda delivers it: the pre-traffic hook's self-check (`worker::self_check`),
-    /// or a batch from the queue.
+    /// One invocation as Lambda delivers it (`worker::batch::invoke`).
     pub async fn invoke(&self, event: serde_json::Value, invocation: Invocation) -> Result<serde_json::Value, serde_json::Error> {
-        if let Some(check) = worker::self_check::Request::of(&event) {
-            return serde_json::to_value(worker::self_check::run(&self.cx, &check).await);
-        }
-        let batch: SqsEvent = serde_json::from_value(event)?;
-        serde_json::to_value(self.handle(batch, invocation).await)
+        batch::invoke(self, event, invocation).await
     }
 }

@@ -30,8 +30,14 @@ impl Service {
 pub const CLOUDFRONT: Service = Service { name: "cloudfront", global: Some(("us-east-1", "cloudfront.amazonaws.com")) };
 
 /// What a path label keeps unescaped: RFC 3986's unreserved characters, as the SDK writes labels.
-pub const LABEL: &percent_encoding::AsciiSet =
+const LABEL: &percent_encoding::AsciiSet =
     &percent_encoding::NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
+
+/// `text` as one segment of an operation's path (a function ARN, a distribution id), escaped as
+/// the SDK escapes it.
+pub fn label(text: &str) -> String {
+    percent_encoding::utf8_percent_encode(text, LABEL).to_string()
+}
 
 /// Everything a signed call needs, built once per cold start.
 pub struct Caller {

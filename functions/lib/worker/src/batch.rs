@@ -101,6 +101,20 @@ impl Invocation {
     }
 }
 
+/// One invocation as Lambda delivers it to an image function: the pre-traffic hook's self-check
+/// (`crate::self_check`), or a batch from the queue ([`handle`]).
+pub async fn invoke<P: Process>(
+    function: &P,
+    event: serde_json::Value,
+    invocation: Invocation,
+) -> Result<serde_json::Value, serde_json::Error> {
+    if let Some(check) = crate::self_check::Request::of(&event) {
+        return serde_json::to_value(crate::self_check::run(function.context(), &check).await);
+    }
+    let batch: SqsEvent = serde_json::from_value(event)?;
+    serde_json::to_value(handle(function, batch, invocation).await)
+}
+
 /// Every message ends processed, recorded as rejected, or listed for retry. Messages not started
 /// or not finished when the deadline nears come back in `batchItemFailures`, so only they are
 /// retried, and the invocation never times out with the batch in it. Up to
