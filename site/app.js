@@ -86,7 +86,7 @@ function mineItem(item) {
   const li = el("li", { dataset: { id: item.id } },
     el("a", { href: item.original_url, title: `Download the original of ${item.file_name}` },
       el("img", { src: item.thumbnail_url, alt: item.file_name, loading: "lazy" })),
-    el("p", { textContent: item.file_name }),
+    el("p", { textContent: item.visibility === "private" ? `${item.file_name} (private)` : item.file_name }),
     el("p", { textContent: `${item.upload_date} ${item.upload_time} · ${bytes(item.original_size)}` }), remove);
   remove.addEventListener("click", async () => {
     if (!confirm(`Delete ${item.file_name}? Its original and thumbnail go too.`)) return;
@@ -159,7 +159,8 @@ async function uploadOne(file) {
   const item = el("li", {}, el("strong", { textContent: file.name }), status, bar);
   $("uploads").prepend(item);
   try {
-    const grant = await api("POST", "/api/uploads", { kind: "image", file_name: file.name, content_type: file.type || "image/jpeg", size: file.size });
+    const visibility = document.querySelector('input[name="visibility"]:checked')?.value ?? "public";
+    const grant = await api("POST", "/api/uploads", { kind: "image", file_name: file.name, content_type: file.type || "image/jpeg", size: file.size, visibility });
     status.textContent = "uploading";
     await post(grant, file, (p) => { bar.value = p; });
     status.textContent = "making the thumbnail";

@@ -13,6 +13,7 @@ const base = process.env.THUMBSTACK_URL;
 const shots = process.env.SCREENSHOTS;
 const corpus = path.join(import.meta.dirname, "../corpus");
 const photo = path.join(corpus, "photos/s2_greenmeadow_1280x1024.jpg");
+const secret = path.join(corpus, "photos/m1_eveningglow_2560x1600.jpg");
 const text = path.join(corpus, "hostile/text.jpg");
 const long = { timeout: 90_000 };
 
@@ -77,7 +78,21 @@ try {
   check((await page.$$("#gallery-items a")).length === 0, "the public gallery links no original");
   await page.screenshot({ path: `${shots}/gallery.png`, fullPage: true });
 
+  // Private: "my photos" shows it through its presigned link; the gallery never lists it.
   await page.goto(`${base}/#upload`);
+  await page.check('input[name="visibility"][value="private"]');
+  await page.setInputFiles("#files", secret);
+  await page.waitForSelector('.uploads li:first-child .ok img', long);
+  await page.goto(`${base}/#mine`);
+  const mine = await page.waitForSelector('#mine-items img[alt="m1_eveningglow_2560x1600.jpg"]', long);
+  await page.waitForFunction((img) => img.complete && img.naturalWidth > 0, mine, long);
+  check(await mine.evaluate((img) => img.src.includes("/private/") && img.src.includes("X-Amz-Signature")),
+    "my photos show a private photo's thumbnail through a presigned link");
+  await page.goto(`${base}/#gallery`);
+  await page.waitForSelector('#gallery-items img[alt="s2_greenmeadow_1280x1024.jpg"]', long);
+  check((await page.$$('#gallery-items img[alt="m1_eveningglow_2560x1600.jpg"]')).length === 0, "the gallery does not show the private photo");
+  await page.goto(`${base}/#upload`);
+  await page.check('input[name="visibility"][value="public"]');
   await page.setInputFiles("#files", text);
   const rejected = await page.waitForSelector(".uploads li .bad", long);
   const reason = await rejected.textContent();

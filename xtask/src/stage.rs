@@ -227,6 +227,10 @@ pub struct Api {
     /// the stage's own user pool (the default). AWS stages only.
     #[serde(default)]
     pub jwt: Option<Jwt>,
+    /// What a photo is when its upload does not say: `public` (in the gallery) or `private`
+    /// (only in its owner's photos). Each upload may choose.
+    #[serde(default)]
+    pub default_visibility: shared::visibility::Visibility,
     /// Only an administrator creates accounts (`AllowAdminCreateUserOnly`): no one signs up.
     #[serde(default)]
     pub invite_only: bool,

@@ -187,6 +187,7 @@ pub fn parameters(stage: &Stage) -> BTreeMap<&'static str, String> {
         ("NoncurrentVersionDays", stage.retention.noncurrent_version_days.get().to_string()),
     ]);
     p.insert("InviteOnly", stage.api.invite_only.to_string());
+    p.insert("DefaultVisibility", stage.api.default_visibility.name().to_string());
     if let Some(sender) = &stage.api.email_sender {
         p.insert("EmailSenderIdentity", sender.identity.to_string());
         p.insert("EmailSenderAddress", sender.from.to_string());

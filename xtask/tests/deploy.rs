@@ -409,6 +409,7 @@ fn row(i: usize, thumbnail_size: u64) -> shared::record::CatalogRow {
         thumbnail_width: 256,
         thumbnail_height: 192,
         thumbnail_format: "jpeg".into(),
+        visibility: Default::default(),
     }
 }
 

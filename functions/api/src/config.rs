@@ -21,6 +21,9 @@ pub struct ApiConfig {
     /// The stage's CloudFront distribution, told to forget a deleted photo's thumbnail; `None`
     /// where nothing caches at an edge (`local` serves the assets itself).
     pub distribution_id: Option<String>,
+    /// What a photo is when its grant request does not say (`DEFAULT_VISIBILITY`, the stage's
+    /// `api.default_visibility`).
+    pub default_visibility: shared::visibility::Visibility,
 }
 
 impl ApiConfig {
@@ -55,6 +58,14 @@ impl ApiConfig {
                 bytes_per_day: number("BYTES_PER_DAY", 1 << 30, "positive number of bytes")?,
             },
             distribution_id: get("DISTRIBUTION_ID").filter(|v| !v.is_empty()),
+            default_visibility: match get("DEFAULT_VISIBILITY") {
+                None => shared::visibility::Visibility::Public,
+                Some(v) => shared::visibility::Visibility::parse(&v).ok_or(ConfigError::Invalid {
+                    name: "DEFAULT_VISIBILITY",
+                    value: v,
+                    what: "visibility (public or private)",
+                })?,
+            },
         })
     }
 }
@@ -76,7 +87,9 @@ mod tests {
         let c = ApiConfig::from_lookup(lookup(&BASE)).unwrap();
         assert_eq!((c.max_bytes, c.upload_expiry.as_secs(), c.assets_base_url.as_str()), (25 * 1024 * 1024, 300, "/"));
         assert!(matches!(ApiConfig::from_lookup(lookup(&[])), Err(ConfigError::Missing("UPLOADS_BUCKET"))));
-        for (name, value) in [("UPLOAD_EXPIRY_S", "0"), ("UPLOAD_EXPIRY_S", "86400"), ("MAX_BYTES", "lots")] {
+        for (name, value) in
+            [("UPLOAD_EXPIRY_S", "0"), ("UPLOAD_EXPIRY_S", "86400"), ("MAX_BYTES", "lots"), ("DEFAULT_VISIBILITY", "secret")]
+        {
             let mut pairs = BASE.to_vec();
             pairs.push((name, value));
             let e = ApiConfig::from_lookup(lookup(&pairs)).unwrap_err();

@@ -119,6 +119,11 @@ impl Api {
         let wanted = uploads::parse(&request.json_object()?, self.config.max_bytes)?;
         quota::take(&self.dynamodb, &self.config.catalog_table, user, wanted.size, self.config.quota, chrono::Utc::now()).await?;
         let upload_id = uploads::new_upload_id();
+        let visibility =
+            (wanted.kind == uploads::UploadKind::Image).then(|| wanted.visibility.unwrap_or(self.config.default_visibility));
+        if let Some(visibility) = visibility {
+            uploads::record_visibility(&self.dynamodb, &self.config.catalog_table, &upload_id, visibility).await?;
+        }
         let key = uploads::key_for(&wanted, user, &upload_id);
         let credentials = self.credentials().await?;
         let policy = presign::PostPolicy {
@@ -132,7 +137,7 @@ impl Api {
         let url = presign::bucket_url(&self.config.uploads_bucket, &self.region, self.endpoint.as_deref());
         let post = presign::sign(&policy, &credentials, &self.region, url, SystemTime::now());
         tracing::info!(event = "upload_granted", kind = ?wanted.kind, upload_id, bytes = wanted.size);
-        let grant = UploadGrant { upload_id, kind: wanted.kind, key, max_bytes: wanted.size, post };
+        let grant = UploadGrant { upload_id, kind: wanted.kind, visibility, key, max_bytes: wanted.size, post };
         Ok(Response::json(201, &grant))
     }
 

@@ -9,6 +9,7 @@ use chrono::Utc;
 use serde::Serialize;
 use shared::catalog::{self, Cursor, Order};
 use shared::record::{CatalogRow, FailureRecord};
+use shared::visibility::Visibility;
 
 use crate::Api;
 use crate::http::{ApiError, Request, Response};
@@ -45,7 +46,8 @@ impl PublicImage {
     }
 }
 
-/// One of the caller's own photos: the whole row, and a short-lived link to the original.
+/// One of the caller's own photos: the whole row, and a short-lived link to the original (and,
+/// for a private photo, to its thumbnail, which CloudFront does not serve).
 #[derive(Debug, Serialize)]
 pub struct OwnImage {
     #[serde(flatten)]
@@ -114,7 +116,11 @@ pub async fn photos(api: &Api, user: &str, request: &Request) -> Result<Response
     let mut items = Vec::with_capacity(page.rows.len());
     for row in page.rows {
         let original_url = api.presigned_original(&row.source_key, &row.original_format, ORIGINAL_URL_TTL).await?;
-        items.push(OwnImage { thumbnail_url: api.asset_url(&row.thumbnail_key), original_url, row });
+        let thumbnail_url = match row.visibility {
+            Visibility::Public => api.asset_url(&row.thumbnail_key),
+            Visibility::Private => api.presigned_private_thumbnail(&row.thumbnail_key, ORIGINAL_URL_TTL).await?,
+        };
+        items.push(OwnImage { thumbnail_url, original_url, row });
     }
     Ok(Response::json(200, &Page { items, next_cursor: page.next.map(|c| c.encode()) }))
 }
@@ -185,6 +191,20 @@ impl Api {
             .presigned(config)
             .await
             .map_err(|e| ApiError::internal("presigning an original", e))?;
+        Ok(presigned.uri().to_string())
+    }
+
+    /// A private photo's thumbnail, from the assets bucket's `private/` prefix.
+    pub async fn presigned_private_thumbnail(&self, key: &str, ttl: Duration) -> Result<String, ApiError> {
+        let config = PresigningConfig::expires_in(ttl).map_err(|e| ApiError::internal("presigning", e))?;
+        let presigned = self
+            .s3
+            .get_object()
+            .bucket(&self.config.assets_bucket)
+            .key(key)
+            .presigned(config)
+            .await
+            .map_err(|e| ApiError::internal("presigning a private thumbnail", e))?;
         Ok(presigned.uri().to_string())
     }
 }

@@ -2,6 +2,7 @@
 //! thumbnail and its catalog row. Whose it is comes from the row, never from the request.
 
 use aws_sdk_dynamodb::types::AttributeValue;
+use shared::visibility::Visibility;
 
 use crate::Api;
 use crate::http::{ApiError, Request, Response};
@@ -41,7 +42,8 @@ pub async fn delete(api: &Api, user: &str, request: &Request) -> Result<Response
     }
     // Thumbnails are cached `immutable` for a year at the edge: without this, the deleted photo
     // would stay at its URL there.
-    if let Some(distribution) = &api.config.distribution_id {
+    // A private thumbnail was never at the edge.
+    if let (Some(distribution), Visibility::Public) = (&api.config.distribution_id, row.visibility) {
         crate::edge::invalidate(api, distribution, &format!("/{}", row.thumbnail_key), &format!("delete-{id}")).await?;
     }
     api.dynamodb

@@ -1,8 +1,10 @@
 //! `POST /api/uploads`: checks what the browser says it will send, picks the key, and answers
 //! with a presigned POST that lets S3 hold the browser to it.
 
+use aws_sdk_dynamodb::types::AttributeValue;
 use serde::Serialize;
 use serde_json::{Map, Value};
+use shared::visibility::Visibility;
 
 use crate::http::ApiError;
 use crate::presign::PresignedPost;
@@ -22,19 +24,24 @@ pub struct UploadRequest {
     pub file_name: String,
     pub content_type: String,
     pub size: u64,
+    /// Photos only; `None` takes the stage's default (`DEFAULT_VISIBILITY`).
+    pub visibility: Option<Visibility>,
 }
 
 #[derive(Debug, Serialize)]
 pub struct UploadGrant {
     pub upload_id: String,
     pub kind: UploadKind,
+    /// Photos only: who will see it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub visibility: Option<Visibility>,
     pub key: String,
     pub max_bytes: u64,
     #[serde(flatten)]
     pub post: PresignedPost,
 }
 
-const FIELDS: [&str; 4] = ["kind", "file_name", "content_type", "size"];
+const FIELDS: [&str; 5] = ["kind", "file_name", "content_type", "size", "visibility"];
 const MAX_FILE_NAME_BYTES: usize = 255;
 
 /// Every field is checked, and the first problem is named with its field.
@@ -71,7 +78,39 @@ pub fn parse(body: &Map<String, Value>, max_bytes: u64) -> Result<UploadRequest,
     if size > max_bytes {
         return Err(ApiError::field("size", format!("{size} bytes is over this site's limit of {max_bytes} bytes")));
     }
-    Ok(UploadRequest { kind, file_name: file_name.into(), content_type: content_type.into(), size })
+    let visibility = match body.get("visibility") {
+        None | Some(Value::Null) => None,
+        Some(_) if kind == UploadKind::Avatar => {
+            return Err(ApiError::field("visibility", "is for photos; an avatar is shown beside its owner's name"));
+        }
+        Some(Value::String(v)) => Some(
+            Visibility::parse(v)
+                .ok_or_else(|| ApiError::field("visibility", format!("{v:?} is not \"public\" or \"private\"")))?,
+        ),
+        Some(_) => return Err(ApiError::field("visibility", "must be a string")),
+    };
+    Ok(UploadRequest { kind, file_name: file_name.into(), content_type: content_type.into(), size, visibility })
+}
+
+/// Writes the photo's visibility on its upload id's claim before the grant is answered, so the
+/// thumbnail function reads it from there (`worker::context::claim_upload_id`), never from the
+/// file. The id is new, so the item is too.
+pub async fn record_visibility(
+    dynamodb: &aws_sdk_dynamodb::Client,
+    table: &str,
+    upload_id: &str,
+    visibility: Visibility,
+) -> Result<(), ApiError> {
+    dynamodb
+        .put_item()
+        .table_name(table)
+        .item(shared::table::PK, AttributeValue::S(shared::table::claim_pk(upload_id)))
+        .item(shared::visibility::ATTRIBUTE, AttributeValue::S(visibility.name().into()))
+        .condition_expression(shared::table::IF_NEW)
+        .send()
+        .await
+        .map_err(|e| ApiError::internal("recording the photo's visibility", e))?;
+    Ok(())
 }
 
 /// The name is kept for people (catalog, failures page) and is one key segment, so it may not
@@ -149,7 +188,8 @@ mod tests {
                 kind: UploadKind::Image,
                 file_name: "holiday photo.jpg".into(),
                 content_type: "image/jpeg".into(),
-                size: 1234
+                size: 1234,
+                visibility: None
             }
         );
     }
@@ -182,12 +222,19 @@ mod tests {
             (with("size", json!("12")), "size", "whole number"),
             (with("size", json!(10_001)), "size", "over this site's limit of 10000"),
             (with("extra", json!(true)), "extra", "unknown field"),
+            (with("visibility", json!("secret")), "visibility", "is not \"public\" or \"private\""),
+            (with("visibility", json!(true)), "visibility", "must be a string"),
         ];
         for (input, field, why) in cases {
             let (f, message) = field_error(input.clone());
             assert_eq!(f, field, "{input}");
             assert!(message.contains(why), "{input}: {message}");
         }
+        let private = parse(&body(with("visibility", json!("private"))), 10_000).unwrap();
+        assert_eq!(private.visibility, Some(Visibility::Private));
+        let mut avatar = with("visibility", json!("private"));
+        avatar["kind"] = json!("avatar");
+        assert_eq!(field_error(avatar).0, "visibility");
         let mut missing = ok();
         missing.as_object_mut().unwrap().remove("size");
         assert_eq!(field_error(missing), ("size".into(), "is required".into()));

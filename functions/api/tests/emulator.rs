@@ -15,6 +15,7 @@ use shared::catalog::to_item;
 use shared::record::CatalogRow;
 use testkit::corpus_file;
 use testkit::queue::{ASSETS, LOGS, Pipeline, TABLE, UPLOADS, failed_ids, receive, sqs_event};
+use thumbnail::handler::Handler as ThumbnailHandler;
 use worker::config::Config;
 
 const USER: &str = "user-a";
@@ -191,6 +192,7 @@ fn row(i: usize) -> CatalogRow {
         thumbnail_width: 256,
         thumbnail_height: 192,
         thumbnail_format: "jpeg".into(),
+        visibility: Default::default(),
     }
 }
 
@@ -517,4 +519,83 @@ async fn an_avatar_is_deleted_with_its_originals_and_leaves_the_edge() {
     let (_, theirs) = call_as(&api, Some(OTHER), "GET", "/api/profile", None).await;
     assert!(theirs["avatar_url"].is_string(), "{theirs}");
     assert_eq!(call(&api, "DELETE", "/api/avatar", None).await.0, 204, "deleting nothing is fine");
+}
+
+/// Grants a photo upload as `USER` (`visibility` as the request says it, or not at all), posts
+/// `photo` through the presigned POST, and runs the thumbnail function on the notification it
+/// caused. Returns the upload id.
+async fn upload_photo(p: &Pipeline, api: &Api, thumbnails: &ThumbnailHandler, visibility: Option<&str>, photo: &[u8]) -> String {
+    let mut ask = json!({ "kind": "image", "file_name": "beach.jpg", "content_type": "image/jpeg", "size": photo.len() });
+    if let Some(v) = visibility {
+        ask["visibility"] = json!(v);
+    }
+    let (status, grant) = call(api, "POST", "/api/uploads", Some(ask)).await;
+    assert_eq!(status, 201, "{grant}");
+    let fields: Vec<(String, String)> =
+        grant["fields"].as_object().unwrap().iter().map(|(k, v)| (k.clone(), v.as_str().unwrap().to_string())).collect();
+    let (status, body) = testkit::form::post_form(grant["url"].as_str().unwrap(), &fields, "beach.jpg", "image/jpeg", photo);
+    assert!((200..300).contains(&status), "the presigned POST was refused: {status} {body}");
+    let messages: Vec<_> = receive(&p.sqs, &p.queue_url, 1)
+        .await
+        .into_iter()
+        .filter(|m| !m.body().unwrap_or_default().contains("s3:TestEvent"))
+        .collect();
+    assert_eq!(messages.len(), 1);
+    assert!(failed_ids(&thumbnails.handle(sqs_event(&messages), worker::batch::Invocation::default()).await).is_empty());
+    grant["upload_id"].as_str().unwrap().to_string()
+}
+
+/// A private photo is in its owner's photos only: no gallery listing (either order) holds it,
+/// its thumbnail is under `private/` (which the distribution may not read), the owner's link to
+/// it works, and deleting it asks the edge for nothing, since it was never there. The stage's
+/// `DEFAULT_VISIBILITY` decides for a request that does not say.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_private_photo_is_its_owners_alone() {
+    let p = Pipeline::start("private", "images/").await;
+    testkit::queue::create_catalog(&p.sdk).await;
+    let (api, distribution) = api_at_the_edge(&p).await;
+    let thumbnails = ThumbnailHandler::new(Config::from_lookup(&thumbnail::DEFAULTS, p.env("thumbnail")).unwrap(), &p.sdk);
+    let photo = corpus_file("photos/m1_eveningglow_2560x1600.jpg");
+
+    let public = upload_photo(&p, &api, &thumbnails, Some("public"), &photo).await;
+    let private = upload_photo(&p, &api, &thumbnails, Some("private"), &photo).await;
+    for sort in ["recent", "smallest"] {
+        let (_, gallery) = call_as(&api, None, "GET", &format!("/api/images?sort={sort}"), None).await;
+        let ids: Vec<&str> = gallery["items"].as_array().unwrap().iter().map(|i| i["id"].as_str().unwrap()).collect();
+        assert_eq!(ids, [public.as_str()], "{sort}: the gallery shows the public photo alone");
+    }
+    let (_, mine) = call(&api, "GET", "/api/photos", None).await;
+    let own = |id: &str| mine["items"].as_array().unwrap().iter().find(|i| i["id"] == id).cloned().unwrap();
+    let (public_row, private_row) = (own(&public), own(&private));
+    assert_eq!((public_row["visibility"].as_str(), private_row["visibility"].as_str()), (Some("public"), Some("private")));
+    assert_eq!(private_row["thumbnail_key"], format!("{}{private}.jpg", shared::visibility::PRIVATE));
+    assert_eq!(public_row["thumbnail_url"], format!("/thumbnails/{public}.jpg"));
+    // The owner's link is a presigned GET of the assets bucket, and it serves the JPEG.
+    let link = private_row["thumbnail_url"].as_str().unwrap();
+    assert!(link.starts_with(&format!("{}/{ASSETS}/private/", p.moto.endpoint)) && link.contains("X-Amz-Signature="), "{link}");
+    let got = testkit::form::request("GET", link, None, b"");
+    assert_eq!((got.status, got.header("Content-Type")), (200, Some("image/jpeg")), "{}", got.text());
+    assert!(got.body.starts_with(&[0xFF, 0xD8]));
+    assert_eq!(got.header("Cache-Control"), Some(shared::visibility::Visibility::Private.cache_control()));
+    let stray = p.s3.head_object().bucket(ASSETS).key(format!("thumbnails/{private}.jpg")).send().await;
+    assert!(stray.is_err(), "nothing of the private photo is where CloudFront reads");
+
+    let (status, _) = call(&api, "DELETE", &format!("/api/photos?id={private}"), None).await;
+    assert_eq!(status, 204);
+    assert!(p.s3.head_object().bucket(ASSETS).key(format!("private/{private}.jpg")).send().await.is_err());
+    let cloudfront = aws_sdk_cloudfront::Client::new(&p.sdk);
+    let asked = cloudfront.list_invalidations().distribution_id(&distribution).send().await.unwrap();
+    assert!(asked.invalidation_list().unwrap().items().is_empty(), "a private thumbnail was never at the edge");
+
+    // A request that does not say takes the stage's default.
+    let env = p.env("api");
+    let private_stage = Api::new(
+        ApiConfig::from_lookup(|name| if name == "DEFAULT_VISIBILITY" { Some("private".into()) } else { env(name) }).unwrap(),
+        &p.sdk,
+    );
+    let unsaid = upload_photo(&p, &private_stage, &thumbnails, None, &photo).await;
+    let (_, gallery) = call_as(&api, None, "GET", "/api/images", None).await;
+    assert_eq!(gallery["items"].as_array().unwrap().len(), 1, "{unsaid} is private by the stage's default");
+    let (_, mine) = call(&api, "GET", "/api/photos", None).await;
+    assert!(mine["items"].as_array().unwrap().iter().any(|i| i["id"] == unsaid.as_str() && i["visibility"] == "private"));
 }

@@ -13,9 +13,6 @@ use worker::context::{self, Context};
 
 use crate::handler::Handler;
 
-/// The thumbnail's URL never changes meaning (the upload id is unique), so caches may keep it.
-pub const THUMBNAIL_CACHE_CONTROL: &str = "public, max-age=31536000, immutable";
-
 impl Handler {
     /// Conditional on the row not existing: a redelivered message finds its row and stops there.
     async fn put_row(&self, row: &CatalogRow) -> Result<(), Failure> {
@@ -65,7 +62,7 @@ impl Process for Handler {
         let bytes = context::download(&self.cx.s3, object, limits).await?;
         let rendition = self.cx.render(bytes, *limits).await?;
 
-        let thumbnail_key = format!("thumbnails/{}.{}", upload.id, rendition.format.extension());
+        let thumbnail_key = upload.visibility.thumbnail_key(&upload.id, rendition.format.extension());
         let thumbnail_size = rendition.data.len() as u64;
         self.cx
             .s3
@@ -73,7 +70,7 @@ impl Process for Handler {
             .bucket(&self.cx.config.assets_bucket)
             .key(&thumbnail_key)
             .content_type(rendition.format.content_type())
-            .cache_control(THUMBNAIL_CACHE_CONTROL)
+            .cache_control(upload.visibility.cache_control())
             .body(ByteStream::from(rendition.data))
             .send()
             .await
@@ -97,6 +94,7 @@ impl Process for Handler {
             thumbnail_width: rendition.width,
             thumbnail_height: rendition.height,
             thumbnail_format: rendition.format.extension().to_string(),
+            visibility: upload.visibility,
         };
         self.put_row(&row).await?;
         tracing::info!(event = "thumbnail_written", version = %self.cx.config.version, key = %object.key, thumbnail = %row.thumbnail_key, bytes = thumbnail_size);

@@ -8,7 +8,6 @@ use aws_sdk_sqs::types::Message;
 use testkit::queue::{ASSETS, LOGS, Pipeline, TABLE, UPLOADS, failed_ids, receive, sqs_event};
 use testkit::{Moto, corpus_file};
 use thumbnail::handler::Handler;
-use thumbnail::process::THUMBNAIL_CACHE_CONTROL;
 use worker::batch::Process;
 use worker::config::Config;
 
@@ -75,7 +74,7 @@ async fn photo_becomes_thumbnail_and_row_text_file_becomes_a_recorded_rejection(
     // The thumbnail, with the headers a browser and CloudFront need.
     let head = w.s3.head_object().bucket(ASSETS).key("thumbnails/photo1.jpg").send().await.unwrap();
     assert_eq!(head.content_type(), Some("image/jpeg"));
-    assert_eq!(head.cache_control(), Some(THUMBNAIL_CACHE_CONTROL));
+    assert_eq!(head.cache_control(), Some(shared::visibility::Visibility::Public.cache_control()));
     let thumb_size = head.content_length().unwrap() as u64;
     assert!(thumb_size > 1000);
 

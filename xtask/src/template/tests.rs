@@ -488,3 +488,33 @@ fn every_tag_condition_in_the_templates_names_the_stack_tag() {
     }
     assert!(seen >= 2, "only {seen} tag conditions");
 }
+
+/// A private photo's thumbnail is never where the distribution can read it: the assets bucket's
+/// policy lets CloudFront read the site and the public prefixes alone (not the whole bucket, as
+/// it did), no cache behaviour names `private/`, the thumbnail function may write there, and the
+/// site's CSP lets the owner's presigned link load from the bucket.
+#[test]
+fn the_distribution_reads_no_private_thumbnail() {
+    use shared::visibility::{PRIVATE, THUMBNAILS};
+    for stage in ["dev", "prod"] {
+        let out = rendered(stage);
+        let t: Value = serde_norway::from_str(file(&out, "template.yaml")).unwrap();
+        let statements = serde_norway::to_string(&t["Resources"]["AssetsBucketPolicy"]["Properties"]["PolicyDocument"]).unwrap();
+        let reads = statements.split("Sid: CloudFrontReads").nth(1).and_then(|s| s.split("Sid:").next()).unwrap();
+        let readable: Vec<&str> =
+            reads.split("${AssetsBucket.Arn}/").skip(1).map(|r| r.split(['"', '\'', '\n']).next().unwrap()).collect();
+        assert_eq!(readable, ["site/*", &format!("{THUMBNAILS}*"), "avatars/*"], "{stage}: {reads}");
+        let behaviours =
+            serde_norway::to_string(&t["Resources"]["Distribution"]["Properties"]["DistributionConfig"]["CacheBehaviors"])
+                .unwrap();
+        assert!(behaviours.contains(&format!("PathPattern: {THUMBNAILS}*")) && !behaviours.contains(PRIVATE), "{stage}");
+        let writes = serde_norway::to_string(&t["Resources"]["ThumbnailRole"]["Properties"]["Policies"]).unwrap();
+        assert!(
+            writes.contains(&format!("${{AssetsBucket.Arn}}/{PRIVATE}*")),
+            "{stage}: the function cannot write private thumbnails"
+        );
+        let headers = serde_norway::to_string(&t["Resources"]["SecurityHeaders"]).unwrap();
+        let img = headers.split("img-src").nth(1).and_then(|s| s.split(';').next()).unwrap();
+        assert!(img.contains("${AWS::StackName}-assets-${AWS::AccountId}.s3."), "{stage}: img-src {img}");
+    }
+}

@@ -8,6 +8,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::record::CatalogRow;
 use crate::table::{self, BY_OWNER, BY_SIZE, BY_TIME, Index};
+use crate::visibility::Visibility;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Order {
@@ -71,8 +72,8 @@ pub fn create_table(
     request
 }
 
-/// The row's serde fields become attributes, numbers as `N` and text as `S`, plus the key and
-/// the write shard the indexes are partitioned by.
+/// The row's serde fields become attributes, numbers as `N` and text as `S`, plus the key and,
+/// for a public row, the write shard the gallery's indexes are partitioned by.
 pub fn to_item(row: &CatalogRow) -> HashMap<String, AttributeValue> {
     let serde_json::Value::Object(fields) = serde_json::to_value(row).unwrap_or_default() else { return HashMap::new() };
     let mut item: HashMap<String, AttributeValue> = fields
@@ -84,7 +85,10 @@ pub fn to_item(row: &CatalogRow) -> HashMap<String, AttributeValue> {
         })
         .collect();
     item.insert(table::PK.into(), AttributeValue::S(row.pk()));
-    item.insert(table::SHARD.into(), AttributeValue::S(row.shard()));
+    // The gallery's indexes are partitioned by the shard: a row without one is in none of them.
+    if row.visibility == Visibility::Public {
+        item.insert(table::SHARD.into(), AttributeValue::S(row.shard()));
+    }
     item
 }
 
@@ -310,6 +314,7 @@ mod tests {
             thumbnail_width: 256,
             thumbnail_height: 192,
             thumbnail_format: "jpeg".into(),
+            visibility: Visibility::Public,
         }
     }
 
@@ -320,6 +325,11 @@ mod tests {
         assert_eq!(item.get("pk").and_then(|v| v.as_s().ok()).map(String::as_str), Some(crate::table::image_pk("a1").as_str()));
         assert_eq!(item.get("thumbnail_size"), Some(&AttributeValue::N("1234".into())));
         assert_eq!(from_item(&item).unwrap(), original);
+        assert!(item.contains_key(crate::table::SHARD));
+        let private = CatalogRow { visibility: Visibility::Private, ..original };
+        let item_of_private = to_item(&private);
+        assert!(!item_of_private.contains_key(crate::table::SHARD), "a private row is in no gallery index");
+        assert_eq!(from_item(&item_of_private).unwrap(), private);
         let mut broken = item.clone();
         broken.remove("file_name");
         let e = from_item(&broken).unwrap_err().to_string();

@@ -20,6 +20,8 @@ pub struct UploadKey {
     pub owner: Option<String>,
     pub id: String,
     pub file_name: String,
+    /// What the grant said (`worker::context::claim_upload_id` reads it); public until then.
+    pub visibility: crate::visibility::Visibility,
 }
 
 /// The rejection code of a second file under one grant.
@@ -117,7 +119,12 @@ pub fn parse_object_key(object: &ObjectCreated, prefix: &str) -> Option<Result<U
     let Some(version) = object.version_id.as_deref().or(object.sequencer.as_deref()).or(object.etag.as_deref()) else {
         return Some(Err(bad("names no version, sequencer or ETag to tell this upload from another")));
     };
-    Some(Ok(UploadKey { owner: None, id: derived_id(&object.bucket, &object.key, version), file_name: file_name.to_string() }))
+    Some(Ok(UploadKey {
+        owner: None,
+        id: derived_id(&object.bucket, &object.key, version),
+        file_name: file_name.to_string(),
+        visibility: Default::default(),
+    }))
 }
 
 /// What every derived id starts with; granted ids are plain hex.
@@ -145,7 +152,7 @@ fn parse_rest(key: &str, rest: &str) -> Result<UploadKey, Failure> {
     if file_name.is_empty() || file_name.contains('/') {
         return Err(bad("has no plain file name"));
     }
-    Ok(UploadKey { owner: None, id: id.to_string(), file_name: file_name.to_string() })
+    Ok(UploadKey { owner: None, id: id.to_string(), file_name: file_name.to_string(), visibility: Default::default() })
 }
 
 #[cfg(test)]
@@ -174,7 +181,15 @@ mod tests {
             time: "2026-12-02T10:00:00Z".parse().unwrap(),
         };
         let granted = parse_object_key(&object("images/u-1/01J9ABC/holiday.jpg", Some("v1")), "images/").unwrap().unwrap();
-        assert_eq!(granted, UploadKey { owner: Some("u-1".into()), id: "01J9ABC".into(), file_name: "holiday.jpg".into() });
+        assert_eq!(
+            granted,
+            UploadKey {
+                owner: Some("u-1".into()),
+                id: "01J9ABC".into(),
+                file_name: "holiday.jpg".into(),
+                visibility: Default::default()
+            }
+        );
         let by_hand = parse_object_key(&object("images/photo.jpg", Some("v1")), "images/").unwrap().unwrap();
         assert_eq!((by_hand.file_name.as_str(), by_hand.owner.as_deref()), ("photo.jpg", None));
         assert!(by_hand.id.starts_with("s3-") && by_hand.id.len() == 32 && valid_id(&by_hand.id), "{}", by_hand.id);
@@ -190,7 +205,15 @@ mod tests {
     #[test]
     fn parses_upload_keys() {
         let k = parse_upload_key("images/u_1/abc-1_2/photo one.jpg", "images/").unwrap().unwrap();
-        assert_eq!(k, UploadKey { owner: Some("u_1".into()), id: "abc-1_2".into(), file_name: "photo one.jpg".into() });
+        assert_eq!(
+            k,
+            UploadKey {
+                owner: Some("u_1".into()),
+                id: "abc-1_2".into(),
+                file_name: "photo one.jpg".into(),
+                visibility: Default::default()
+            }
+        );
         assert_eq!(image_key("images/", "u_1", "abc-1_2", "photo one.jpg"), "images/u_1/abc-1_2/photo one.jpg");
         assert!(parse_upload_key("thumbnails/abc.jpg", "images/").is_none());
         assert!(parse_upload_key("imagesX/u/abc/x.jpg", "images/").is_none());

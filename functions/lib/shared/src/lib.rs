@@ -20,5 +20,6 @@ pub mod self_check;
 #[cfg(feature = "aws")]
 pub mod signed;
 pub mod table;
+pub mod visibility;
 
 pub use error::Failure;

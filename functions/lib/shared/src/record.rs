@@ -28,6 +28,9 @@ pub struct CatalogRow {
     pub thumbnail_width: u32,
     pub thumbnail_height: u32,
     pub thumbnail_format: String,
+    /// Rows from before photos could be private are public.
+    #[serde(default)]
+    pub visibility: crate::visibility::Visibility,
 }
 
 impl CatalogRow {

@@ -8,6 +8,7 @@ use imaging::{Deadline, Limits, Rendition};
 use shared::Failure;
 use shared::event::ObjectCreated;
 use shared::key::UploadKey;
+use shared::visibility::Visibility;
 
 use crate::concurrency::Gate;
 use crate::config::Config;
@@ -99,7 +100,8 @@ pub async fn download(s3: &aws_sdk_s3::Client, object: &ObjectCreated, limits: &
 /// ([`UploadKey::is_reused_grant`]): a grant is good for one file, so one grant cannot start a
 /// render per upload for five minutes, and the first file's outcome and thumbnail never change. The claim is one atomic update (`shared::table::claim_pk` set to
 /// the version, or the ETag where the event names no version, as moto's never do, only if unset),
-/// so every delivery of either event finds the same answer.
+/// so every delivery of either event finds the same answer. The same item carries the grant's
+/// [`Visibility`], which the update's answer returns.
 pub async fn claim_upload_id(
     dynamodb: &aws_sdk_dynamodb::Client,
     table: &str,
@@ -107,7 +109,9 @@ pub async fn claim_upload_id(
     upload: UploadKey,
 ) -> Result<UploadKey, Failure> {
     use aws_sdk_dynamodb::types::AttributeValue;
-    let Some(token) = object.version_id.as_deref().or(object.etag.as_deref()) else { return Ok(upload) };
+    // Without a version or an ETag (no S3 sends neither) the key stands in: the claim is still
+    // read for what the grant said about who may see the photo.
+    let token = object.version_id.as_deref().or(object.etag.as_deref()).unwrap_or(&object.key);
     if upload.id.starts_with(shared::key::DERIVED_ID_PREFIX) {
         return Ok(upload);
     }
@@ -121,8 +125,12 @@ pub async fn claim_upload_id(
         .send()
         .await
         .map_err(|e| Failure::transient("claiming the upload id", e))?;
-    let owner = claimed.attributes().and_then(|a| a.get("claimed_by")).and_then(|v| v.as_s().ok());
-    if owner.is_none_or(|owner| owner == token) {
+    let attribute = |name: &str| claimed.attributes().and_then(|a| a.get(name)).and_then(|v| v.as_s().ok());
+    // Written by the api at grant time; a value this build does not know keeps the photo private.
+    let visibility = attribute(shared::visibility::ATTRIBUTE)
+        .map_or(Visibility::Public, |v| Visibility::parse(v).unwrap_or(Visibility::Private));
+    let upload = UploadKey { visibility, ..upload };
+    if attribute("claimed_by").is_none_or(|owner| owner == token) {
         return Ok(upload);
     }
     Ok(UploadKey { id: shared::key::derived_id(&object.bucket, &object.key, token), ..upload })
