@@ -204,6 +204,17 @@ async function deleteAvatar() {
   }
 }
 
+async function deleteAccount() {
+  if (!confirm("Delete your account? Every photo, avatar and record of yours goes, and you cannot sign in with it again.")) return;
+  try {
+    await api("DELETE", "/api/account");
+    say("Your account is deleted.");
+    auth.signOut();
+  } catch (e) {
+    say(`Account not deleted: ${e.message}`);
+  }
+}
+
 async function loadProfile() {
   const [profile, photos] = await Promise.all([api("GET", "/api/profile"), api("GET", "/api/photos?limit=12")]);
   showProfile(profile);
@@ -260,4 +271,5 @@ drop.addEventListener("drop", (e) => { e.preventDefault(); drop.classList.remove
 $("profile-form").addEventListener("submit", saveProfile);
 $("avatar-file").addEventListener("change", uploadAvatar);
 $("avatar-delete").addEventListener("click", deleteAvatar);
+$("account-delete").addEventListener("click", deleteAccount);
 auth.start().catch((e) => say(`Not signed in: ${e.message}`)).finally(() => { showAccount(auth.user()); show(); });

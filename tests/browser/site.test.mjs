@@ -3,7 +3,8 @@
 // PKCE), stay signed in across a reload; upload a photo and see it in "my photos" and the gallery;
 // upload a text file named .jpg and see it under failures with a reason; upload an avatar and see
 // a 512x512 picture at a new URL on the profile, then remove it; the 5-smallest rows in ascending size; sign out;
-// sign up as a second user, who sees none of the first user's photos; no console errors.
+// sign up as a second user, who sees none of the first user's photos, then deletes the account and
+// cannot sign in with it again; no console errors.
 // Screenshots go to SCREENSHOTS. Exit code 0 means all passed.
 import { createRequire } from "node:module";
 import path from "node:path";
@@ -88,9 +89,12 @@ try {
   await page.waitForFunction((img) => img.complete && img.naturalWidth > 0, mine, long);
   check(await mine.evaluate((img) => img.src.includes("/private/") && img.src.includes("X-Amz-Signature")),
     "my photos show a private photo's thumbnail through a presigned link");
+  const privateId = await mine.evaluate((img) => img.closest("li").dataset.id);
+  const publicId = await page.$eval('#mine-items img[alt="s2_greenmeadow_1280x1024.jpg"]', (img) => img.closest("li").dataset.id);
   await page.goto(`${base}/#gallery`);
-  await page.waitForSelector('#gallery-items img[alt="s2_greenmeadow_1280x1024.jpg"]', long);
-  check((await page.$$('#gallery-items img[alt="m1_eveningglow_2560x1600.jpg"]')).length === 0, "the gallery does not show the private photo");
+  await page.waitForSelector(`#gallery-items li[data-id="${publicId}"]`, long);
+  check((await page.$$(`#gallery-items li[data-id="${privateId}"]`)).length === 0,
+    `the gallery, newest first, shows the public photo uploaded before it but not the private one (${privateId})`);
   await page.goto(`${base}/#upload`);
   await page.check('input[name="visibility"][value="public"]');
   await page.setInputFiles("#files", text);
@@ -139,6 +143,22 @@ try {
   await page.waitForFunction(() => document.getElementById("status").textContent.includes("no photos yet"), null, long);
   check((await page.$$("#mine-items li")).length === 0, "a second user's photos do not include the first user's");
   await page.screenshot({ path: `${shots}/signed-in-second.png`, fullPage: true });
+
+  // The second user deletes the account; signing in with it again fails.
+  await page.goto(`${base}/#profile`);
+  await page.waitForSelector("#account-delete", { state: "visible", ...long });
+  await page.click("#account-delete");
+  await page.waitForFunction(() => document.getElementById("sign-in-button")?.hidden === false, null, long);
+  const again = await browser.newPage();
+  await again.goto(`${base}/#profile`);
+  await again.click("#sign-in-button");
+  await again.waitForSelector("#email", long);
+  await again.fill("#email", second);
+  await again.fill("#password", password);
+  await again.click("#sign-in");
+  const refusal = await again.waitForSelector("#login-error", long).then((e) => e.textContent(), () => "");
+  check(refusal.includes("Incorrect"), `a deleted account cannot sign in again (${refusal})`);
+  await again.close();
 
   const fresh = await browser.newPage();
   await fresh.goto(`${base}/#gallery`);

@@ -513,6 +513,10 @@ fn boundary(rendered: &Rendered, n: &Names) -> Result<Value> {
             ),
             // The api tells the stage's distribution to forget a deleted photo's thumbnail.
             "cloudfront" => (vec![format!("arn:aws:cloudfront::{}:distribution/*", n.account)], Some(n.tagged("ResourceTag"))),
+            // The api deletes a deleted account's user from the stage's pool.
+            "cognito-idp" => {
+                (vec![format!("arn:aws:cognito-idp:{}:{}:userpool/*", n.region, n.account)], Some(n.tagged("ResourceTag")))
+            }
             "unscoped" => (vec!["*".into()], None),
             other => bail!("a function role uses {other}:…, which the boundary has no stage scope for: add it in policy.rs"),
         };
@@ -526,9 +530,14 @@ fn boundary(rendered: &Rendered, n: &Names) -> Result<Value> {
     Ok(json!({ "Version": "2012-10-17", "Statement": statements }))
 }
 
+/// `cognito-idp` → `CognitoIdp`: a Sid takes letters and digits only.
 fn capitalised(s: &str) -> String {
-    let mut c = s.chars();
-    c.next().map(|f| f.to_ascii_uppercase().to_string() + c.as_str()).unwrap_or_default()
+    s.split('-')
+        .map(|part| {
+            let mut c = part.chars();
+            c.next().map(|f| f.to_ascii_uppercase().to_string() + c.as_str()).unwrap_or_default()
+        })
+        .collect()
 }
 
 fn statement(sid: &str, actions: BTreeSet<&str>, resources: Vec<String>) -> Value {

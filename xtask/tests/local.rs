@@ -231,6 +231,9 @@ fn uploads_become_thumbnails_failures_and_avatars_and_ctrl_c_stops_everything() 
         page.header("Content-Type").is_some_and(|t| t.starts_with("text/html"))
             && page.text().contains("<title>thumbstack</title>")
     );
+    // The CSP CloudFront sends, with the emulator where the stage's buckets would be.
+    let csp = page.header("Content-Security-Policy").unwrap_or_default();
+    assert!(csp.contains("script-src 'self'") && csp.contains("connect-src 'self' http://127.0.0.1:"), "{}", page.headers);
     let script = request("GET", &format!("{base}/app.js"), None, b"");
     assert!(
         script.status == 200 && script.header("Content-Type").is_some_and(|t| t.contains("javascript")),

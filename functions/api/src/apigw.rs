@@ -4,7 +4,7 @@ use aws_lambda_events::apigw::{ApiGatewayV2httpRequest, ApiGatewayV2httpResponse
 use aws_lambda_events::encodings::Body;
 use aws_lambda_events::http::{HeaderMap, HeaderValue, header};
 
-use crate::http::{Request, Response};
+use crate::http::{Request, Response, SignIn};
 
 pub fn request(event: ApiGatewayV2httpRequest) -> Request {
     let body = event
@@ -12,13 +12,19 @@ pub fn request(event: ApiGatewayV2httpRequest) -> Request {
         .map(|b| if event.is_base64_encoded { aws_smithy_types::base64::decode(&b).unwrap_or_default() } else { b.into_bytes() });
     let query = event.raw_query_string.as_deref().map(form_pairs).unwrap_or_default();
     // Only the authorizer's verified claims count; a `sub` in a header or the body never does.
-    let subject = event.request_context.authorizer.and_then(|a| a.jwt).and_then(|jwt| jwt.claims.get("sub").cloned());
+    let claims = event.request_context.authorizer.and_then(|a| a.jwt).map(|jwt| jwt.claims).unwrap_or_default();
+    let subject = claims.get("sub").cloned();
+    let sign_in = match (claims.get("iss"), claims.get("username")) {
+        (Some(issuer), Some(username)) => Some(SignIn { issuer: issuer.clone(), username: username.clone() }),
+        _ => None,
+    };
     Request {
         method: event.request_context.http.method.as_str().to_string(),
         path: event.raw_path.unwrap_or_else(|| event.request_context.http.path.unwrap_or_default()),
         query,
         body,
         subject,
+        sign_in,
     }
 }
 
@@ -59,7 +65,7 @@ mod tests {
         "accountId": "123456789012", "apiId": "api", "domainName": "x", "domainPrefix": "x",
         "http": {"method": "PUT", "path": "/api/profile", "protocol": "HTTP/1.1", "sourceIp": "1.2.3.4", "userAgent": "t"},
         "requestId": "r", "routeKey": "PUT /api/profile", "stage": "$default", "time": "01/Dec/2026:10:00:00 +0000", "timeEpoch": 1,
-        "authorizer": {"jwt": {"claims": {"sub": "user-1", "iss": "https://issuer"}, "scopes": null}}
+        "authorizer": {"jwt": {"claims": {"sub": "user-1", "iss": "https://issuer", "username": "user-1"}, "scopes": null}}
       },
       "body": "eyJiaW8iOiIifQ==", "isBase64Encoded": true
     }"#;
@@ -69,11 +75,12 @@ mod tests {
         let event: ApiGatewayV2httpRequest = serde_json::from_str(EVENT).unwrap();
         let r = request(event);
         assert_eq!((r.method.as_str(), r.path.as_str(), r.subject.as_deref()), ("PUT", "/api/profile", Some("user-1")));
+        assert_eq!(r.sign_in, Some(SignIn { issuer: "https://issuer".into(), username: "user-1".into() }));
         assert_eq!(r.body.as_deref(), Some(br#"{"bio":""}"#.as_slice()));
         assert_eq!(r.query("cursor"), Some("ab+c"));
         assert_eq!(r.query("x"), Some("a b"));
         let unsigned: ApiGatewayV2httpRequest = serde_json::from_str(&EVENT.replace(
-            r#""authorizer": {"jwt": {"claims": {"sub": "user-1", "iss": "https://issuer"}, "scopes": null}}"#,
+            r#""authorizer": {"jwt": {"claims": {"sub": "user-1", "iss": "https://issuer", "username": "user-1"}, "scopes": null}}"#,
             r#""authorizer": null"#,
         ))
         .unwrap();

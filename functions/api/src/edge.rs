@@ -4,15 +4,17 @@
 use crate::Api;
 use crate::http::ApiError;
 
-/// CloudFront's `CreateInvalidation` of `path` (`shared::signed`: no CloudFront SDK crate in the
+/// CloudFront's `CreateInvalidation` of `paths` (keys of ours: nothing to escape) (`shared::signed`: no CloudFront SDK crate in the
 /// functions' build). `reference` is CloudFront's caller reference: the same one again asks for
 /// the same invalidation, not a second.
-pub async fn invalidate(api: &Api, distribution: &str, path: &str, reference: &str) -> Result<(), ApiError> {
+pub async fn invalidate(api: &Api, distribution: &str, paths: &[String], reference: &str) -> Result<(), ApiError> {
     let caller = api.signed.as_ref().ok_or_else(|| ApiError::internal("invalidating at the edge", "no credentials"))?;
+    let items: String = paths.iter().map(|p| format!("<Path>{p}</Path>")).collect();
     let body = format!(
         "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<InvalidationBatch xmlns=\"http://cloudfront.amazonaws.com/doc/2020-05-31/\">\
-         <Paths><Quantity>1</Quantity><Items><Path>{path}</Path></Items></Paths>\
-         <CallerReference>{reference}</CallerReference></InvalidationBatch>"
+         <Paths><Quantity>{}</Quantity><Items>{items}</Items></Paths>\
+         <CallerReference>{reference}</CallerReference></InvalidationBatch>",
+        paths.len()
     );
     let distribution = shared::signed::label(distribution);
     let answer = caller
@@ -26,7 +28,7 @@ pub async fn invalidate(api: &Api, distribution: &str, path: &str, reference: &s
         .map_err(|e| ApiError::internal("invalidating at the edge", e))?;
     match answer.status {
         200 | 201 => {
-            tracing::info!(event = "edge_invalidated", path);
+            tracing::info!(event = "edge_invalidated", paths = paths.len());
             Ok(())
         }
         status => Err(ApiError::internal(

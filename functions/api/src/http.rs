@@ -13,6 +13,16 @@ pub struct Request {
     pub body: Option<Vec<u8>>,
     /// The JWT `sub` the authorizer verified; `None` when the route is public or unauthenticated.
     pub subject: Option<String>,
+    /// The same token's `iss` and `username` (`crate::account`: which pool, and which user in it).
+    pub sign_in: Option<SignIn>,
+}
+
+/// Where a verified token says its user lives.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SignIn {
+    pub issuer: String,
+    /// Cognito's `username` claim of an access token; the name `AdminDeleteUser` takes.
+    pub username: String,
 }
 
 impl Request {

@@ -1,6 +1,7 @@
 //! The api function: what the site asks of the backend. Routing and every handler work on
 //! [`http::Request`], so API Gateway (`apigw`) and `cargo xtask local` run the same code.
 
+pub mod account;
 pub mod apigw;
 pub mod config;
 pub mod edge;
@@ -35,7 +36,7 @@ pub struct Route {
 
 /// Every route, once: the router, the template's API Gateway routes and the OpenAPI document
 /// are all checked against this list.
-pub const ROUTES: [Route; 9] = [
+pub const ROUTES: [Route; 10] = [
     Route { method: "POST", path: "/api/uploads", signed_in: true },
     Route { method: "GET", path: "/api/images", signed_in: false },
     Route { method: "GET", path: "/api/photos", signed_in: true },
@@ -44,6 +45,7 @@ pub const ROUTES: [Route; 9] = [
     Route { method: "GET", path: "/api/profile", signed_in: true },
     Route { method: "PUT", path: "/api/profile", signed_in: true },
     Route { method: "DELETE", path: "/api/avatar", signed_in: true },
+    Route { method: "DELETE", path: "/api/account", signed_in: true },
     Route { method: "GET", path: "/api/openapi.json", signed_in: false },
 ];
 
@@ -110,6 +112,7 @@ impl Api {
             ("GET", "/api/profile") => profile::get(self, &user).await,
             ("PUT", "/api/profile") => profile::put(self, &user, profile::parse_update(&request.json_object()?)?).await,
             ("DELETE", "/api/avatar") => profile::delete_avatar(self, &user).await,
+            ("DELETE", "/api/account") => account::delete(self, &user, request.sign_in.as_ref()).await,
             ("GET", "/api/openapi.json") => Ok(Response { status: 200, content_type: "application/json", body: OPENAPI.into() }),
             _ => Err(ApiError::NotFound),
         }

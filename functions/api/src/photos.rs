@@ -2,6 +2,7 @@
 //! thumbnail and its catalog row. Whose it is comes from the row, never from the request.
 
 use aws_sdk_dynamodb::types::AttributeValue;
+use shared::record::CatalogRow;
 use shared::visibility::Visibility;
 
 use crate::Api;
@@ -34,28 +35,40 @@ pub async fn delete(api: &Api, user: &str, request: &Request) -> Result<Response
     }
     // Files first, the row last: a failure half-way leaves the row, so the photo still shows in
     // "my photos" and the owner can delete it again; never an orphaned original nobody can list.
+    let edge_path = remove_files(api, &row).await?;
+    // Thumbnails are cached `immutable` for a year at the edge: without this, the deleted photo
+    // would stay at its URL there.
+    if let (Some(distribution), Some(path)) = (&api.config.distribution_id, edge_path) {
+        crate::edge::invalidate(api, distribution, &[path], &format!("delete-{id}")).await?;
+    }
+    remove_row(api, user, &row).await?;
+    tracing::info!(event = "photo_deleted", upload_id = id);
+    Ok(Response { status: 204, content_type: "application/json", body: String::new() })
+}
+
+/// The photo's original and thumbnail; the path the edge must forget, for a public one (a private
+/// thumbnail was never at the edge).
+pub async fn remove_files(api: &Api, row: &CatalogRow) -> Result<Option<String>, ApiError> {
     for (bucket, key, what) in [
         (&api.config.uploads_bucket, &row.source_key, "deleting the original"),
         (&api.config.assets_bucket, &row.thumbnail_key, "deleting the thumbnail"),
     ] {
         api.s3.delete_object().bucket(bucket).key(key).send().await.map_err(|e| ApiError::internal(what, e))?;
     }
-    // Thumbnails are cached `immutable` for a year at the edge: without this, the deleted photo
-    // would stay at its URL there.
-    // A private thumbnail was never at the edge.
-    if let (Some(distribution), Visibility::Public) = (&api.config.distribution_id, row.visibility) {
-        crate::edge::invalidate(api, distribution, &format!("/{}", row.thumbnail_key), &format!("delete-{id}")).await?;
-    }
+    Ok((row.visibility == Visibility::Public).then(|| format!("/{}", row.thumbnail_key)))
+}
+
+/// The catalog row, only while it is still `user`'s.
+pub async fn remove_row(api: &Api, user: &str, row: &CatalogRow) -> Result<(), ApiError> {
     api.dynamodb
         .delete_item()
-        .table_name(table)
-        .key(shared::table::PK, AttributeValue::S(pk))
+        .table_name(&api.config.catalog_table)
+        .key(shared::table::PK, AttributeValue::S(row.pk()))
         .condition_expression("#o = :o")
         .expression_attribute_names("#o", shared::table::OWNER)
         .expression_attribute_values(":o", AttributeValue::S(user.to_string()))
         .send()
         .await
         .map_err(|e| ApiError::internal("deleting the catalog row", e))?;
-    tracing::info!(event = "photo_deleted", upload_id = id);
-    Ok(Response { status: 204, content_type: "application/json", body: String::new() })
+    Ok(())
 }

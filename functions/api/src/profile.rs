@@ -107,6 +107,23 @@ pub async fn put(api: &Api, user: &str, update: ProfileUpdate) -> Result<Respons
 /// the time of the deletion, so an upload older than that, delivered late, is stale to the avatar
 /// function and puts nothing back.
 pub async fn delete_avatar(api: &Api, user: &str) -> Result<Response, ApiError> {
+    let now = Utc::now();
+    remove_avatar_files(api, user, now).await?;
+    api.dynamodb
+        .update_item()
+        .table_name(&api.config.catalog_table)
+        .key(PK, AttributeValue::S(profile_pk(user)))
+        .update_expression("SET avatar_uploaded_at = :t REMOVE avatar_key, avatar_version")
+        .expression_attribute_values(":t", AttributeValue::S(now.to_rfc3339_opts(SecondsFormat::Millis, true)))
+        .send()
+        .await
+        .map_err(|e| ApiError::internal("removing the avatar from the profile", e))?;
+    tracing::info!(event = "avatar_deleted");
+    Ok(Response { status: 204, content_type: "application/json", body: String::new() })
+}
+
+/// Every original `user` uploaded for an avatar, the square, and CloudFront's copy of it.
+pub async fn remove_avatar_files(api: &Api, user: &str, now: chrono::DateTime<Utc>) -> Result<(), ApiError> {
     let prefix = format!("{}{user}/", shared::key::AVATARS);
     let mut pages = api.s3.list_objects_v2().bucket(&api.config.uploads_bucket).prefix(&prefix).into_paginator().send();
     while let Some(page) = pages.next().await {
@@ -119,22 +136,11 @@ pub async fn delete_avatar(api: &Api, user: &str) -> Result<Response, ApiError> 
     let square = avatar_output_key(user);
     let deleted = api.s3.delete_object().bucket(&api.config.assets_bucket).key(&square).send().await;
     deleted.map_err(|e| ApiError::internal("deleting the avatar", e))?;
-    let now = Utc::now();
     if let Some(distribution) = &api.config.distribution_id {
         let reference = format!("avatar-{user}-{}", now.timestamp_millis());
-        crate::edge::invalidate(api, distribution, &format!("/{square}"), &reference).await?;
+        crate::edge::invalidate(api, distribution, &[format!("/{square}")], &reference).await?;
     }
-    api.dynamodb
-        .update_item()
-        .table_name(&api.config.catalog_table)
-        .key(PK, AttributeValue::S(profile_pk(user)))
-        .update_expression("SET avatar_uploaded_at = :t REMOVE avatar_key, avatar_version")
-        .expression_attribute_values(":t", AttributeValue::S(now.to_rfc3339_opts(SecondsFormat::Millis, true)))
-        .send()
-        .await
-        .map_err(|e| ApiError::internal("removing the avatar from the profile", e))?;
-    tracing::info!(event = "avatar_deleted");
-    Ok(Response { status: 204, content_type: "application/json", body: String::new() })
+    Ok(())
 }
 
 #[cfg(test)]

@@ -37,7 +37,8 @@ pub async fn take(
         .key(shared::table::PK, AttributeValue::S(shared::table::quota_pk(user, &day)))
         .update_expression("ADD uploads :one, #bytes :size SET #expires = :expires")
         .condition_expression(
-            "(attribute_not_exists(uploads) OR uploads < :uploads) AND (attribute_not_exists(#bytes) OR #bytes <= :room)",
+            "attribute_not_exists(closed) AND (attribute_not_exists(uploads) OR uploads < :uploads) \
+             AND (attribute_not_exists(#bytes) OR #bytes <= :room)",
         )
         .expression_attribute_names("#bytes", "bytes")
         .expression_attribute_names("#expires", shared::table::EXPIRES_AT)
@@ -52,9 +53,31 @@ pub async fn take(
     match counted {
         Ok(_) => Ok(()),
         Err(e) if e.as_service_error().is_some_and(|s| s.is_conditional_check_failed_exception()) => Err(exceeded(format!(
-            "this account has used today's uploads ({} files or {} bytes a day)",
+            "this account has used today's uploads ({} files or {} bytes a day), or was deleted",
             quota.uploads_per_day, quota.bytes_per_day
         ))),
         Err(e) => Err(ApiError::internal("counting the upload against the quota", e)),
     }
+}
+
+/// No grant for `user` today or tomorrow: an account being deleted. Its access tokens outlive the
+/// deletion by up to their lifetime (15 minutes, the template's `AccessTokenValidity`), and a grant
+/// in that window would put a photo back. The two items hold nothing but the user id, and DynamoDB's
+/// TTL removes them a day after their own.
+pub async fn close(dynamodb: &aws_sdk_dynamodb::Client, table: &str, user: &str, now: DateTime<Utc>) -> Result<(), ApiError> {
+    for day in [now.date_naive(), now.date_naive() + Duration::days(1)] {
+        let expires = (day + Duration::days(2)).and_hms_opt(0, 0, 0).expect("midnight exists").and_utc();
+        dynamodb
+            .update_item()
+            .table_name(table)
+            .key(shared::table::PK, AttributeValue::S(shared::table::quota_pk(user, &day.format("%Y-%m-%d").to_string())))
+            .update_expression("SET closed = :yes, #expires = :expires")
+            .expression_attribute_names("#expires", shared::table::EXPIRES_AT)
+            .expression_attribute_values(":yes", AttributeValue::Bool(true))
+            .expression_attribute_values(":expires", AttributeValue::N(expires.timestamp().unsigned_abs().to_string()))
+            .send()
+            .await
+            .map_err(|e| ApiError::internal("closing the account to new uploads", e))?;
+    }
+    Ok(())
 }

@@ -36,6 +36,7 @@ async fn call_as(api: &Api, as_user: Option<&str>, method: &str, path_and_query:
         query: api::apigw::form_pairs(query),
         body: body.map(|b| b.to_string().into_bytes()),
         subject: as_user.map(str::to_string),
+        sign_in: None,
     };
     let Response { status, content_type, body } = api.handle(&request).await;
     assert_eq!(content_type, "application/json");
@@ -429,14 +430,16 @@ async fn api_at_the_edge(p: &Pipeline) -> (Api, String) {
     (Api::new(config, &p.sdk), distribution)
 }
 
-/// The paths of the one invalidation asked of `distribution` so far.
+/// The paths of every invalidation asked of `distribution` so far.
 async fn invalidated(sdk: &aws_config::SdkConfig, distribution: &str) -> Vec<String> {
     let cloudfront = aws_sdk_cloudfront::Client::new(sdk);
     let listed = cloudfront.list_invalidations().distribution_id(distribution).send().await.unwrap();
-    let items = listed.invalidation_list().unwrap().items();
-    assert_eq!(items.len(), 1, "{items:?}");
-    let asked = cloudfront.get_invalidation().distribution_id(distribution).id(items[0].id()).send().await.unwrap();
-    asked.invalidation().unwrap().invalidation_batch().unwrap().paths().unwrap().items().to_vec()
+    let mut paths = Vec::new();
+    for item in listed.invalidation_list().unwrap().items() {
+        let asked = cloudfront.get_invalidation().distribution_id(distribution).id(item.id()).send().await.unwrap();
+        paths.extend(asked.invalidation().unwrap().invalidation_batch().unwrap().paths().unwrap().items().to_vec());
+    }
+    paths
 }
 
 /// A distribution in moto's CloudFront (its CloudFormation makes none), for the api to invalidate.
@@ -525,15 +528,27 @@ async fn an_avatar_is_deleted_with_its_originals_and_leaves_the_edge() {
 /// `photo` through the presigned POST, and runs the thumbnail function on the notification it
 /// caused. Returns the upload id.
 async fn upload_photo(p: &Pipeline, api: &Api, thumbnails: &ThumbnailHandler, visibility: Option<&str>, photo: &[u8]) -> String {
-    let mut ask = json!({ "kind": "image", "file_name": "beach.jpg", "content_type": "image/jpeg", "size": photo.len() });
+    upload_photo_as(p, api, thumbnails, USER, visibility, "beach.jpg", photo).await
+}
+
+async fn upload_photo_as(
+    p: &Pipeline,
+    api: &Api,
+    thumbnails: &ThumbnailHandler,
+    user: &str,
+    visibility: Option<&str>,
+    name: &str,
+    photo: &[u8],
+) -> String {
+    let mut ask = json!({ "kind": "image", "file_name": name, "content_type": "image/jpeg", "size": photo.len() });
     if let Some(v) = visibility {
         ask["visibility"] = json!(v);
     }
-    let (status, grant) = call(api, "POST", "/api/uploads", Some(ask)).await;
+    let (status, grant) = call_as(api, Some(user), "POST", "/api/uploads", Some(ask)).await;
     assert_eq!(status, 201, "{grant}");
     let fields: Vec<(String, String)> =
         grant["fields"].as_object().unwrap().iter().map(|(k, v)| (k.clone(), v.as_str().unwrap().to_string())).collect();
-    let (status, body) = testkit::form::post_form(grant["url"].as_str().unwrap(), &fields, "beach.jpg", "image/jpeg", photo);
+    let (status, body) = testkit::form::post_form(grant["url"].as_str().unwrap(), &fields, name, "image/jpeg", photo);
     assert!((200..300).contains(&status), "the presigned POST was refused: {status} {body}");
     let messages: Vec<_> = receive(&p.sqs, &p.queue_url, 1)
         .await
@@ -598,4 +613,150 @@ async fn a_private_photo_is_its_owners_alone() {
     assert_eq!(gallery["items"].as_array().unwrap().len(), 1, "{unsaid} is private by the stage's default");
     let (_, mine) = call(&api, "GET", "/api/photos", None).await;
     assert!(mine["items"].as_array().unwrap().iter().any(|i| i["id"] == unsaid.as_str() && i["visibility"] == "private"));
+}
+
+/// A user in a moto pool, signed in as the site signs in (USER_PASSWORD_AUTH): the claims of the
+/// access token moto issued, as the authorizer would pass them, and the client to try again with.
+struct PoolUser {
+    cognito: aws_sdk_cognitoidentityprovider::Client,
+    pool: String,
+    client: String,
+    email: String,
+    password: String,
+    sub: String,
+    sign_in: api::http::SignIn,
+}
+
+async fn pool_user(sdk: &aws_config::SdkConfig) -> PoolUser {
+    use aws_sdk_cognitoidentityprovider::types::{AttributeType, AuthFlowType, ExplicitAuthFlowsType, UsernameAttributeType};
+    let cognito = aws_sdk_cognitoidentityprovider::Client::new(sdk);
+    let created =
+        cognito.create_user_pool().pool_name("account-test").username_attributes(UsernameAttributeType::Email).send().await;
+    let pool = created.unwrap().user_pool().unwrap().id().unwrap().to_string();
+    let client = cognito
+        .create_user_pool_client()
+        .user_pool_id(&pool)
+        .client_name("site")
+        .explicit_auth_flows(ExplicitAuthFlowsType::AllowUserPasswordAuth)
+        .send()
+        .await
+        .unwrap();
+    let client = client.user_pool_client().unwrap().client_id().unwrap().to_string();
+    let (email, password) = ("leaving@example.com".to_string(), "Leaving-Passw0rd".to_string());
+    let attribute = AttributeType::builder().name("email").value(&email).build().unwrap();
+    cognito.sign_up().client_id(&client).username(&email).password(&password).user_attributes(attribute).send().await.unwrap();
+    cognito.admin_confirm_sign_up().user_pool_id(&pool).username(&email).send().await.unwrap();
+    let auth = cognito
+        .initiate_auth()
+        .client_id(&client)
+        .auth_flow(AuthFlowType::UserPasswordAuth)
+        .auth_parameters("USERNAME", &email)
+        .auth_parameters("PASSWORD", &password)
+        .send()
+        .await
+        .unwrap();
+    let token = auth.authentication_result().unwrap().access_token().unwrap().to_string();
+    let payload = token.split('.').nth(1).unwrap().replace('-', "+").replace('_', "/");
+    let padded = format!("{payload}{}", "=".repeat((4 - payload.len() % 4) % 4));
+    let claims: Value = serde_json::from_slice(&aws_smithy_types::base64::decode(padded).unwrap()).unwrap();
+    let text = |name: &str| claims[name].as_str().unwrap_or_else(|| panic!("no {name} in {claims}")).to_string();
+    let sign_in = api::http::SignIn { issuer: text("iss"), username: text("username") };
+    PoolUser { cognito, pool, client, email, password, sub: text("sub"), sign_in }
+}
+
+/// Everything in the three buckets and the table that names `who`.
+async fn everything_of(
+    p: &Pipeline,
+    who: &str,
+) -> (Vec<String>, Vec<std::collections::HashMap<String, aws_sdk_dynamodb::types::AttributeValue>>) {
+    let mut keys = Vec::new();
+    for bucket in [UPLOADS, ASSETS, LOGS] {
+        let listed = p.s3.list_objects_v2().bucket(bucket).send().await.unwrap();
+        keys.extend(listed.contents().iter().map(|o| format!("{bucket}/{}", o.key().unwrap())).filter(|k| k.contains(who)));
+    }
+    let dynamodb = aws_sdk_dynamodb::Client::new(&p.sdk);
+    let items = dynamodb.scan().table_name(TABLE).send().await.unwrap().items().to_vec();
+    let items = items.into_iter().filter(|item| format!("{item:?}").contains(who)).collect();
+    (keys, items)
+}
+
+/// `DELETE /api/account` leaves nothing of the caller: a public and a private photo, a rejected
+/// upload (its record and e-mail notice), an avatar and a profile are gone from every bucket and
+/// the table (listed whole), the edge is told to forget the public pictures, and the user is gone
+/// from the pool, so signing in again fails. What stays is the closed quota of today and tomorrow
+/// (the user id and an expiry, so the 15 minutes a deleted account's token still lives cannot add
+/// a photo), and another user's photo.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_account_is_deleted_with_everything_it_had() {
+    let p = Pipeline::start("account", "images/").await;
+    let dynamodb = testkit::queue::create_catalog(&p.sdk).await;
+    let (api, distribution) = api_at_the_edge(&p).await;
+    let thumbnails = ThumbnailHandler::new(Config::from_lookup(&thumbnail::DEFAULTS, p.env("thumbnail")).unwrap(), &p.sdk);
+    let leaving = pool_user(&p.sdk).await;
+    let me = leaving.sub.as_str();
+    let photo = corpus_file("photos/s2_greenmeadow_1280x1024.jpg");
+
+    let public = upload_photo_as(&p, &api, &thumbnails, me, Some("public"), "beach.jpg", &photo).await;
+    let private = upload_photo_as(&p, &api, &thumbnails, me, Some("private"), "secret.jpg", &photo).await;
+    upload_photo_as(&p, &api, &thumbnails, me, None, "notes.jpg", b"these are not pixels").await;
+    let theirs = upload_photo_as(&p, &api, &thumbnails, OTHER, None, "theirs.jpg", &photo).await;
+    let (status, _) = call_as(&api, Some(me), "PUT", "/api/profile", Some(json!({ "display_name": "Leaving", "bio": "" }))).await;
+    assert_eq!(status, 200);
+    for key in [format!("avatars/{me}/01JAAAAAAAAAAAAAAAAAAAAAAA"), shared::key::avatar_output_key(me)] {
+        let bucket = if key.ends_with(".jpg") { ASSETS } else { UPLOADS };
+        p.s3.put_object().bucket(bucket).key(key).body(b"avatar".to_vec().into()).send().await.unwrap();
+    }
+    let (keys, items) = everything_of(&p, me).await;
+    assert!(keys.len() >= 6 && items.len() >= 4, "the account has data to delete: {keys:?} {items:?}");
+    assert!(keys.iter().any(|k| k.starts_with(&format!("{LOGS}/failures/users/{me}/"))), "{keys:?}");
+
+    // Without the token's pool and user name, nothing is deleted.
+    let (status, refused) = call_as(&api, Some(me), "DELETE", "/api/account", None).await;
+    assert_eq!(status, 403, "{refused}");
+    assert_eq!(everything_of(&p, me).await.0, keys);
+
+    let request = Request {
+        method: "DELETE".into(),
+        path: "/api/account".into(),
+        subject: Some(me.to_string()),
+        sign_in: Some(leaving.sign_in.clone()),
+        ..Request::default()
+    };
+    let answer = api.handle(&request).await;
+    assert_eq!(answer.status, 204, "{}", answer.body);
+
+    let (keys, items) = everything_of(&p, me).await;
+    assert_eq!(keys, Vec::<String>::new(), "no file of the account remains");
+    for item in &items {
+        let pk = item["pk"].as_s().unwrap();
+        let closed = pk.starts_with("QUOTA#") && item.get("closed") == Some(&aws_sdk_dynamodb::types::AttributeValue::Bool(true));
+        assert!(closed && item.contains_key(shared::table::EXPIRES_AT), "left behind: {item:?}");
+    }
+    for id in [&public, &private] {
+        let (keys, items) = everything_of(&p, id).await;
+        assert!(keys.is_empty() && items.is_empty(), "{id}: {keys:?} {items:?}");
+    }
+    let paths = invalidated(&p.sdk, &distribution).await;
+    assert!(paths.contains(&format!("/thumbnails/{public}.jpg")) && !paths.iter().any(|p| p.contains(&private)), "{paths:?}");
+    let gone = leaving.cognito.admin_get_user().user_pool_id(&leaving.pool).username(&leaving.email).send().await;
+    assert!(gone.is_err_and(|e| format!("{e:?}").contains("UserNotFound")), "the user is gone from the pool");
+    let again = leaving
+        .cognito
+        .initiate_auth()
+        .client_id(&leaving.client)
+        .auth_flow(aws_sdk_cognitoidentityprovider::types::AuthFlowType::UserPasswordAuth)
+        .auth_parameters("USERNAME", &leaving.email)
+        .auth_parameters("PASSWORD", &leaving.password)
+        .send()
+        .await;
+    assert!(again.is_err(), "signing in again fails");
+    // The token outlives the account by minutes: no grant in them.
+    let ask = json!({ "kind": "image", "file_name": "late.jpg", "content_type": "image/jpeg", "size": 10 });
+    assert_eq!(call_as(&api, Some(me), "POST", "/api/uploads", Some(ask)).await.0, 429);
+    // Asked again (the first answer lost), it is still done.
+    assert_eq!(api.handle(&request).await.status, 204);
+    let (_, gallery) = call_as(&api, None, "GET", "/api/images", None).await;
+    let ids: Vec<&str> = gallery["items"].as_array().unwrap().iter().map(|i| i["id"].as_str().unwrap()).collect();
+    assert_eq!(ids, [theirs.as_str()], "another user's photo stays");
+    assert!(dynamodb.scan().table_name(TABLE).send().await.unwrap().count() > 0);
 }

@@ -158,8 +158,10 @@ fn spec(
             timeout_s: f.timeout_s.get(),
         })
     };
+    let endpoint = aws.endpoint.clone().context("local runs on the emulator")?;
     Ok(Spec {
-        endpoint: aws.endpoint.clone().context("local runs on the emulator")?,
+        content_security_policy: local_spec::content_security_policy(template, &endpoint)?,
+        endpoint,
         region: stage.region.to_string(),
         port: args.port,
         site_dir: crate::paths::root().join("site"),

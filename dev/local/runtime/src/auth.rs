@@ -38,6 +38,10 @@ pub struct Claims {
     pub token_use: String,
     #[serde(default)]
     pub client_id: Option<String>,
+    /// The pool's name for the user (an access token carries it): what `DELETE /api/account`
+    /// deletes from the pool.
+    #[serde(default)]
+    pub username: Option<String>,
 }
 
 pub struct Verifier {

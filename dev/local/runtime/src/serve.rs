@@ -82,6 +82,7 @@ async fn serve(spec: Spec, handle: tokio::runtime::Handle) -> Result<Exit> {
         assets_bucket: spec.assets_bucket.clone(),
         site_dir: spec.site_dir.clone(),
         runtime: handle,
+        content_security_policy: spec.content_security_policy.clone(),
     });
     let http = {
         let server = Arc::clone(&server);

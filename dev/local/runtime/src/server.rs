@@ -18,6 +18,8 @@ pub struct Site {
     pub assets_bucket: String,
     pub site_dir: PathBuf,
     pub runtime: tokio::runtime::Handle,
+    /// As CloudFront's response-headers policy sends it (`local_spec::content_security_policy`).
+    pub content_security_policy: String,
 }
 
 /// Serves until `server.unblock()`; one thread per request.
@@ -33,9 +35,10 @@ pub fn serve(server: Arc<tiny_http::Server>, site: Arc<Site>) {
     }
 }
 
-/// With a known length, never chunked (tiny_http chunks anything over 32 KiB by default).
-fn whole<R: std::io::Read>(response: Response<R>) -> Response<R> {
-    response.with_chunked_threshold(usize::MAX)
+/// With a known length, never chunked (tiny_http chunks anything over 32 KiB by default), and
+/// with the site's CSP, as every answer through CloudFront has it.
+fn whole<R: std::io::Read>(site: &Site, response: Response<R>) -> Response<R> {
+    response.with_chunked_threshold(usize::MAX).with_header(header("Content-Security-Policy", &site.content_security_policy))
 }
 
 fn answer(site: &Site, mut request: Request) -> std::io::Result<()> {
@@ -43,7 +46,7 @@ fn answer(site: &Site, mut request: Request) -> std::io::Result<()> {
     // itself and could drive this server with the signed-in user's tokens; only our own names pass.
     if !own_host(header_of(&request, "Host").as_deref()) {
         let out = Response::from_string("this server answers to 127.0.0.1 and localhost only\n").with_status_code(421);
-        return request.respond(whole(out));
+        return request.respond(whole(site, out));
     }
     let url = request.url().to_string();
     let (path, query) = url.split_once('?').unwrap_or((&url, ""));
@@ -52,20 +55,23 @@ fn answer(site: &Site, mut request: Request) -> std::io::Result<()> {
         let mut body = Vec::new();
         request.as_reader().read_to_end(&mut body)?;
         // As API Gateway: a signed-in route without a valid token never reaches the function.
-        let subject = if api::route_of(request.method().as_str(), &path).is_some_and(|r| r.signed_in) {
+        let (subject, sign_in) = if api::route_of(request.method().as_str(), &path).is_some_and(|r| r.signed_in) {
             match site.verifier.verify_header(header_of(&request, "Authorization").as_deref(), std::time::SystemTime::now()) {
-                Ok(claims) => Some(claims.sub),
+                Ok(claims) => {
+                    let sign_in = claims.username.map(|username| api::http::SignIn { issuer: claims.iss, username });
+                    (Some(claims.sub), sign_in)
+                }
                 Err(refused) => {
                     eprintln!("local: {} {path}: 401, the token was refused: {refused}", request.method());
                     let out = Response::from_string(r#"{"message":"Unauthorized"}"#)
                         .with_status_code(401)
                         .with_header(header("Content-Type", "application/json"))
                         .with_header(header("WWW-Authenticate", "Bearer"));
-                    return request.respond(whole(out));
+                    return request.respond(whole(site, out));
                 }
             }
         } else {
-            None
+            (None, None)
         };
         let api_request = api::http::Request {
             method: request.method().as_str().to_string(),
@@ -73,6 +79,7 @@ fn answer(site: &Site, mut request: Request) -> std::io::Result<()> {
             query: api::apigw::form_pairs(query),
             body: Some(body),
             subject,
+            sign_in,
         };
         let invocation = tracing::info_span!(crate::logs::SPAN, function = "api");
         let response = site.runtime.block_on(site.api.handle(&api_request).instrument(invocation));
@@ -80,19 +87,20 @@ fn answer(site: &Site, mut request: Request) -> std::io::Result<()> {
             .with_status_code(response.status)
             .with_header(header("Content-Type", response.content_type))
             .with_header(header("Cache-Control", "no-store"));
-        return request.respond(whole(out));
+        return request.respond(whole(site, out));
     }
     if let Some(answer) = sign_in(site, &mut request, &path, query)? {
-        return request.respond(whole(answer));
+        return request.respond(whole(site, answer));
     }
     if path.starts_with("/thumbnails/") || path.starts_with("/avatars/") {
         let key = percent_decode(path.trim_start_matches('/'));
         let got = site.runtime.block_on(site.s3.get_object().bucket(&site.assets_bucket).key(&key).send());
-        let Ok(object) = got else { return request.respond(whole(not_found(&site.site_dir, &path))) };
+        let Ok(object) = got else { return request.respond(whole(site, not_found(&site.site_dir, &path))) };
         let content_type = object.content_type().unwrap_or("application/octet-stream").to_string();
         let cache = object.cache_control().unwrap_or("no-cache").to_string();
         let bytes = site.runtime.block_on(object.body.collect()).map(|b| b.into_bytes().to_vec()).unwrap_or_default();
         return request.respond(whole(
+            site,
             Response::from_data(bytes)
                 .with_header(header("Content-Type", &content_type))
                 .with_header(header("Cache-Control", &cache)),
@@ -103,12 +111,13 @@ fn answer(site: &Site, mut request: Request) -> std::io::Result<()> {
             let bytes = std::fs::read(&file)?;
             let mime = mime_guess::from_path(&file).first_or_octet_stream().to_string();
             request.respond(whole(
+                site,
                 Response::from_data(bytes)
                     .with_header(header("Content-Type", &mime))
                     .with_header(header("Cache-Control", "no-cache")),
             ))
         }
-        _ => request.respond(whole(not_found(&site.site_dir, &path))),
+        _ => request.respond(whole(site, not_found(&site.site_dir, &path))),
     }
 }
 

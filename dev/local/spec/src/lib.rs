@@ -39,6 +39,8 @@ pub struct Spec {
     pub api: Function,
     /// Who signs people in: the stage's pool in the emulator (`xtask local` makes it).
     pub user_pool: UserPool,
+    /// The `Content-Security-Policy` every answer carries ([`content_security_policy`]).
+    pub content_security_policy: String,
 }
 
 /// A Cognito user pool and the site's app client in it.
@@ -138,6 +140,43 @@ pub fn function_env(
     Ok(env)
 }
 
+/// The site's CSP as the template's `SecurityHeaders` give it to CloudFront, for a server that
+/// plays CloudFront in front of the emulator: each bucket source (`https://${…}`) becomes the
+/// emulator's `endpoint`, and the sign-in domain (a `!If` on the stage's own pool) drops out,
+/// because the local sign-in is the site's own origin.
+pub fn content_security_policy(template: &str, endpoint: &str) -> Result<String, EnvError> {
+    let doc: Value = serde_norway::from_str(template)?;
+    let missing = || EnvError::NoFunction("SecurityHeaders with a ContentSecurityPolicy".into());
+    let policy = doc
+        .get("Resources")
+        .and_then(|r| r.get("SecurityHeaders"))
+        .and_then(|r| r.get("Properties"))
+        .and_then(|p| p.get("ResponseHeadersPolicyConfig"))
+        .and_then(|c| c.get("SecurityHeadersConfig"))
+        .and_then(|c| c.get("ContentSecurityPolicy"))
+        .and_then(|c| c.get("ContentSecurityPolicy"))
+        .ok_or_else(missing)?;
+    let parts = match policy {
+        Value::Tagged(join) if join.tag == "Join" => join.value.as_sequence().and_then(|s| s.get(1)).and_then(Value::as_sequence),
+        _ => None,
+    }
+    .ok_or_else(missing)?;
+    let mut text = String::new();
+    for part in parts {
+        match part {
+            Value::String(s) => text.push_str(s),
+            Value::Tagged(t) if t.tag == "Sub" => text.push_str(t.value.as_str().unwrap_or_default()),
+            _ => {}
+        }
+    }
+    let origin = endpoint.trim_end_matches('/');
+    let directives: Vec<String> = text
+        .split(';')
+        .map(|d| d.split_whitespace().map(|w| if w.starts_with("https://${") { origin } else { w }).collect::<Vec<_>>().join(" "))
+        .collect();
+    Ok(directives.join("; "))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -173,6 +212,17 @@ Resources:
         assert!(matches!(function_env(TEMPLATE, "avatar", |_| Some(String::new())), Err(EnvError::NoFunction(_))));
         let sub = TEMPLATE.replace("!Ref ThumbnailEdge", "!Sub \"${AWS::Region}\"");
         assert!(matches!(function_env(&sub, "thumbnail", |_| Some("x".into())), Err(EnvError::Unresolvable { .. })));
+    }
+
+    #[test]
+    fn the_local_csp_is_the_templates_with_the_emulator_for_the_buckets() {
+        let template = std::fs::read_to_string(repo_root().join("infra/template.yaml")).unwrap();
+        let csp = content_security_policy(&template, "http://127.0.0.1:5000/").unwrap();
+        assert_eq!(
+            csp,
+            "default-src 'self'; img-src 'self' data: blob: http://127.0.0.1:5000; connect-src 'self' http://127.0.0.1:5000; \
+             style-src 'self'; script-src 'self'; object-src 'none'; base-uri 'self'; frame-ancestors 'none'"
+        );
     }
 
     #[test]
