@@ -332,3 +332,29 @@ fn every_python_pin_carries_its_hash() {
     }
     assert!(pins > 100, "only {pins} pins");
 }
+
+/// Nothing a CI recipe or install script downloads runs before it is checked: no `curl … | sh`,
+/// and every executable fetched with curl or wget is held to a pinned SHA-256 before it runs.
+#[test]
+fn no_ci_recipe_runs_a_download_it_did_not_check() {
+    let mut files = vec!["dev/ci/buildspec.yml".to_string(), "Jenkinsfile".to_string(), ".ci/run".to_string()];
+    for dir in [".github/workflows", "dev/scripts"] {
+        for entry in std::fs::read_dir(root().join(dir)).unwrap() {
+            files.push(format!("{dir}/{}", entry.unwrap().file_name().to_string_lossy()));
+        }
+    }
+    for file in files {
+        let Ok(text) = std::fs::read_to_string(root().join(&file)) else { continue };
+        for (n, line) in text.lines().enumerate() {
+            let fetches = line.contains("curl ") || line.contains("wget ");
+            let piped = line.split('|').skip(1).any(|after| {
+                let command = after.split_whitespace().next().unwrap_or_default();
+                ["sh", "bash", "zsh", "python", "python3", "sudo"].contains(&command)
+            });
+            assert!(!(fetches && piped), "{file}:{}: a download piped into a shell: {line}", n + 1);
+        }
+        if text.contains("rustup-init") {
+            assert!(text.contains("sha256sum --check"), "{file}: rustup-init runs unchecked");
+        }
+    }
+}
