@@ -32,10 +32,11 @@ pub use roles::function_roles;
 
 /// The stage's ARN patterns the documents grant on; every one is the stage's own (`StageId::resources`).
 impl Names<'_> {
-    /// The stage's buckets and their objects.
+    /// The stack's buckets and their objects, each named whole.
     fn buckets(&self) -> Vec<String> {
-        let stage = self.id.resources();
-        vec![format!("arn:aws:s3:::{stage}"), format!("arn:aws:s3:::{stage}/*")]
+        let buckets = crate::stage::STACK_BUCKETS.map(|kind| self.bucket(kind));
+        let objects = buckets.iter().map(|b| format!("arn:aws:s3:::{b}/*"));
+        buckets.iter().map(|b| format!("arn:aws:s3:::{b}")).chain(objects).collect()
     }
     fn tables(&self) -> String {
         format!("arn:aws:dynamodb:{}:{}:table/{}", self.region, self.account, self.id.resources())

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 mod id;
-pub use id::{BOOTSTRAP_ROLE_PATH, EPHEMERAL_PREFIX, Names, STACK_TAG, StageId, artifacts_bucket};
+pub use id::{BOOTSTRAP_ROLE_PATH, EPHEMERAL_PREFIX, Names, STACK_BUCKETS, STACK_TAG, StageId, artifacts_bucket};
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]

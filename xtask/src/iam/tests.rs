@@ -273,6 +273,16 @@ fn no_stage_pattern_matches_another_stages_names() {
             }
         }
     }
+    // Nor another bucket of the account that starts with the stack's name: the pipeline's
+    // artifacts (`infra/pipeline.yaml`), which an S3 grant on `<stack>-*` reached.
+    for (id, d) in &all {
+        let artifacts = format!("arn:aws:s3:::{}-pipeline-{ACCOUNT}", id.stack());
+        for pattern in name_patterns(d) {
+            for name in [artifacts.clone(), format!("{artifacts}/build.zip")] {
+                assert!(!glob(&pattern, &name), "{id}'s {pattern} matches the pipeline's bucket {name}");
+            }
+        }
+    }
     // Tag conditions hold the stack name, which differs as much.
     let (_, alice) = documents_for("dev", Some("alice"));
     assert!(alice.execution.to_string().contains(r#""aws:ResourceTag/thumbstack:stack":"alice-thumbstack-dev""#));

@@ -128,6 +128,12 @@ impl std::fmt::Display for StageId {
     }
 }
 
+/// The stack's buckets, by the middle of their names (`<stack>-<kind>-<account>`, as
+/// infra/template.yaml names them: `template::tests::the_stacks_buckets_are_the_ones_iam_names`).
+/// IAM names each one whole, so no grant reaches another bucket that starts with the stack's
+/// name (the pipeline's artifacts, `<stack>-pipeline-<account>`).
+pub const STACK_BUCKETS: [&str; 3] = ["uploads", "assets", "logs"];
+
 /// The account's bucket for function zips (one per account and region, shared by its stages).
 pub fn artifacts_bucket(account: &str, region: &str) -> String {
     format!("thumbstack-artifacts-{account}-{region}")
@@ -161,6 +167,10 @@ impl Names<'_> {
     /// The account's artifacts bucket in this region.
     pub fn artifacts_bucket(&self) -> String {
         artifacts_bucket(self.account, self.region)
+    }
+    /// The stack's bucket `kind` ([`STACK_BUCKETS`]).
+    pub fn bucket(&self, kind: &str) -> String {
+        format!("{}-{kind}-{}", self.id.stack(), self.account)
     }
 }
 

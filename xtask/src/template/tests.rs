@@ -518,3 +518,24 @@ fn the_distribution_reads_no_private_thumbnail() {
         assert!(img.contains("${AWS::StackName}-assets-${AWS::AccountId}.s3."), "{stage}: img-src {img}");
     }
 }
+
+/// The stack's buckets are exactly `STACK_BUCKETS`, each named `<stack>-<kind>-<account>`, the
+/// names the IAM documents grant on one by one.
+#[test]
+fn the_stacks_buckets_are_the_ones_iam_names() {
+    let out = rendered("dev");
+    let t: Value = serde_norway::from_str(file(&out, "template.yaml")).unwrap();
+    let mut kinds = Vec::new();
+    for (id, r) in t["Resources"].as_mapping().unwrap() {
+        if r["Type"] != "AWS::S3::Bucket" {
+            continue;
+        }
+        let name = serde_norway::to_string(&r["Properties"]["BucketName"]).unwrap();
+        let kind = name.split("${AWS::StackName}-").nth(1).and_then(|k| k.strip_suffix("-${AWS::AccountId}\n"));
+        kinds.push(kind.unwrap_or_else(|| panic!("{id:?}: {name}")).to_string());
+    }
+    kinds.sort();
+    let mut expected = crate::stage::STACK_BUCKETS.map(String::from).to_vec();
+    expected.sort();
+    assert_eq!(kinds, expected);
+}
