@@ -211,7 +211,22 @@ fn guards(names: &Names) -> Vec<Value> {
             vec![names.execution_role()],
         ),
         deny("NeverRemoveABoundary", &["iam:DeleteRolePermissionsBoundary"], vec![names.stack_roles()]),
+        never_another_stacks_tagged(names),
     ]
+}
+
+/// Tagging a distribution or a certificate as it is created is allowed with the stack's tag in
+/// the request alone: IAM cannot tell that call from tagging one that already exists. What it can
+/// refuse is re-tagging a resource another stack's tag already names, so no stage's deploy takes
+/// another stage's distribution or certificate into its own scope.
+pub const TAG_ON_CREATE: [&str; 2] = ["cloudfront:TagResource", "acm:AddTagsToCertificate"];
+
+fn never_another_stacks_tagged(n: &Names) -> Value {
+    let tag = format!("aws:ResourceTag/{STACK_TAG}");
+    json!({
+        "Sid": "NeverAnotherStacksResources", "Effect": "Deny", "Action": TAG_ON_CREATE, "Resource": "*",
+        "Condition": { "StringNotEquals": { &tag: n.id.stack() }, "Null": { &tag: "false" } },
+    })
 }
 
 /// What no identity of a stage that keeps its data (`retention.on_delete: retain`, or

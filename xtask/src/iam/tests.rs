@@ -477,3 +477,35 @@ fn the_execution_role_trusts_only_this_accounts_cloudformation() {
     let account = &trust["Condition"]["StringEquals"]["aws:SourceAccount"];
     assert!(matches!(account, serde_norway::Value::Tagged(t) if t.value.as_str() == Some("AWS::AccountId")), "{account:?}");
 }
+
+/// Every tag-on-create right (an allow whose only condition is the stack's tag in the request) is
+/// fenced by a deny on resources another stack's tag already names.
+fn no_tag_on_create_takes_another_stacks(doc: &Value, stack: &str) -> Result<(), String> {
+    let tag = format!("aws:ResourceTag/{}", crate::stage::STACK_TAG);
+    let fenced: Vec<&str> = statements(doc)
+        .filter(|s| s["Effect"] == "Deny" && s["Resource"] == "*")
+        .filter(|s| s["Condition"]["StringNotEquals"][&tag] == stack && s["Condition"]["Null"][&tag] == "false")
+        .flat_map(|s| strings(&s["Action"]))
+        .collect();
+    for s in allows(doc) {
+        let request_only = s["Condition"]["StringEquals"].as_object().is_some_and(|c| c.keys().all(|k| k.starts_with("aws:RequestTag/")));
+        for action in strings(&s["Action"]).into_iter().filter(|a| a.contains("Tag") && !a.contains("Untag") && !a.contains("ListTags")) {
+            if request_only && !fenced.contains(&action) {
+                return Err(format!("{}: {action} may re-tag another stack's resource into this one", sid(s)));
+            }
+        }
+    }
+    Ok(())
+}
+
+#[test]
+fn no_stage_can_tag_another_stacks_distribution_or_certificate() {
+    for (id, d) in all() {
+        no_tag_on_create_takes_another_stacks(&d.execution, id.stack()).unwrap_or_else(|e| panic!("{id}: {e}"));
+    }
+    let (id, prod) = documents_for("prod", None);
+    let mut unfenced = prod.execution.clone();
+    unfenced["Statement"].as_array_mut().unwrap().retain(|s| s["Sid"] != "NeverAnotherStacksResources");
+    let e = no_tag_on_create_takes_another_stacks(&unfenced, id.stack()).unwrap_err();
+    assert!(e.contains("cloudfront:TagResource") || e.contains("acm:AddTagsToCertificate"), "{e}");
+}
