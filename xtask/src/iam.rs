@@ -128,7 +128,7 @@ fn stack_templates(rendered: &Rendered) -> Result<Vec<(&'static str, Yaml)>> {
     rendered
         .files
         .iter()
-        .filter(|(n, _)| *n == "template.yaml" || *n == "certificate.yaml")
+        .filter(|(n, _)| *n == "template.yaml" || rendered.us_east_1.iter().any(|c| c.file == *n))
         .map(|(file, text)| Ok((*file, serde_norway::from_str(text).with_context(|| format!("parsing rendered {file}"))?)))
         .collect()
 }
@@ -347,6 +347,7 @@ fn grants(scope: Scope, stage: &Stage, dns: &Dns, n: &Names) -> Vec<(&'static st
         Scope::TagNewCertificates => {
             vec![("", vec![format!("arn:aws:acm:us-east-1:{account}:certificate/*")], tagged("RequestTag"))]
         }
+        Scope::WebAcls => one(vec![format!("arn:aws:wafv2:us-east-1:{account}:global/webacl/{}/*", n.id.resources())]),
         Scope::UserPools => {
             vec![("", vec![format!("arn:aws:cognito-idp:{region}:{account}:userpool/*")], tagged("ResourceTag"))]
         }
@@ -364,9 +365,7 @@ fn artifacts_objects(n: &Names) -> String {
 fn deploy(rendered: &Rendered, stage: &Stage, n: &Names) -> Value {
     let (stack, region, account) = (n.id.stack(), n.region, n.account);
     let mut stacks = vec![n.stack_arn(region, stack)];
-    if rendered.file("certificate.yaml").is_some() {
-        stacks.push(n.stack_arn("us-east-1", &n.id.certificate_stack()));
-    }
+    stacks.extend(rendered.us_east_1.iter().map(|c| n.stack_arn("us-east-1", &c.stack)));
     let bucket = format!("arn:aws:s3:::{}", n.artifacts_bucket());
     // A protected stage's stacks get their stack policy and termination protection after each
     // change set, and lose the protection only in a teardown its operator confirmed by name.

@@ -22,6 +22,10 @@ pub struct Stage {
     pub alarms: Alarms,
     #[serde(default)]
     pub domain: Option<Domain>,
+    /// A WAF web ACL on the distribution that limits each client IP (the us-east-1 companion
+    /// `infra/waf.yaml`). AWS stages only.
+    #[serde(default)]
+    pub waf: Option<Waf>,
     pub limits: Limits,
     pub images: Images,
     pub functions: Functions,
@@ -91,6 +95,14 @@ pub struct Domain {
     /// An existing us-east-1 certificate; without one, deploy creates it in a companion stack.
     #[serde(default)]
     pub certificate_arn: Option<CertificateArn>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Waf {
+    /// Requests one client IP may make in any 5 minutes, to the site and the api together; past
+    /// it, WAF answers 429 until the IP's rate falls below it.
+    pub requests_per_ip_per_5_minutes: Ranged<10, 2_000_000_000>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -330,7 +342,7 @@ impl Stage {
     }
 
     /// Rules that span fields (each field checks itself while parsing).
-    fn check(&self) -> Result<(), String> {
+    pub(crate) fn check(&self) -> Result<(), String> {
         if self.emulator.is_some() && self.domain.is_some() {
             return Err("a stage with `emulator` cannot name a `domain`: the emulator serves no DNS or certificates".into());
         }
@@ -340,6 +352,9 @@ impl Stage {
             }
             (None, Some(jwt)) if jwt.audience.is_empty() => return Err("api.jwt.audience is empty".into()),
             _ => {}
+        }
+        if self.emulator.is_some() && self.waf.is_some() {
+            return Err("`waf` is for AWS stages: the emulator has no CloudFront to put a web ACL on".into());
         }
         if self.emulator.is_some() && (self.api.invite_only || self.api.email_sender.is_some()) {
             return Err("api.invite_only and api.email_sender are for AWS stages: the emulator's pool sends no e-mail".into());

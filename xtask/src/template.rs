@@ -27,12 +27,36 @@ pub struct Rendered {
     /// The stage's parameter values (deploy adds the deploy-time ones) and stack tags.
     pub parameters: BTreeMap<&'static str, String>,
     pub tags: BTreeMap<String, String>,
-    /// The us-east-1 companion stack's parameters, when there is one (`certificate.yaml`).
-    pub certificate_parameters: Option<BTreeMap<&'static str, String>>,
+    /// The stacks the stage keeps in us-east-1 ([`Companion`]), in the order deploy applies them.
+    pub us_east_1: Vec<Companion>,
     /// The CI pipeline stack's parameters, when the stage has a `pipeline` (`pipeline.yaml`).
     pub pipeline_parameters: Option<BTreeMap<&'static str, String>>,
     /// The bootstrap stack's parameters (`bootstrap.yaml`, from `companions::render`).
     pub bootstrap_parameters: Option<BTreeMap<&'static str, String>>,
+}
+
+/// A stack the stage keeps in us-east-1, where CloudFront takes its certificate and its web ACL
+/// from: deploy applies it before the main stack and passes its one output on as the main stack's
+/// parameter of the same name; teardown deletes it after the main stack.
+pub struct Companion {
+    /// Its rendered file (`certificate.yaml`, `waf.yaml`).
+    pub file: &'static str,
+    pub stack: String,
+    pub parameters: BTreeMap<&'static str, String>,
+    /// Its output, and the main stack's parameter that takes it.
+    pub output: &'static str,
+    /// The deploy report's timings of its change set and its execution.
+    pub phases: (&'static str, &'static str),
+}
+
+/// The us-east-1 stacks `stage` has: its certificate when it names a domain but no certificate,
+/// and its web ACL when it sets `waf`. Deploy renders them; teardown deletes them.
+pub fn us_east_1_stacks(stage: &Stage) -> Vec<String> {
+    let certificate = stage.domain.as_ref().is_some_and(|d| d.certificate_arn.is_none());
+    [(certificate, stage.id.certificate_stack()), (stage.waf.is_some(), stage.id.waf_stack())]
+        .into_iter()
+        .filter_map(|(has, stack)| has.then_some(stack))
+        .collect()
 }
 
 impl Rendered {
@@ -79,7 +103,7 @@ pub fn render_stack(infra: &Path, stage: &Stage) -> Result<Rendered> {
     let tags = tags(stage);
 
     let header = |from: &str| header(name, from);
-    let mut certificate_parameters = None;
+    let mut us_east_1 = Vec::new();
     let mut files = vec![
         ("template.yaml", header("infra/template.yaml") + &yaml(&template)?),
         ("parameters.json", template_configuration(&values, &tags)?),
@@ -95,14 +119,37 @@ pub fn render_stack(infra: &Path, stage: &Stage) -> Result<Rendered> {
             BTreeMap::from([("DomainName", domain.name.to_string()), ("HostedZoneId", domain.hosted_zone_id.to_string())]);
         files.push(("certificate.yaml", header("infra/certificate.yaml") + &yaml(&cert)?));
         files.push(("certificate-parameters.json", template_configuration(&params, &tags)?));
-        certificate_parameters = Some(params);
+        us_east_1.push(Companion {
+            file: "certificate.yaml",
+            stack: stage.id.certificate_stack(),
+            parameters: params,
+            output: "CertificateArn",
+            phases: ("certificate_changeset", "certificate_execute"),
+        });
+    }
+    if let Some(waf) = &stage.waf {
+        let acl = std::fs::read_to_string(infra.join("waf.yaml")).context("reading infra/waf.yaml")?;
+        let acl: Value = serde_norway::from_str(&acl).context("parsing infra/waf.yaml")?;
+        let params = BTreeMap::from([
+            ("StackName", stage.id.stack().to_string()),
+            ("RequestsPerIp", waf.requests_per_ip_per_5_minutes.get().to_string()),
+        ]);
+        files.push(("waf.yaml", header("infra/waf.yaml") + &yaml(&acl)?));
+        files.push(("waf-parameters.json", template_configuration(&params, &tags)?));
+        us_east_1.push(Companion {
+            file: "waf.yaml",
+            stack: stage.id.waf_stack(),
+            parameters: params,
+            output: "WebAclArn",
+            phases: ("waf_changeset", "waf_execute"),
+        });
     }
     Ok(Rendered {
         stack_name: stage.id.stack().to_string(),
         files,
         parameters: values,
         tags,
-        certificate_parameters,
+        us_east_1,
         pipeline_parameters: None,
         bootstrap_parameters: None,
     })

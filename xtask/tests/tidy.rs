@@ -295,8 +295,19 @@ fn only_the_cloudformation_core_makes_change_sets() {
 #[test]
 fn stage_names_are_derived_in_one_place() {
     let root = testkit::repo_root();
-    let suffixes =
-        ["bootstrap", "pipeline", "certificate", "cfn-exec", "boundary", "deploy", "users", "site", "artifacts", "catalog"];
+    let suffixes = [
+        "bootstrap",
+        "pipeline",
+        "certificate",
+        "waf",
+        "cfn-exec",
+        "boundary",
+        "deploy",
+        "users",
+        "site",
+        "artifacts",
+        "catalog",
+    ];
     let mut offenders = Vec::new();
     for path in tracked_files(&root).into_iter().filter(|p| p.starts_with("xtask/src/") && p.ends_with(".rs")) {
         if path == "xtask/src/stage/id.rs" {

@@ -22,8 +22,9 @@ pub struct Report {
     /// `CREATE` for a new stack, `UPDATE` otherwise; `null` when nothing changed.
     pub change_set_type: Option<String>,
     pub changes: Vec<Change>,
-    /// The us-east-1 certificate stack of a stage with a domain and no given certificate.
-    pub certificate_stack: Option<String>,
+    /// The stage's us-east-1 stacks this run applied: its certificate (a domain and no given
+    /// certificate), its web ACL (`waf`).
+    pub us_east_1_stacks: Vec<String>,
     pub artifacts_bucket: Option<String>,
     pub artifacts: Vec<Uploaded>,
     /// The functions' CodeDeploy rollouts this run started, and how each ended.

@@ -48,6 +48,8 @@ pub(super) enum Scope {
     TagNewCertificates,
     /// Requesting a certificate: with the stack's tag, and only for the names the templates ask for.
     NewCertificates,
+    /// The stage's web ACL (`<stack>-web`, in us-east-1 for CloudFront), by its name.
+    WebAcls,
     /// User pools (and their clients, domains and login styles, which IAM names by their pool):
     /// random ids, so only one tagged with the stack.
     UserPools,
@@ -353,4 +355,19 @@ pub(super) const PERMISSIONS: &[(&str, Scope, &[&str])] = &[
     ),
     ("AWS::Cognito::UserPoolDomain", Scope::Unscoped, &["cognito-idp:DescribeUserPoolDomain"]),
     ("AWS::CertificateManager::Certificate", Scope::TagNewCertificates, &["acm:AddTagsToCertificate"]),
+    (
+        "AWS::WAFv2::WebACL",
+        Scope::WebAcls,
+        &[
+            "wafv2:CreateWebACL",
+            "wafv2:GetWebACL",
+            "wafv2:UpdateWebACL",
+            "wafv2:DeleteWebACL",
+            "wafv2:TagResource",
+            "wafv2:UntagResource",
+            "wafv2:ListTagsForResource",
+        ],
+    ),
+    // A distribution names its web ACL (`WebACLId`): CloudFront reads it with the caller's rights.
+    ("AWS::CloudFront::Distribution", Scope::WebAcls, &["wafv2:GetWebACL"]),
 ];

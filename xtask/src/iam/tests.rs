@@ -276,7 +276,7 @@ fn no_stage_pattern_matches_another_stages_names() {
     // Nor another bucket of the account that starts with the stack's name: the pipeline's
     // artifacts (`infra/pipeline.yaml`), which an S3 grant on `<stack>-*` reached.
     for (id, d) in &all {
-        let artifacts = format!("arn:aws:s3:::{}-pipeline-{ACCOUNT}", id.stack());
+        let artifacts = format!("arn:aws:s3:::{}", id.at("eu-west-1", ACCOUNT).pipeline_bucket());
         for pattern in name_patterns(d) {
             for name in [artifacts.clone(), format!("{artifacts}/build.zip")] {
                 assert!(!glob(&pattern, &name), "{id}'s {pattern} matches the pipeline's bucket {name}");
@@ -488,8 +488,11 @@ fn no_tag_on_create_takes_another_stacks(doc: &Value, stack: &str) -> Result<(),
         .flat_map(|s| strings(&s["Action"]))
         .collect();
     for s in allows(doc) {
-        let request_only = s["Condition"]["StringEquals"].as_object().is_some_and(|c| c.keys().all(|k| k.starts_with("aws:RequestTag/")));
-        for action in strings(&s["Action"]).into_iter().filter(|a| a.contains("Tag") && !a.contains("Untag") && !a.contains("ListTags")) {
+        let request_only =
+            s["Condition"]["StringEquals"].as_object().is_some_and(|c| c.keys().all(|k| k.starts_with("aws:RequestTag/")));
+        for action in
+            strings(&s["Action"]).into_iter().filter(|a| a.contains("Tag") && !a.contains("Untag") && !a.contains("ListTags"))
+        {
             if request_only && !fenced.contains(&action) {
                 return Err(format!("{}: {action} may re-tag another stack's resource into this one", sid(s)));
             }

@@ -74,6 +74,10 @@ impl StageId {
     pub fn certificate_stack(&self) -> String {
         self.suffixed("certificate")
     }
+    /// The stage's WAF web ACL, in us-east-1 for CloudFront.
+    pub fn waf_stack(&self) -> String {
+        self.suffixed("waf")
+    }
     pub fn execution_role_name(&self) -> String {
         self.suffixed("cfn-exec")
     }
@@ -168,6 +172,12 @@ impl Names<'_> {
     pub fn artifacts_bucket(&self) -> String {
         artifacts_bucket(self.account, self.region)
     }
+    /// The pipeline stack's artifacts bucket (infra/pipeline.yaml: `<stack>-pipeline-<account>`),
+    /// which no grant of the stage's may reach.
+    #[cfg(test)]
+    pub fn pipeline_bucket(&self) -> String {
+        format!("{}-{}", self.id.pipeline_stack(), self.account)
+    }
     /// The stack's bucket `kind` ([`STACK_BUCKETS`]).
     pub fn bucket(&self, kind: &str) -> String {
         format!("{}-{kind}-{}", self.id.stack(), self.account)
@@ -183,11 +193,12 @@ mod tests {
         let id = StageId::new("dev", None).unwrap();
         assert_eq!(id.stack(), "thumbstack-dev");
         assert_eq!(
-            [id.bootstrap_stack(), id.pipeline_stack(), id.certificate_stack(), id.role_path(), id.resources()],
+            [id.bootstrap_stack(), id.pipeline_stack(), id.certificate_stack(), id.waf_stack(), id.role_path(), id.resources()],
             [
                 "thumbstack-dev-bootstrap",
                 "thumbstack-dev-pipeline",
                 "thumbstack-dev-certificate",
+                "thumbstack-dev-waf",
                 "/thumbstack-dev/",
                 "thumbstack-dev-*"
             ]

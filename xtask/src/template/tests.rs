@@ -28,6 +28,44 @@ fn golden_dev_and_prod() {
     expect_test::expect_file!["../../tests/golden/prod/parameters.json"].assert_eq(file(&prod, "parameters.json"));
     expect_test::expect_file!["../../tests/golden/prod/certificate.yaml"].assert_eq(file(&prod, "certificate.yaml"));
     expect_test::expect_file!["../../tests/golden/prod/stack-policy.json"].assert_eq(file(&prod, STACK_POLICY));
+    expect_test::expect_file!["../../tests/golden/prod/waf.yaml"].assert_eq(file(&prod, "waf.yaml"));
+    expect_test::expect_file!["../../tests/golden/prod/waf-parameters.json"].assert_eq(file(&prod, "waf-parameters.json"));
+}
+
+/// prod limits each client IP at the edge: its WAF stack (us-east-1) holds a rate-based rule keyed
+/// on the IP at the stage's limit, deploy applies it before the main stack and hands its web ACL to
+/// the distribution; a stage without `waf` has neither, and an emulator stage may not ask for one.
+#[test]
+fn prod_limits_each_client_ip_at_the_edge() {
+    let prod = rendered("prod");
+    let stacks: Vec<&str> = prod.us_east_1.iter().map(|c| c.stack.as_str()).collect();
+    assert_eq!(stacks, ["thumbstack-prod-certificate", "thumbstack-prod-waf"]);
+    let stage = crate::stage::Stage::load(&crate::paths::infra(), "prod").unwrap();
+    assert_eq!(crate::template::us_east_1_stacks(&stage), stacks, "teardown deletes what deploy applies");
+    let waf: Value = serde_norway::from_str(file(&prod, "waf.yaml")).unwrap();
+    let acl = &waf["Resources"]["WebAcl"]["Properties"];
+    assert_eq!(acl["Scope"], "CLOUDFRONT");
+    let rule = &acl["Rules"][0];
+    assert_eq!(rule["Statement"]["RateBasedStatement"]["AggregateKeyType"], "IP");
+    assert_eq!(rule["Action"]["Block"]["CustomResponse"]["ResponseCode"], 429);
+    let params: serde_json::Value = serde_json::from_str(file(&prod, "waf-parameters.json")).unwrap();
+    assert_eq!(params["Parameters"]["RequestsPerIp"], "2000");
+    let companion = prod.us_east_1.iter().find(|c| c.file == "waf.yaml").unwrap();
+    assert_eq!(companion.output, "WebAclArn");
+    assert!(waf["Outputs"].get(companion.output).is_some());
+    let t: Value = serde_norway::from_str(file(&prod, "template.yaml")).unwrap();
+    assert!(t["Parameters"].get(companion.output).is_some(), "the main stack takes the output");
+    let acl_id =
+        serde_norway::to_string(&t["Resources"]["Distribution"]["Properties"]["DistributionConfig"]["WebACLId"]).unwrap();
+    assert!(acl_id.contains("HasWebAcl") && acl_id.contains("WebAclArn"), "{acl_id}");
+
+    let dev = rendered("dev");
+    assert!(dev.us_east_1.is_empty() && dev.file("waf.yaml").is_none());
+    let infra = crate::paths::infra();
+    let text = std::fs::read_to_string(infra.join("stages/local.yaml")).unwrap();
+    let asked = text.replacen("\nlimits:", "\nwaf:\n  requests_per_ip_per_5_minutes: 100\nlimits:", 1);
+    let e = crate::stage::Stage::parse(&infra.join("stages/local.yaml"), &asked).unwrap().check().unwrap_err();
+    assert!(e.contains("`waf` is for AWS stages"), "{e}");
 }
 
 /// Every function publishes versions and is called only through its `live` alias, which CodeDeploy

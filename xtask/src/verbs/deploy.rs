@@ -227,31 +227,32 @@ async fn deploy(
     }
 
     let mut parameters: Vec<(String, String)> = rendered.parameters.iter().map(|(k, v)| ((*k).to_string(), v.clone())).collect();
-    if let (Some(cert_template), Some(cert_parameters)) = (rendered.file("certificate.yaml"), &rendered.certificate_parameters) {
+    // CloudFront's certificate and web ACL live in us-east-1, in stacks of their own.
+    for companion in &rendered.us_east_1 {
         let us_east_1 = aws.in_region("us-east-1");
+        let template = rendered.file(companion.file).with_context(|| format!("render wrote no {}", companion.file))?;
         let spec = StackSpec {
-            name: stage.id.certificate_stack(),
-            template: Template::Body(cert_template.to_string()),
-            parameters: cert_parameters.iter().map(|(k, v)| ((*k).to_string(), v.clone())).collect(),
+            name: companion.stack.clone(),
+            template: Template::Body(template.to_string()),
+            parameters: companion.parameters.iter().map(|(k, v)| ((*k).to_string(), v.clone())).collect(),
             tags: rendered.tags.clone().into_iter().collect(),
             role_arn: Some(path.execution_role.clone()),
             protection: Protection::of(stage, None),
         };
-        report.certificate_stack = Some(spec.name.clone());
+        report.us_east_1_stacks.push(spec.name.clone());
         let cfn = us_east_1.cloudformation();
-        let phases = ("certificate_changeset", "certificate_execute");
-        apply(&cfn, &spec, mode, stack::poll_interval(&us_east_1), phases, report).await?;
-        let arn = match stack::describe(&cfn, &spec.name).await? {
+        apply(&cfn, &spec, mode, stack::poll_interval(&us_east_1), companion.phases, report).await?;
+        let value = match stack::describe(&cfn, &spec.name).await? {
             Some(stack) => stack::outputs(&us_east_1, &stack)
                 .await?
-                .get("CertificateArn")
+                .get(companion.output)
                 .cloned()
-                .with_context(|| format!("{} has no CertificateArn output", spec.name))?,
-            // A diff of a stage whose certificate stack does not exist yet: the main stack's
-            // diff then shows the certificate as to-be-set.
+                .with_context(|| format!("{} has no {} output", spec.name, companion.output))?,
+            // A diff of a stage whose companion does not exist yet: the main stack's diff then
+            // shows the value as to-be-set.
             None => String::new(),
         };
-        parameters.push(("CertificateArn".into(), arn));
+        parameters.push((companion.output.into(), value));
     }
     let code_bucket = if in_process { LOCAL_CODE } else { bucket.as_str() };
     parameters.extend(deploy_time_parameters(template, code_bucket, in_process, &report.artifacts)?);

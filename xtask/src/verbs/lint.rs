@@ -21,8 +21,8 @@ pub fn check(dir: &Path, rendered: &Rendered, stage: &Stage) -> Result<Exit> {
     let mut problems = 0;
     for (name, _) in rendered.files.iter().filter(|(n, _)| n.ends_with(".yaml")) {
         let path = dir.join(name);
-        // The certificate stack always lives in us-east-1 (CloudFront's certificate region).
-        let region = if *name == "certificate.yaml" { "us-east-1" } else { &stage.region.0 };
+        // CloudFront's certificate and web ACL stacks always live in us-east-1.
+        let region = if rendered.us_east_1.iter().any(|c| c.file == *name) { "us-east-1" } else { &stage.region.0 };
         problems += linters.cfn_lint(&path, region)?;
         problems += linters.checkov(&path)?;
     }

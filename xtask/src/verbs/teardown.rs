@@ -61,11 +61,11 @@ pub fn run(args: &TeardownArgs) -> Result<Exit> {
         let role = bootstrapped.as_ref().map(|p| p.execution_role.clone());
         let mut report = Report { stack: stack_name.clone(), ..Report::default() };
         teardown(aws, &mut report, yes, role.as_deref(), unprotect).await?;
-        // The certificate stack goes after the stack that uses its certificate.
-        if stage.domain.as_ref().is_some_and(|d| d.certificate_arn.is_none()) {
-            let mut cert = Report { stack: stage.id.certificate_stack(), ..Report::default() };
-            teardown(&aws.in_region("us-east-1"), &mut cert, yes || report.existed, role.as_deref(), unprotect).await?;
-            report.also.push(cert);
+        // The us-east-1 stacks go after the distribution that uses their certificate and web ACL.
+        for companion in crate::template::us_east_1_stacks(stage) {
+            let mut edge = Report { stack: companion, ..Report::default() };
+            teardown(&aws.in_region("us-east-1"), &mut edge, yes || report.existed, role.as_deref(), unprotect).await?;
+            report.also.push(edge);
         }
         // An administrator made the pipeline and bootstrap stacks, with their own rights.
         let mut pipeline = Report { stack: stage.id.pipeline_stack(), ..Report::default() };
