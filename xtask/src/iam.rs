@@ -347,6 +347,7 @@ fn grants(scope: Scope, stage: &Stage, dns: &Dns, n: &Names) -> Vec<(&'static st
         Scope::TagNewCertificates => {
             vec![("", vec![format!("arn:aws:acm:us-east-1:{account}:certificate/*")], tagged("RequestTag"))]
         }
+        Scope::Secrets => one(vec![format!("arn:aws:secretsmanager:{region}:{account}:secret:{}", n.id.resources())]),
         Scope::WebAcls => one(vec![format!("arn:aws:wafv2:us-east-1:{account}:global/webacl/{}/*", n.id.resources())]),
         Scope::UserPools => {
             vec![("", vec![format!("arn:aws:cognito-idp:{region}:{account}:userpool/*")], tagged("ResourceTag"))]

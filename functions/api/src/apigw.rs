@@ -6,6 +6,10 @@ use aws_lambda_events::http::{HeaderMap, HeaderValue, header};
 
 use crate::http::{Request, Response, SignIn};
 
+/// What CloudFront adds to every request it forwards to the api (the template's
+/// `OriginCustomHeaders`; API Gateway hands headers over in lower case).
+pub const ORIGIN_HEADER: &str = "x-origin-verify";
+
 pub fn request(event: ApiGatewayV2httpRequest) -> Request {
     let body = event
         .body
@@ -18,7 +22,9 @@ pub fn request(event: ApiGatewayV2httpRequest) -> Request {
         (Some(issuer), Some(username)) => Some(SignIn { issuer: issuer.clone(), username: username.clone() }),
         _ => None,
     };
+    let origin_verify = event.headers.get(ORIGIN_HEADER).and_then(|v| v.to_str().ok()).map(str::to_string);
     Request {
+        origin_verify,
         method: event.request_context.http.method.as_str().to_string(),
         path: event.raw_path.unwrap_or_else(|| event.request_context.http.path.unwrap_or_default()),
         query,
@@ -60,7 +66,7 @@ mod tests {
     /// A real HTTP API payload (trimmed), as API Gateway sends it after the JWT authorizer.
     const EVENT: &str = r#"{
       "version": "2.0", "routeKey": "PUT /api/profile", "rawPath": "/api/profile",
-      "rawQueryString": "sort=smallest&cursor=ab%2Bc&x=a+b", "headers": {"content-type": "application/json"},
+      "rawQueryString": "sort=smallest&cursor=ab%2Bc&x=a+b", "headers": {"content-type": "application/json", "x-origin-verify": "from-the-edge"},
       "requestContext": {
         "accountId": "123456789012", "apiId": "api", "domainName": "x", "domainPrefix": "x",
         "http": {"method": "PUT", "path": "/api/profile", "protocol": "HTTP/1.1", "sourceIp": "1.2.3.4", "userAgent": "t"},
@@ -76,6 +82,7 @@ mod tests {
         let r = request(event);
         assert_eq!((r.method.as_str(), r.path.as_str(), r.subject.as_deref()), ("PUT", "/api/profile", Some("user-1")));
         assert_eq!(r.sign_in, Some(SignIn { issuer: "https://issuer".into(), username: "user-1".into() }));
+        assert_eq!(r.origin_verify.as_deref(), Some("from-the-edge"));
         assert_eq!(r.body.as_deref(), Some(br#"{"bio":""}"#.as_slice()));
         assert_eq!(r.query("cursor"), Some("ab+c"));
         assert_eq!(r.query("x"), Some("a b"));

@@ -24,6 +24,10 @@ pub struct ApiConfig {
     /// What a photo is when its grant request does not say (`DEFAULT_VISIBILITY`, the stage's
     /// `api.default_visibility`).
     pub default_visibility: shared::visibility::Visibility,
+    /// What every request must carry in `X-Origin-Verify` (`ORIGIN_VERIFY`): the value CloudFront
+    /// adds, so a request sent to the execute-api endpoint directly is refused. `None` where
+    /// nothing stands in front (`local`).
+    pub origin_verify: Option<String>,
 }
 
 impl ApiConfig {
@@ -58,6 +62,7 @@ impl ApiConfig {
                 bytes_per_day: number("BYTES_PER_DAY", 1 << 30, "positive number of bytes")?,
             },
             distribution_id: get("DISTRIBUTION_ID").filter(|v| !v.is_empty()),
+            origin_verify: get("ORIGIN_VERIFY").filter(|v| !v.is_empty()),
             default_visibility: match get("DEFAULT_VISIBILITY") {
                 None => shared::visibility::Visibility::Public,
                 Some(v) => shared::visibility::Visibility::parse(&v).ok_or(ConfigError::Invalid {

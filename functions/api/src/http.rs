@@ -15,6 +15,8 @@ pub struct Request {
     pub subject: Option<String>,
     /// The same token's `iss` and `username` (`crate::account`: which pool, and which user in it).
     pub sign_in: Option<SignIn>,
+    /// The `X-Origin-Verify` header: what CloudFront adds to every request it forwards.
+    pub origin_verify: Option<String>,
 }
 
 /// Where a verified token says its user lives.

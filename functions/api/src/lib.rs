@@ -100,6 +100,14 @@ impl Api {
                 ApiError::MethodNotAllowed { allowed: allowed.join(", ") }
             });
         };
+        // Only through CloudFront, past its web ACL: the execute-api endpoint answers anyone who
+        // finds it. The document is public anyway, and it is what the pre-traffic hook asks for.
+        if let Some(expected) = &self.config.origin_verify
+            && route.path != "/api/openapi.json"
+            && !same_secret(request.origin_verify.as_deref().unwrap_or_default(), expected)
+        {
+            return Err(ApiError::Forbidden("use the site's address: this endpoint answers only through it".into()));
+        }
         // `signed_in` in ROUTES (which the template and openapi.json are held to) decides who
         // must be known; public routes never look at `user`.
         let user = if route.signed_in { identity::user_of(request)? } else { String::new() };
@@ -152,5 +160,47 @@ impl Api {
     /// Where the site finds an asset: CloudFront serves the assets bucket beside the api.
     pub fn asset_url(&self, key: &str) -> String {
         format!("{}/{key}", self.config.assets_base_url.trim_end_matches('/'))
+    }
+}
+
+/// Equal, in time that does not depend on where the two first differ.
+fn same_secret(given: &str, expected: &str) -> bool {
+    given.len() == expected.len() && given.bytes().zip(expected.bytes()).fold(0u8, |diff, (a, b)| diff | (a ^ b)) == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn api(origin_verify: Option<&str>) -> Api {
+        let get = |name: &str| match name {
+            "ORIGIN_VERIFY" => origin_verify.map(str::to_string),
+            "UPLOADS_BUCKET" | "ASSETS_BUCKET" | "LOG_BUCKET" | "CATALOG_TABLE" => Some("x".into()),
+            _ => None,
+        };
+        let sdk = SdkConfig::builder()
+            .behavior_version(aws_config::BehaviorVersion::latest())
+            .region(aws_config::Region::new("eu-west-1"))
+            .build();
+        Api::new(ApiConfig::from_lookup(get).unwrap(), &sdk)
+    }
+
+    fn status(api: &Api, path: &str, header: Option<&str>) -> u16 {
+        let request =
+            Request { method: "GET".into(), path: path.into(), origin_verify: header.map(str::to_string), ..Request::default() };
+        tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(api.handle(&request)).status
+    }
+
+    /// Behind CloudFront, a request without CloudFront's header (sent to execute-api directly) is
+    /// refused before anything else; with it, it goes on (here to the sign-in check, 401).
+    #[test]
+    fn only_requests_through_cloudfront_pass() {
+        let edge = api(Some("s3cret-from-the-edge"));
+        assert_eq!(status(&edge, "/api/photos", None), 403);
+        assert_eq!(status(&edge, "/api/photos", Some("s3cret-from-the-edgX")), 403);
+        assert_eq!(status(&edge, "/api/photos", Some("s3cret")), 403);
+        assert_eq!(status(&edge, "/api/photos", Some("s3cret-from-the-edge")), 401);
+        assert_eq!(status(&edge, "/api/openapi.json", None), 200, "the public document, which the hook asks for");
+        assert_eq!(status(&api(None), "/api/photos", None), 401, "nothing in front (local): no header expected");
     }
 }

@@ -36,7 +36,7 @@ async fn call_as(api: &Api, as_user: Option<&str>, method: &str, path_and_query:
         query: api::apigw::form_pairs(query),
         body: body.map(|b| b.to_string().into_bytes()),
         subject: as_user.map(str::to_string),
-        sign_in: None,
+        ..Request::default()
     };
     let Response { status, content_type, body } = api.handle(&request).await;
     assert_eq!(content_type, "application/json");

@@ -116,3 +116,24 @@ fn the_documented_upload_types_are_the_accepted_ones() {
     let accepted: Vec<&str> = shared::media::ACCEPTED.iter().map(|(t, _)| *t).collect();
     assert_eq!(enums[0], &json!(accepted));
 }
+
+/// CloudFront sends the api `X-Origin-Verify` from the stack's generated secret, and the api
+/// function expects the same secret (`ORIGIN_VERIFY`) on AWS; off AWS (`!If RunsOnAws`) it expects
+/// none, as nothing stands in front there.
+#[test]
+fn the_api_answers_only_what_cloudfront_forwards() {
+    let path = testkit::repo_root().join("infra/template.yaml");
+    let t: serde_norway::Value = serde_norway::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    let secret = &t["Resources"]["OriginVerify"];
+    assert_eq!(secret["Type"], "AWS::SecretsManager::Secret");
+    assert!(secret["Properties"]["GenerateSecretString"]["PasswordLength"].as_u64() >= Some(32));
+    let reference = "{{resolve:secretsmanager:${OriginVerify}:SecretString}}";
+    let origins = t["Resources"]["Distribution"]["Properties"]["DistributionConfig"]["Origins"].as_sequence().unwrap();
+    let origin = origins.iter().find(|o| o["Id"] == "api").unwrap();
+    let header = &origin["OriginCustomHeaders"][0];
+    assert_eq!(header["HeaderName"].as_str().map(str::to_ascii_lowercase).as_deref(), Some(api::apigw::ORIGIN_HEADER));
+    assert!(serde_norway::to_string(&header["HeaderValue"]).unwrap().contains(reference));
+    let variables = &t["Resources"]["ApiFunction"]["Properties"]["Environment"]["Variables"];
+    let env = serde_norway::to_string(&variables["ORIGIN_VERIFY"]).unwrap();
+    assert!(env.contains("RunsOnAws") && env.contains(reference), "{env}");
+}

@@ -50,6 +50,8 @@ pub(super) enum Scope {
     NewCertificates,
     /// The stage's web ACL (`<stack>-web`, in us-east-1 for CloudFront), by its name.
     WebAcls,
+    /// The stage's secrets (`<stack>-*`), by their names.
+    Secrets,
     /// User pools (and their clients, domains and login styles, which IAM names by their pool):
     /// random ids, so only one tagged with the stack.
     UserPools,
@@ -370,4 +372,20 @@ pub(super) const PERMISSIONS: &[(&str, Scope, &[&str])] = &[
     ),
     // A distribution names its web ACL (`WebACLId`): CloudFront reads it with the caller's rights.
     ("AWS::CloudFront::Distribution", Scope::WebAcls, &["wafv2:GetWebACL"]),
+    // CloudFormation also reads it, to resolve the `{{resolve:secretsmanager:…}}` that uses it.
+    (
+        "AWS::SecretsManager::Secret",
+        Scope::Secrets,
+        &[
+            "secretsmanager:CreateSecret",
+            "secretsmanager:DeleteSecret",
+            "secretsmanager:DescribeSecret",
+            "secretsmanager:GetSecretValue",
+            "secretsmanager:UpdateSecret",
+            "secretsmanager:TagResource",
+            "secretsmanager:UntagResource",
+        ],
+    ),
+    // `GenerateSecretString` draws the value; IAM names no resource for it.
+    ("AWS::SecretsManager::Secret", Scope::Unscoped, &["secretsmanager:GetRandomPassword"]),
 ];

@@ -100,8 +100,9 @@ fn every_iam_write_held_by_the_boundary(doc: &Value, n: &Names) -> Result<(), St
 
 /// Calls IAM cannot scope to a resource or condition at all: reads, and three writes of little
 /// reach (SECURITY.md, "What IAM cannot scope").
-const UNSCOPABLE: [&str; 10] = [
+const UNSCOPABLE: [&str; 11] = [
     "cloudformation:ValidateTemplate",
+    "secretsmanager:GetRandomPassword",
     "sts:GetCallerIdentity",
     "logs:DescribeLogGroups",
     "cognito-idp:DescribeUserPoolDomain",

@@ -145,6 +145,8 @@ fn spec(
             .cloned()
             .or_else(|| resources.get(name).cloned())
             .or_else(|| (name == "Distribution").then(String::new))
+            // The template's `RunsOnAws` (`OnAws` is false here): what only CloudFront sends is off.
+            .or_else(|| (name == "RunsOnAws").then(|| "false".to_string()))
     };
     let function = |name: &str| -> Result<Function> {
         let env = local_spec::function_env(template, name, resolve)?;

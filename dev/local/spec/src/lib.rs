@@ -98,7 +98,7 @@ pub enum EnvError {
     NoFunction(String),
     #[error("{function}: {name} is {value}, which can only be resolved on AWS")]
     Unresolvable { function: String, name: String, value: String },
-    #[error("{function}: {name} refers to {reference}, which is neither a parameter nor a resource of the stack")]
+    #[error("{function}: {name} refers to {reference}, which is neither a parameter, a resource nor a condition of the stack")]
     Unknown { function: String, name: String, reference: String },
 }
 
@@ -129,6 +129,24 @@ pub fn function_env(
             Value::Tagged(tagged) if tagged.tag == "Ref" => {
                 let reference = tagged.value.as_str().unwrap_or_default().to_string();
                 resolve(&reference).ok_or(EnvError::Unknown { function: function.into(), name: name.clone(), reference })?
+            }
+            // `!If [Condition, then, else]` with a literal branch taken: `resolve` answers the
+            // condition ("true" or "false"), as the stage it stands in for would.
+            Value::Tagged(tagged) if tagged.tag == "If" => {
+                let branches = tagged.value.as_sequence().filter(|s| s.len() == 3);
+                let condition = branches.and_then(|s| s[0].as_str()).unwrap_or_default().to_string();
+                let taken = match resolve(&condition).as_deref() {
+                    Some("true") => branches.map(|s| &s[1]),
+                    Some("false") => branches.map(|s| &s[2]),
+                    _ => return Err(EnvError::Unknown { function: function.into(), name, reference: condition }),
+                };
+                match taken {
+                    Some(Value::String(s)) => s.clone(),
+                    _ => {
+                        let value = serde_norway::to_string(value).unwrap_or_default().trim().to_string();
+                        return Err(EnvError::Unresolvable { function: function.into(), name, value });
+                    }
+                }
             }
             other => {
                 let value = serde_norway::to_string(other).unwrap_or_default().trim().to_string();
@@ -207,6 +225,20 @@ Resources:
     }
 
     #[test]
+    fn a_condition_picks_a_literal_branch() {
+        let template = TEMPLATE.replace("INPUT_PREFIX: images/", "SECRET: !If [RunsOnAws, !Sub \"{{resolve:x}}\", \"\"]");
+        let env = |on_aws: &'static str| {
+            function_env(&template, "thumbnail", move |name| match name {
+                "RunsOnAws" => Some(on_aws.into()),
+                _ => Some("x".into()),
+            })
+        };
+        assert_eq!(env("false").unwrap()["SECRET"], "");
+        assert!(matches!(env("true"), Err(EnvError::Unresolvable { .. })), "the AWS branch is AWS's to resolve");
+        assert!(matches!(env("maybe"), Err(EnvError::Unknown { .. })));
+    }
+
+    #[test]
     fn an_unknown_ref_or_function_is_an_error() {
         assert!(matches!(function_env(TEMPLATE, "thumbnail", |_| None), Err(EnvError::Unknown { .. })));
         assert!(matches!(function_env(TEMPLATE, "avatar", |_| Some(String::new())), Err(EnvError::NoFunction(_))));
@@ -229,7 +261,10 @@ Resources:
     fn the_real_template_resolves_for_every_function() {
         let template = std::fs::read_to_string(repo_root().join("infra/template.yaml")).unwrap();
         for function in ["thumbnail", "avatar", "api"] {
-            let env = function_env(&template, function, |name| Some(format!("<{name}>"))).unwrap();
+            let env = function_env(&template, function, |name| {
+                Some(if name == "RunsOnAws" { "false".into() } else { format!("<{name}>") })
+            })
+            .unwrap();
             assert_eq!(env.get("RUST_LOG").map(String::as_str), Some("info"), "{function}");
             assert!(env.contains_key("LOG_BUCKET"), "{function}");
         }
