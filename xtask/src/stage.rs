@@ -296,6 +296,11 @@ pub struct Retention {
     pub failure_record_days: Ranged<1, 3650>,
     pub noncurrent_version_days: Ranged<1, 3650>,
     pub on_delete: OnDelete,
+    /// S3 Object Lock in compliance mode on the originals (the uploads bucket): every version of
+    /// an original is kept this many days after it was written, whoever asks to delete it, AWS's
+    /// root user included. Only a stage that keeps its data.
+    #[serde(default)]
+    pub originals_lock_days: Option<Ranged<1, 36500>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -352,6 +357,11 @@ impl Stage {
             }
             (None, Some(jwt)) if jwt.audience.is_empty() => return Err("api.jwt.audience is empty".into()),
             _ => {}
+        }
+        if self.retention.originals_lock_days.is_some() && !self.keeps_data() {
+            return Err("retention.originals_lock_days is for a stage that keeps its data (on_delete: retain, or protected): \
+                        a locked bucket cannot be emptied, so its teardown could not finish"
+                .into());
         }
         if self.emulator.is_some() && self.waf.is_some() {
             return Err("`waf` is for AWS stages: the emulator has no CloudFront to put a web ACL on".into());

@@ -235,6 +235,9 @@ pub fn parameters(stage: &Stage) -> BTreeMap<&'static str, String> {
     ]);
     p.insert("InviteOnly", stage.api.invite_only.to_string());
     p.insert("DefaultVisibility", stage.api.default_visibility.name().to_string());
+    if let Some(days) = &stage.retention.originals_lock_days {
+        p.insert("OriginalsLockDays", days.get().to_string());
+    }
     if let Some(sender) = &stage.api.email_sender {
         p.insert("EmailSenderIdentity", sender.identity.to_string());
         p.insert("EmailSenderAddress", sender.from.to_string());

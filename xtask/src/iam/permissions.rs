@@ -91,6 +91,8 @@ pub(super) const PERMISSIONS: &[(&str, Scope, &[&str])] = &[
             "s3:GetBucketTagging",
             "s3:PutBucketAcl",
             "s3:GetBucketAcl",
+            "s3:PutBucketObjectLockConfiguration",
+            "s3:GetBucketObjectLockConfiguration",
         ],
     ),
     ("AWS::S3::BucketPolicy", Scope::StackBuckets, &["s3:PutBucketPolicy", "s3:GetBucketPolicy", "s3:DeleteBucketPolicy"]),

@@ -577,3 +577,27 @@ fn the_stacks_buckets_are_the_ones_iam_names() {
     expected.sort();
     assert_eq!(kinds, expected);
 }
+
+/// prod's originals are under S3 Object Lock in compliance mode for `retention.originals_lock_days`,
+/// so no identity, with any key, deletes a version before then; a stage that deletes its data
+/// cannot ask for it (its teardown could not empty the bucket), and dev has none.
+#[test]
+fn prods_originals_outlive_any_key_for_their_lock_days() {
+    let prod = rendered("prod");
+    let params: serde_json::Value = serde_json::from_str(file(&prod, "parameters.json")).unwrap();
+    assert_eq!(params["Parameters"]["OriginalsLockDays"], "30");
+    let t: Value = serde_norway::from_str(file(&prod, "template.yaml")).unwrap();
+    let bucket = serde_norway::to_string(&t["Resources"]["UploadsBucket"]["Properties"]).unwrap();
+    for needed in ["ObjectLockEnabled", "LocksOriginals", "Mode: COMPLIANCE", "Days: !Ref OriginalsLockDays"] {
+        assert!(bucket.contains(needed), "{needed}: {bucket}");
+    }
+    let dev = rendered("dev");
+    let params: serde_json::Value = serde_json::from_str(file(&dev, "parameters.json")).unwrap();
+    assert!(params["Parameters"].get("OriginalsLockDays").is_none(), "dev locks nothing (the template's default, 0)");
+    let infra = crate::paths::infra();
+    let text = std::fs::read_to_string(infra.join("stages/dev.yaml")).unwrap();
+    let asked = text.replacen("  on_delete: delete", "  on_delete: delete\n  originals_lock_days: 7", 1);
+    assert_ne!(asked, text);
+    let e = crate::stage::Stage::parse(&infra.join("stages/dev.yaml"), &asked).unwrap().check().unwrap_err();
+    assert!(e.contains("originals_lock_days is for a stage that keeps its data"), "{e}");
+}
