@@ -180,33 +180,31 @@ impl Api {
     /// of the format the core sniffed, whatever the uploader declared, so no original (an SVG, an
     /// HTML file named .jpg) can render as a page on the bucket's origin.
     pub async fn presigned_original(&self, key: &str, format: &str, ttl: Duration) -> Result<String, ApiError> {
-        let config = PresigningConfig::expires_in(ttl).map_err(|e| ApiError::internal("presigning", e))?;
-        let presigned = self
+        let get = self
             .s3
             .get_object()
             .bucket(&self.config.uploads_bucket)
             .key(key)
             .response_content_disposition("attachment")
-            .response_content_type(shared::media::content_type_of(format).unwrap_or("application/octet-stream"))
-            .presigned(config)
-            .await
-            .map_err(|e| ApiError::internal("presigning an original", e))?;
-        Ok(presigned.uri().to_string())
+            .response_content_type(shared::media::content_type_of(format).unwrap_or("application/octet-stream"));
+        presigned(get, ttl, "presigning an original").await
     }
 
     /// A private photo's thumbnail, from the assets bucket's `private/` prefix.
     pub async fn presigned_private_thumbnail(&self, key: &str, ttl: Duration) -> Result<String, ApiError> {
-        let config = PresigningConfig::expires_in(ttl).map_err(|e| ApiError::internal("presigning", e))?;
-        let presigned = self
-            .s3
-            .get_object()
-            .bucket(&self.config.assets_bucket)
-            .key(key)
-            .presigned(config)
-            .await
-            .map_err(|e| ApiError::internal("presigning a private thumbnail", e))?;
-        Ok(presigned.uri().to_string())
+        let get = self.s3.get_object().bucket(&self.config.assets_bucket).key(key);
+        presigned(get, ttl, "presigning a private thumbnail").await
     }
+}
+
+async fn presigned(
+    get: aws_sdk_s3::operation::get_object::builders::GetObjectFluentBuilder,
+    ttl: Duration,
+    what: &'static str,
+) -> Result<String, ApiError> {
+    let config = PresigningConfig::expires_in(ttl).map_err(|e| ApiError::internal(what, e))?;
+    let presigned = get.presigned(config).await.map_err(|e| ApiError::internal(what, e))?;
+    Ok(presigned.uri().to_string())
 }
 
 #[cfg(test)]
