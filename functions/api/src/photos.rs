@@ -58,9 +58,11 @@ pub async fn remove_files(api: &Api, row: &CatalogRow) -> Result<Option<String>,
     Ok((row.visibility == Visibility::Public).then(|| format!("/{}", row.thumbnail_key)))
 }
 
-/// The catalog row, only while it is still `user`'s.
+/// The catalog row, only while it is still `user`'s. One already gone (a delete asked twice, or
+/// an index that still lists a row deleted a moment ago) is done, not an error.
 pub async fn remove_row(api: &Api, user: &str, row: &CatalogRow) -> Result<(), ApiError> {
-    api.dynamodb
+    let deleted = api
+        .dynamodb
         .delete_item()
         .table_name(&api.config.catalog_table)
         .key(shared::table::PK, AttributeValue::S(row.pk()))
@@ -68,7 +70,10 @@ pub async fn remove_row(api: &Api, user: &str, row: &CatalogRow) -> Result<(), A
         .expression_attribute_names("#o", shared::table::OWNER)
         .expression_attribute_values(":o", AttributeValue::S(user.to_string()))
         .send()
-        .await
-        .map_err(|e| ApiError::internal("deleting the catalog row", e))?;
-    Ok(())
+        .await;
+    match deleted {
+        Ok(_) => Ok(()),
+        Err(e) if e.as_service_error().is_some_and(|s| s.is_conditional_check_failed_exception()) => Ok(()),
+        Err(e) => Err(ApiError::internal("deleting the catalog row", e)),
+    }
 }
