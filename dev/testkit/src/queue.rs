@@ -65,8 +65,6 @@ impl Pipeline {
             "AlarmTopic" => Some(self.topic_arn.clone()),
             // No edge caches here; a test that wants one sets DISTRIBUTION_ID itself.
             "Distribution" => Some(String::new()),
-            // Off AWS: no CloudFront in front, so no origin header to check.
-            "RunsOnAws" => Some("false".into()),
             _ => None,
         })
     }
