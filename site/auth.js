@@ -15,6 +15,7 @@ const PENDING = "thumbstack.pkce";
 const EARLY_MS = 60_000;
 
 let config = null;
+let configured = null; // the /auth.json request start() makes; a click before it answers waits for it
 let session = null; // { access, id, expiresAt, refresh }
 let timer = null;
 const listeners = [];
@@ -63,7 +64,8 @@ async function renew() {
 
 // Reads /auth.json, finishes a sign-in the pool redirected back with, or resumes this tab's session.
 export async function start() {
-  config = await fetch("/auth.json").then((r) => r.json());
+  configured = fetch("/auth.json").then((r) => r.json());
+  config = await configured;
   const params = new URLSearchParams(location.search);
   if (params.has("code") || params.has("error")) {
     const pending = JSON.parse(sessionStorage.getItem(PENDING) || "null");
@@ -78,6 +80,7 @@ export async function start() {
 }
 
 export async function signIn() {
+  config ??= await configured;
   const verifier = random(48);
   const challenge = b64url(await crypto.subtle.digest("SHA-256", new TextEncoder().encode(verifier)));
   const state = random(16);
@@ -90,7 +93,8 @@ export async function signIn() {
   location.assign(`${config.authority}/oauth2/authorize?${query}`);
 }
 
-export function signOut() {
+export async function signOut() {
+  config ??= await configured;
   forget();
   location.assign(`${config.authority}/logout?${new URLSearchParams({ client_id: config.client_id, logout_uri: redirectUri() })}`);
 }

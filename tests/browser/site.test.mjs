@@ -150,7 +150,10 @@ try {
   await page.click("#account-delete");
   await page.waitForFunction(() => document.getElementById("sign-in-button")?.hidden === false, null, long);
   const again = await browser.newPage();
-  await again.goto(`${base}/#profile`);
+  // Clicked as soon as the page is there, while /auth.json (where to sign in) is still on its way,
+  // as on a slow network: the click waits for the answer instead of doing nothing.
+  await again.route("**/auth.json", async (route) => { await new Promise((r) => setTimeout(r, 2000)); await route.continue(); });
+  await again.goto(`${base}/#profile`, { waitUntil: "domcontentloaded" });
   await again.click("#sign-in-button");
   await again.waitForSelector("#email", long);
   await again.fill("#email", second);
