@@ -39,8 +39,9 @@ pub struct Rendered {
 /// from: deploy applies it before the main stack and passes its one output on as the main stack's
 /// parameter of the same name; teardown deletes it after the main stack.
 pub struct Companion {
-    /// Its rendered file (`certificate.yaml`, `waf.yaml`).
+    /// Its rendered file (`certificate.yaml`, `waf.yaml`: `infra/` has the same), and its parameters'.
     pub file: &'static str,
+    pub parameters_file: &'static str,
     pub stack: String,
     pub parameters: BTreeMap<&'static str, String>,
     /// Its output, and the main stack's parameter that takes it.
@@ -113,36 +114,37 @@ pub fn render_stack(infra: &Path, stage: &Stage) -> Result<Rendered> {
         files.push((STACK_POLICY, policy));
     }
     if let Some(domain) = stage.domain.as_ref().filter(|d| d.certificate_arn.is_none()) {
-        let cert = std::fs::read_to_string(infra.join("certificate.yaml")).context("reading infra/certificate.yaml")?;
-        let cert: Value = serde_norway::from_str(&cert).context("parsing infra/certificate.yaml")?;
-        let params =
-            BTreeMap::from([("DomainName", domain.name.to_string()), ("HostedZoneId", domain.hosted_zone_id.to_string())]);
-        files.push(("certificate.yaml", header("infra/certificate.yaml") + &yaml(&cert)?));
-        files.push(("certificate-parameters.json", template_configuration(&params, &tags)?));
         us_east_1.push(Companion {
             file: "certificate.yaml",
+            parameters_file: "certificate-parameters.json",
             stack: stage.id.certificate_stack(),
-            parameters: params,
+            parameters: BTreeMap::from([
+                ("DomainName", domain.name.to_string()),
+                ("HostedZoneId", domain.hosted_zone_id.to_string()),
+            ]),
             output: "CertificateArn",
             phases: ("certificate_changeset", "certificate_execute"),
         });
     }
     if let Some(waf) = &stage.waf {
-        let acl = std::fs::read_to_string(infra.join("waf.yaml")).context("reading infra/waf.yaml")?;
-        let acl: Value = serde_norway::from_str(&acl).context("parsing infra/waf.yaml")?;
-        let params = BTreeMap::from([
-            ("StackName", stage.id.stack().to_string()),
-            ("RequestsPerIp", waf.requests_per_ip_per_5_minutes.get().to_string()),
-        ]);
-        files.push(("waf.yaml", header("infra/waf.yaml") + &yaml(&acl)?));
-        files.push(("waf-parameters.json", template_configuration(&params, &tags)?));
         us_east_1.push(Companion {
             file: "waf.yaml",
+            parameters_file: "waf-parameters.json",
             stack: stage.id.waf_stack(),
-            parameters: params,
+            parameters: BTreeMap::from([
+                ("StackName", stage.id.stack().to_string()),
+                ("RequestsPerIp", waf.requests_per_ip_per_5_minutes.get().to_string()),
+            ]),
             output: "WebAclArn",
             phases: ("waf_changeset", "waf_execute"),
         });
+    }
+    for companion in &us_east_1 {
+        let source = format!("infra/{}", companion.file);
+        let text = std::fs::read_to_string(infra.join(companion.file)).with_context(|| format!("reading {source}"))?;
+        let template: Value = serde_norway::from_str(&text).with_context(|| format!("parsing {source}"))?;
+        files.push((companion.file, header(&source) + &yaml(&template)?));
+        files.push((companion.parameters_file, template_configuration(&companion.parameters, &tags)?));
     }
     Ok(Rendered {
         stack_name: stage.id.stack().to_string(),
