@@ -390,3 +390,21 @@ fn a_path_that_does_not_exist_is_found() {
     std::fs::remove_dir_all(root.join(&dir)).unwrap();
     assert_eq!(missing, [format!("{page}: xtask/src/deploy.rs"), format!("{page}: gone.md")]);
 }
+
+/// The repository's licence is `MIT OR Apache-2.0`: both texts are at its root, the workspace says
+/// so, and every member takes the workspace's word (`license.workspace = true`).
+#[test]
+fn every_crate_is_licensed_as_the_repository_is() {
+    let root = testkit::repo_root();
+    let workspace = std::fs::read_to_string(root.join("Cargo.toml")).unwrap();
+    assert!(workspace.contains("license = \"MIT OR Apache-2.0\""), "the workspace's licence");
+    let text = |file: &str| std::fs::read_to_string(root.join(file)).unwrap_or_else(|e| panic!("{file}: {e}"));
+    assert!(text("LICENSE-MIT").contains("Permission is hereby granted, free of charge"));
+    assert!(text("LICENSE-APACHE").contains("Apache License") && text("LICENSE-APACHE").contains("Version 2.0, January 2004"));
+    let members: Vec<String> = tracked_files(&root).into_iter().filter(|p| p.ends_with("/Cargo.toml")).collect();
+    assert!(members.len() >= 10, "{members:?}");
+    for manifest in members {
+        let toml = text(&manifest);
+        assert!(toml.contains("license.workspace = true"), "{manifest} does not take the workspace's licence");
+    }
+}
