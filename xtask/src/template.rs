@@ -51,13 +51,37 @@ pub struct Companion {
 }
 
 /// The us-east-1 stacks `stage` has: its certificate when it names a domain but no certificate,
-/// and its web ACL when it sets `waf`. Deploy renders them; teardown deletes them.
-pub fn us_east_1_stacks(stage: &Stage) -> Vec<String> {
-    let certificate = stage.domain.as_ref().is_some_and(|d| d.certificate_arn.is_none());
-    [(certificate, stage.id.certificate_stack()), (stage.waf.is_some(), stage.id.waf_stack())]
-        .into_iter()
-        .filter_map(|(has, stack)| has.then_some(stack))
-        .collect()
+/// and its web ACL when it sets `waf`, in the order deploy applies them. Render writes their files;
+/// teardown deletes the same stacks.
+pub fn us_east_1(stage: &Stage) -> Vec<Companion> {
+    let mut companions = Vec::new();
+    if let Some(domain) = stage.domain.as_ref().filter(|d| d.certificate_arn.is_none()) {
+        companions.push(Companion {
+            file: "certificate.yaml",
+            parameters_file: "certificate-parameters.json",
+            stack: stage.id.certificate_stack(),
+            parameters: BTreeMap::from([
+                ("DomainName", domain.name.to_string()),
+                ("HostedZoneId", domain.hosted_zone_id.to_string()),
+            ]),
+            output: "CertificateArn",
+            phases: ("certificate_changeset", "certificate_execute"),
+        });
+    }
+    if let Some(waf) = &stage.waf {
+        companions.push(Companion {
+            file: "waf.yaml",
+            parameters_file: "waf-parameters.json",
+            stack: stage.id.waf_stack(),
+            parameters: BTreeMap::from([
+                ("StackName", stage.id.stack().to_string()),
+                ("RequestsPerIp", waf.requests_per_ip_per_5_minutes.get().to_string()),
+            ]),
+            output: "WebAclArn",
+            phases: ("waf_changeset", "waf_execute"),
+        });
+    }
+    companions
 }
 
 impl Rendered {
@@ -104,7 +128,6 @@ pub fn render_stack(infra: &Path, stage: &Stage) -> Result<Rendered> {
     let tags = tags(stage);
 
     let header = |from: &str| header(name, from);
-    let mut us_east_1 = Vec::new();
     let mut files = vec![
         ("template.yaml", header("infra/template.yaml") + &yaml(&template)?),
         ("parameters.json", template_configuration(&values, &tags)?),
@@ -113,32 +136,7 @@ pub fn render_stack(infra: &Path, stage: &Stage) -> Result<Rendered> {
         let policy = serde_json::to_string_pretty(&stack_policy(resources_of(&template)?))? + "\n";
         files.push((STACK_POLICY, policy));
     }
-    if let Some(domain) = stage.domain.as_ref().filter(|d| d.certificate_arn.is_none()) {
-        us_east_1.push(Companion {
-            file: "certificate.yaml",
-            parameters_file: "certificate-parameters.json",
-            stack: stage.id.certificate_stack(),
-            parameters: BTreeMap::from([
-                ("DomainName", domain.name.to_string()),
-                ("HostedZoneId", domain.hosted_zone_id.to_string()),
-            ]),
-            output: "CertificateArn",
-            phases: ("certificate_changeset", "certificate_execute"),
-        });
-    }
-    if let Some(waf) = &stage.waf {
-        us_east_1.push(Companion {
-            file: "waf.yaml",
-            parameters_file: "waf-parameters.json",
-            stack: stage.id.waf_stack(),
-            parameters: BTreeMap::from([
-                ("StackName", stage.id.stack().to_string()),
-                ("RequestsPerIp", waf.requests_per_ip_per_5_minutes.get().to_string()),
-            ]),
-            output: "WebAclArn",
-            phases: ("waf_changeset", "waf_execute"),
-        });
-    }
+    let us_east_1 = us_east_1(stage);
     for companion in &us_east_1 {
         let source = format!("infra/{}", companion.file);
         let text = std::fs::read_to_string(infra.join(companion.file)).with_context(|| format!("reading {source}"))?;

@@ -62,8 +62,8 @@ pub fn run(args: &TeardownArgs) -> Result<Exit> {
         let mut report = Report { stack: stack_name.clone(), ..Report::default() };
         teardown(aws, &mut report, yes, role.as_deref(), unprotect).await?;
         // The us-east-1 stacks go after the distribution that uses their certificate and web ACL.
-        for companion in crate::template::us_east_1_stacks(stage) {
-            let mut edge = Report { stack: companion, ..Report::default() };
+        for companion in crate::template::us_east_1(stage) {
+            let mut edge = Report { stack: companion.stack, ..Report::default() };
             teardown(&aws.in_region("us-east-1"), &mut edge, yes || report.existed, role.as_deref(), unprotect).await?;
             report.also.push(edge);
         }
