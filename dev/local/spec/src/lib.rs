@@ -96,10 +96,17 @@ pub enum EnvError {
     Yaml(#[from] serde_norway::Error),
     #[error("the template has no resource {0} with Properties.Environment.Variables")]
     NoFunction(String),
+    #[error("the template has no {0}")]
+    Missing(&'static str),
     #[error("{function}: {name} is {value}, which can only be resolved on AWS")]
     Unresolvable { function: String, name: String, value: String },
     #[error("{function}: {name} refers to {reference}, which is neither a parameter, a resource nor a condition of the stack")]
     Unknown { function: String, name: String, reference: String },
+}
+
+/// The value at `path` in a template (`["Resources", "UserPool", "Properties", …]`), if any.
+pub fn at<'a>(doc: &'a Value, path: &[&str]) -> Option<&'a Value> {
+    path.iter().try_fold(doc, |value, key| value.get(*key))
 }
 
 /// The environment the template gives `function` (`thumbnail`, `avatar`, `api`): literals as
@@ -111,12 +118,7 @@ pub fn function_env(
 ) -> Result<BTreeMap<String, String>, EnvError> {
     let doc: Value = serde_norway::from_str(template)?;
     let resource = logical_id(function, "Function");
-    let variables = doc
-        .get("Resources")
-        .and_then(|r| r.get(resource.as_str()))
-        .and_then(|r| r.get("Properties"))
-        .and_then(|p| p.get("Environment"))
-        .and_then(|e| e.get("Variables"))
+    let variables = at(&doc, &["Resources", &resource, "Properties", "Environment", "Variables"])
         .and_then(Value::as_mapping)
         .ok_or_else(|| EnvError::NoFunction(resource.clone()))?;
     let mut env = BTreeMap::new();
@@ -164,16 +166,17 @@ pub fn function_env(
 /// because the local sign-in is the site's own origin.
 pub fn content_security_policy(template: &str, endpoint: &str) -> Result<String, EnvError> {
     let doc: Value = serde_norway::from_str(template)?;
-    let missing = || EnvError::NoFunction("SecurityHeaders with a ContentSecurityPolicy".into());
-    let policy = doc
-        .get("Resources")
-        .and_then(|r| r.get("SecurityHeaders"))
-        .and_then(|r| r.get("Properties"))
-        .and_then(|p| p.get("ResponseHeadersPolicyConfig"))
-        .and_then(|c| c.get("SecurityHeadersConfig"))
-        .and_then(|c| c.get("ContentSecurityPolicy"))
-        .and_then(|c| c.get("ContentSecurityPolicy"))
-        .ok_or_else(missing)?;
+    let missing = || EnvError::Missing("SecurityHeaders with a ContentSecurityPolicy !Join");
+    let path = [
+        "Resources",
+        "SecurityHeaders",
+        "Properties",
+        "ResponseHeadersPolicyConfig",
+        "SecurityHeadersConfig",
+        "ContentSecurityPolicy",
+        "ContentSecurityPolicy",
+    ];
+    let policy = at(&doc, &path).ok_or_else(missing)?;
     let parts = match policy {
         Value::Tagged(join) if join.tag == "Join" => join.value.as_sequence().and_then(|s| s.get(1)).and_then(Value::as_sequence),
         _ => None,

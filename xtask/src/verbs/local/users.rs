@@ -64,12 +64,7 @@ pub async fn ensure_pool(aws: &Aws, stage: &StageId, template: &str) -> Result<U
 /// for AWS and `local`.
 fn password_policy(template: &str) -> Result<PasswordPolicyType> {
     let doc: Value = serde_norway::from_str(template)?;
-    let policy = doc
-        .get("Resources")
-        .and_then(|r| r.get("UserPool"))
-        .and_then(|r| r.get("Properties"))
-        .and_then(|p| p.get("Policies"))
-        .and_then(|p| p.get("PasswordPolicy"))
+    let policy = local_spec::at(&doc, &["Resources", "UserPool", "Properties", "Policies", "PasswordPolicy"])
         .context("the template's UserPool has no Policies.PasswordPolicy")?;
     let flag = |name: &str| policy.get(name).and_then(Value::as_bool).unwrap_or(false);
     let min = policy.get("MinimumLength").and_then(Value::as_i64).context("PasswordPolicy.MinimumLength")?;
