@@ -14,18 +14,17 @@ use aws_sdk_dynamodb::types::AttributeValue;
 use chrono::Utc;
 use shared::catalog::{self, Cursor};
 
-use crate::Api;
 use crate::http::{ApiError, Response, SignIn};
+use crate::{Api, objects};
 
 /// Paths per CloudFront invalidation (it takes up to 3,000 in progress).
 const EDGE_BATCH: usize = 1000;
 
 pub async fn delete(api: &Api, user: &str, sign_in: Option<&SignIn>) -> Result<Response, ApiError> {
     // Refused before anything is deleted: an account whose pool user cannot be named stays whole.
-    let pool_user = sign_in.map(|s| (cognito_pool(&s.issuer), s.username.as_str()));
-    if pool_user.is_none() {
+    let Some(sign_in) = sign_in else {
         return Err(ApiError::Forbidden("this sign-in names no account to delete; sign in again".into()));
-    }
+    };
     let now = Utc::now();
     let table = &api.config.catalog_table;
     crate::quota::close(&api.dynamodb, table, user, now).await?;
@@ -59,24 +58,29 @@ pub async fn delete(api: &Api, user: &str, sign_in: Option<&SignIn>) -> Result<R
     }
 
     // What has no row: rejected uploads, a grant's second file, files still in flight.
-    for key in list(api, &api.config.uploads_bucket, &format!("{}{user}/", shared::key::IMAGES)).await? {
+    let uploads = &api.config.uploads_bucket;
+    for key in
+        objects::keys_under(api, uploads, &format!("{}{user}/", shared::key::IMAGES), "listing the account's uploads").await?
+    {
         if let Some(id) = key.split('/').nth(2).filter(|id| shared::key::valid_id(id)) {
             upload_ids.insert(id.to_string());
         }
-        delete_object(api, &api.config.uploads_bucket, &key).await?;
+        objects::delete(api, uploads, &key, "deleting an upload").await?;
     }
     crate::profile::remove_avatar_files(api, user, now).await?;
-    for key in list(api, &api.config.log_bucket, &shared::record::failures_of(user)).await? {
+    let logs = &api.config.log_bucket;
+    for key in objects::keys_under(api, logs, &shared::record::failures_of(user), "listing the account's failure records").await?
+    {
         delete_item(api, shared::table::notice_pk(&key)).await?;
-        delete_object(api, &api.config.log_bucket, &key).await?;
+        objects::delete(api, logs, &key, "deleting a failure record").await?;
     }
     for id in &upload_ids {
         delete_item(api, shared::table::claim_pk(id)).await?;
     }
     delete_item(api, shared::table::profile_pk(user)).await?;
 
-    if let Some((Some(pool), username)) = pool_user {
-        delete_pool_user(api, pool, username).await?;
+    if let Some(pool) = cognito_pool(&sign_in.issuer) {
+        delete_pool_user(api, pool, &sign_in.username).await?;
     }
     tracing::info!(event = "account_deleted", photos = rows.len(), uploads = upload_ids.len());
     Ok(Response { status: 204, content_type: "application/json", body: String::new() })
@@ -114,21 +118,6 @@ async fn delete_pool_user(api: &Api, pool: &str, username: &str) -> Result<(), A
         400 if text.contains("UserNotFoundException") => Ok(()),
         status => Err(ApiError::internal("deleting the user", format!("Cognito answered {status}: {text}"))),
     }
-}
-
-async fn list(api: &Api, bucket: &str, prefix: &str) -> Result<Vec<String>, ApiError> {
-    let mut keys = Vec::new();
-    let mut pages = api.s3.list_objects_v2().bucket(bucket).prefix(prefix).into_paginator().send();
-    while let Some(page) = pages.next().await {
-        let page = page.map_err(|e| ApiError::internal("listing the account's files", e))?;
-        keys.extend(page.contents().iter().filter_map(|o| o.key().map(str::to_string)));
-    }
-    Ok(keys)
-}
-
-async fn delete_object(api: &Api, bucket: &str, key: &str) -> Result<(), ApiError> {
-    api.s3.delete_object().bucket(bucket).key(key).send().await.map_err(|e| ApiError::internal("deleting a file", e))?;
-    Ok(())
 }
 
 async fn delete_item(api: &Api, pk: String) -> Result<(), ApiError> {

@@ -4,8 +4,8 @@
 use crate::Api;
 use crate::http::ApiError;
 
-/// CloudFront's `CreateInvalidation` of `paths` (keys of ours: nothing to escape) (`shared::signed`: no CloudFront SDK crate in the
-/// functions' build). `reference` is CloudFront's caller reference: the same one again asks for
+/// CloudFront's `CreateInvalidation` of `paths`, which are our own keys with nothing to escape
+/// (`shared::signed`: no CloudFront SDK crate in the functions' build). `reference` is CloudFront's caller reference: the same one again asks for
 /// the same invalidation, not a second.
 pub async fn invalidate(api: &Api, distribution: &str, paths: &[String], reference: &str) -> Result<(), ApiError> {
     let caller = api.signed.as_ref().ok_or_else(|| ApiError::internal("invalidating at the edge", "no credentials"))?;

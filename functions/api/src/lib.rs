@@ -8,6 +8,7 @@ pub mod edge;
 pub mod http;
 pub mod identity;
 pub mod listings;
+pub mod objects;
 pub mod photos;
 pub mod presign;
 pub mod profile;

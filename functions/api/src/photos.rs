@@ -49,12 +49,8 @@ pub async fn delete(api: &Api, user: &str, request: &Request) -> Result<Response
 /// The photo's original and thumbnail; the path the edge must forget, for a public one (a private
 /// thumbnail was never at the edge).
 pub async fn remove_files(api: &Api, row: &CatalogRow) -> Result<Option<String>, ApiError> {
-    for (bucket, key, what) in [
-        (&api.config.uploads_bucket, &row.source_key, "deleting the original"),
-        (&api.config.assets_bucket, &row.thumbnail_key, "deleting the thumbnail"),
-    ] {
-        api.s3.delete_object().bucket(bucket).key(key).send().await.map_err(|e| ApiError::internal(what, e))?;
-    }
+    crate::objects::delete(api, &api.config.uploads_bucket, &row.source_key, "deleting the original").await?;
+    crate::objects::delete(api, &api.config.assets_bucket, &row.thumbnail_key, "deleting the thumbnail").await?;
     Ok((row.visibility == Visibility::Public).then(|| format!("/{}", row.thumbnail_key)))
 }
 

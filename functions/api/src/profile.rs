@@ -10,8 +10,8 @@ use serde_json::{Map, Value};
 use shared::key::avatar_output_key;
 use shared::table::{PK, profile_pk};
 
-use crate::Api;
 use crate::http::{ApiError, Response};
+use crate::{Api, objects};
 
 pub const MAX_DISPLAY_NAME_CHARS: usize = 64;
 pub const MAX_BIO_CHARS: usize = 500;
@@ -124,18 +124,14 @@ pub async fn delete_avatar(api: &Api, user: &str) -> Result<Response, ApiError> 
 
 /// Every original `user` uploaded for an avatar, the square, and CloudFront's copy of it.
 pub async fn remove_avatar_files(api: &Api, user: &str, now: chrono::DateTime<Utc>) -> Result<(), ApiError> {
-    let prefix = format!("{}{user}/", shared::key::AVATARS);
-    let mut pages = api.s3.list_objects_v2().bucket(&api.config.uploads_bucket).prefix(&prefix).into_paginator().send();
-    while let Some(page) = pages.next().await {
-        let page = page.map_err(|e| ApiError::internal("listing the avatar's originals", e))?;
-        for key in page.contents().iter().filter_map(|o| o.key()) {
-            let deleted = api.s3.delete_object().bucket(&api.config.uploads_bucket).key(key).send().await;
-            deleted.map_err(|e| ApiError::internal("deleting an avatar original", e))?;
-        }
+    let uploads = &api.config.uploads_bucket;
+    for key in
+        objects::keys_under(api, uploads, &format!("{}{user}/", shared::key::AVATARS), "listing the avatar's originals").await?
+    {
+        objects::delete(api, uploads, &key, "deleting an avatar original").await?;
     }
     let square = avatar_output_key(user);
-    let deleted = api.s3.delete_object().bucket(&api.config.assets_bucket).key(&square).send().await;
-    deleted.map_err(|e| ApiError::internal("deleting the avatar", e))?;
+    objects::delete(api, &api.config.assets_bucket, &square, "deleting the avatar").await?;
     if let Some(distribution) = &api.config.distribution_id {
         let reference = format!("avatar-{user}-{}", now.timestamp_millis());
         crate::edge::invalidate(api, distribution, &[format!("/{square}")], &reference).await?;
